@@ -1,0 +1,316 @@
+//! The NumPy `.npy` format (versions 1–3) and `.npz` archives of it, written by hand
+//! because dSprites must be *streamed*: its `imgs` array is 3 GB decompressed, and we
+//! bit-pack it row by row instead of ever holding it as bytes.
+
+use std::io::{Read, Write};
+
+/// Element types this project reads or writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DType {
+    Bool,
+    U8,
+    I8,
+    I16,
+    I32,
+    I64,
+    U16,
+    U32,
+    U64,
+    F32,
+    F64,
+    /// Python objects (pickled): can be present (dSprites `metadata`) but never read.
+    Object,
+}
+
+impl DType {
+    pub fn size(self) -> usize {
+        match self {
+            DType::Bool | DType::U8 | DType::I8 => 1,
+            DType::I16 | DType::U16 => 2,
+            DType::I32 | DType::U32 | DType::F32 => 4,
+            DType::I64 | DType::U64 | DType::F64 | DType::Object => 8,
+        }
+    }
+    pub fn descr(self) -> &'static str {
+        match self {
+            DType::Bool => "|b1",
+            DType::U8 => "|u1",
+            DType::I8 => "|i1",
+            DType::I16 => "<i2",
+            DType::I32 => "<i4",
+            DType::I64 => "<i8",
+            DType::U16 => "<u2",
+            DType::U32 => "<u4",
+            DType::U64 => "<u8",
+            DType::F32 => "<f4",
+            DType::F64 => "<f8",
+            DType::Object => "|O",
+        }
+    }
+    fn from_descr(d: &str) -> Option<DType> {
+        // Little-endian or byte-order-free descriptors only; '=' means native, which
+        // is little-endian on every machine we support.
+        let d = d.replace('=', "<");
+        Some(match d.as_str() {
+            "|b1" => DType::Bool,
+            "|u1" | "<u1" => DType::U8,
+            "|i1" | "<i1" => DType::I8,
+            "<i2" => DType::I16,
+            "<i4" => DType::I32,
+            "<i8" => DType::I64,
+            "<u2" => DType::U16,
+            "<u4" => DType::U32,
+            "<u8" => DType::U64,
+            "<f4" => DType::F32,
+            "<f8" => DType::F64,
+            "|O" | "<O" | "|O8" => DType::Object,
+            _ => return None,
+        })
+    }
+    pub fn is_integer(self) -> bool {
+        matches!(
+            self,
+            DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64 | DType::U16 | DType::U32 | DType::U64
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpyHeader {
+    pub dtype: DType,
+    pub fortran_order: bool,
+    pub shape: Vec<usize>,
+}
+
+impl NpyHeader {
+    pub fn num_elements(&self) -> usize {
+        self.shape.iter().product()
+    }
+    pub fn num_bytes(&self) -> usize {
+        self.num_elements() * self.dtype.size()
+    }
+}
+
+/// Errors of the format itself; callers attach the file and entry name.
+#[derive(Debug, thiserror::Error)]
+pub enum NpyError {
+    #[error("not an .npy stream: {0}")]
+    Header(String),
+    #[error("unsupported dtype {0:?}")]
+    UnsupportedDType(String),
+    #[error("truncated data: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads and parses the header, leaving `r` at the first data byte.
+pub fn read_header(r: &mut impl Read) -> Result<NpyHeader, NpyError> {
+    let mut magic = [0u8; 8];
+    r.read_exact(&mut magic)
+        .map_err(|_| NpyError::Header("file shorter than the .npy magic".into()))?;
+    if &magic[..6] != b"\x93NUMPY" {
+        return Err(NpyError::Header("missing \\x93NUMPY magic".into()));
+    }
+    let len = match magic[6] {
+        1 => {
+            let mut b = [0u8; 2];
+            r.read_exact(&mut b)?;
+            u16::from_le_bytes(b) as usize
+        }
+        2 | 3 => {
+            let mut b = [0u8; 4];
+            r.read_exact(&mut b)?;
+            u32::from_le_bytes(b) as usize
+        }
+        v => return Err(NpyError::Header(format!("unknown format version {v}"))),
+    };
+    if len > 1 << 20 {
+        return Err(NpyError::Header(format!("header length {len} is implausible")));
+    }
+    let mut text = vec![0u8; len];
+    r.read_exact(&mut text)?;
+    let text = String::from_utf8(text).map_err(|_| NpyError::Header("header is not text".into()))?;
+    parse_header_dict(&text)
+}
+
+fn dict_value<'a>(text: &'a str, key: &str) -> Result<&'a str, NpyError> {
+    let pat = format!("'{key}'");
+    let start = text
+        .find(&pat)
+        .ok_or_else(|| NpyError::Header(format!("header has no '{key}'")))?;
+    let rest = text[start + pat.len()..].trim_start();
+    let rest = rest
+        .strip_prefix(':')
+        .ok_or_else(|| NpyError::Header(format!("malformed '{key}' entry")))?;
+    Ok(rest.trim_start())
+}
+
+fn parse_header_dict(text: &str) -> Result<NpyHeader, NpyError> {
+    let descr = dict_value(text, "descr")?;
+    let quote = descr
+        .chars()
+        .next()
+        .filter(|c| *c == '\'' || *c == '"')
+        .ok_or_else(|| NpyError::UnsupportedDType(descr.chars().take(20).collect()))?;
+    let end = descr[1..]
+        .find(quote)
+        .ok_or_else(|| NpyError::Header("unterminated descr".into()))?;
+    let descr = &descr[1..1 + end];
+    let dtype = DType::from_descr(descr).ok_or_else(|| NpyError::UnsupportedDType(descr.into()))?;
+
+    let fo = dict_value(text, "fortran_order")?;
+    let fortran_order = if fo.starts_with("True") {
+        true
+    } else if fo.starts_with("False") {
+        false
+    } else {
+        return Err(NpyError::Header("fortran_order is neither True nor False".into()));
+    };
+
+    let shape = dict_value(text, "shape")?;
+    let shape = shape
+        .strip_prefix('(')
+        .ok_or_else(|| NpyError::Header("shape is not a tuple".into()))?;
+    let end = shape
+        .find(')')
+        .ok_or_else(|| NpyError::Header("unterminated shape tuple".into()))?;
+    let shape = shape[..end]
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.trim_end_matches('L')
+                .parse::<usize>()
+                .map_err(|_| NpyError::Header(format!("bad dimension {s:?} in shape")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(NpyHeader {
+        dtype,
+        fortran_order,
+        shape,
+    })
+}
+
+/// Writes a version-1 header (version 2 if it would not fit), padded so data starts on
+/// a 64-byte boundary as NumPy does.
+pub fn write_header(w: &mut impl Write, dtype: DType, shape: &[usize]) -> std::io::Result<()> {
+    let shape_text = match shape.len() {
+        1 => format!("({},)", shape[0]),
+        _ => format!(
+            "({})",
+            shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let dict = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
+        dtype.descr(),
+        shape_text
+    );
+    let (version, prefix) = if dict.len() + 11 < 65_000 { (1u8, 10) } else { (2u8, 12) };
+    let total = (prefix + dict.len() + 1).div_ceil(64) * 64;
+    let pad = total - prefix - dict.len() - 1;
+    let mut header = dict.into_bytes();
+    header.extend(std::iter::repeat_n(b' ', pad));
+    header.push(b'\n');
+    w.write_all(b"\x93NUMPY")?;
+    w.write_all(&[version, 0])?;
+    if version == 1 {
+        w.write_all(&(header.len() as u16).to_le_bytes())?;
+    } else {
+        w.write_all(&(header.len() as u32).to_le_bytes())?;
+    }
+    w.write_all(&header)
+}
+
+/// Reads the whole data section as integers (any integer or bool dtype) widened to i64.
+pub fn read_as_i64(r: &mut impl Read, h: &NpyHeader) -> Result<Vec<i64>, NpyError> {
+    let mut bytes = vec![0u8; h.num_bytes()];
+    r.read_exact(&mut bytes)?;
+    let s = h.dtype.size();
+    let conv: fn(&[u8]) -> i64 = match h.dtype {
+        DType::Bool | DType::U8 => |b| b[0] as i64,
+        DType::I8 => |b| b[0] as i8 as i64,
+        DType::I16 => |b| i16::from_le_bytes([b[0], b[1]]) as i64,
+        DType::U16 => |b| u16::from_le_bytes([b[0], b[1]]) as i64,
+        DType::I32 => |b| i32::from_le_bytes(b.try_into().unwrap()) as i64,
+        DType::U32 => |b| u32::from_le_bytes(b.try_into().unwrap()) as i64,
+        DType::I64 => |b| i64::from_le_bytes(b.try_into().unwrap()),
+        DType::U64 => |b| u64::from_le_bytes(b.try_into().unwrap()) as i64,
+        other => return Err(NpyError::UnsupportedDType(other.descr().into())),
+    };
+    Ok(bytes.chunks_exact(s).map(conv).collect())
+}
+
+/// Reads the whole data section as f64 (float dtypes only).
+pub fn read_as_f64(r: &mut impl Read, h: &NpyHeader) -> Result<Vec<f64>, NpyError> {
+    let mut bytes = vec![0u8; h.num_bytes()];
+    r.read_exact(&mut bytes)?;
+    match h.dtype {
+        DType::F64 => Ok(bytes
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+            .collect()),
+        DType::F32 => Ok(bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()) as f64)
+            .collect()),
+        other => Err(NpyError::UnsupportedDType(other.descr().into())),
+    }
+}
+
+/// Encodes little-endian values for `write_header`'d data.
+pub fn i64_bytes(values: &[i64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+pub fn f64_bytes(values: &[f64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+pub fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trip_and_alignment() {
+        for shape in [vec![737_280usize, 64, 64], vec![5], vec![3, 6]] {
+            let mut buf = Vec::new();
+            write_header(&mut buf, DType::I64, &shape).unwrap();
+            assert_eq!(buf.len() % 64, 0, "data must start 64-byte aligned");
+            let h = read_header(&mut buf.as_slice()).unwrap();
+            assert_eq!(h.shape, shape);
+            assert_eq!(h.dtype, DType::I64);
+            assert!(!h.fortran_order);
+        }
+    }
+
+    #[test]
+    fn parses_numpy_written_headers() {
+        // Exactly what numpy 1.x writes for np.zeros((2,3), np.uint8) and an object array.
+        let text = "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }";
+        let h = parse_header_dict(text).unwrap();
+        assert_eq!((h.dtype, h.shape.clone()), (DType::U8, vec![2, 3]));
+        let h = parse_header_dict("{'descr': '|O', 'fortran_order': False, 'shape': (), }").unwrap();
+        assert_eq!((h.dtype, h.num_elements()), (DType::Object, 1));
+        assert!(matches!(
+            parse_header_dict("{'descr': '>f8', 'fortran_order': False, 'shape': (2,), }"),
+            Err(NpyError::UnsupportedDType(_))
+        ));
+        assert!(parse_header_dict("{'descr': '<f8', 'shape': (2,), }").is_err());
+    }
+
+    #[test]
+    fn integer_widening() {
+        let mut buf = Vec::new();
+        write_header(&mut buf, DType::I64, &[3]).unwrap();
+        buf.extend(i64_bytes(&[-1, 0, 40]));
+        let mut r = buf.as_slice();
+        let h = read_header(&mut r).unwrap();
+        assert_eq!(read_as_i64(&mut r, &h).unwrap(), vec![-1, 0, 40]);
+        // Truncated data is an error, not a panic.
+        let mut r = &buf[..buf.len() - 3];
+        let h = read_header(&mut r).unwrap();
+        assert!(matches!(read_as_i64(&mut r, &h), Err(NpyError::Io(_))));
+    }
+}
