@@ -3,13 +3,19 @@
 //! trait. No deep-learning dependency: anything that can fill an `f32` buffer can train.
 
 pub mod binary_images;
+pub mod cars3d_official;
+pub mod cars3d_procedural;
 pub mod dsprites_official;
 pub mod dsprites_procedural;
 pub mod error;
 pub mod factors;
+pub mod mat;
 pub mod npy;
+pub mod render3d;
 
 pub use dsprites_official::DSpritesOfficial;
 pub use dsprites_procedural::{DSpritesGrid, DSpritesProcedural};
 pub use error::{DataError, Result};
 pub use factors::{FactorDataset, FactorSpace};
+pub use cars3d_official::Cars3d;
+pub use cars3d_procedural::{generate_cars3d, write_cars3d_dir};
