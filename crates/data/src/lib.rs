@@ -11,6 +11,7 @@ pub mod error;
 pub mod factors;
 pub mod mat;
 pub mod npy;
+pub mod registry;
 pub mod render3d;
 
 pub use dsprites_official::DSpritesOfficial;
@@ -19,3 +20,4 @@ pub use error::{DataError, Result};
 pub use factors::{FactorDataset, FactorSpace};
 pub use cars3d_official::Cars3d;
 pub use cars3d_procedural::{generate_cars3d, write_cars3d_dir};
+pub use registry::{DATA_DIR_ENV, DATASET_NAMES, data_dir, open_dataset};

@@ -1,0 +1,88 @@
+//! Resolving what the user names (`dsprites`, `cars3d-official`, a path …) to a dataset,
+//! and where official files live: `--data-dir DIR` or `DISENTANGLE_DATA`, with
+//! disentanglement_lib's folder convention (`DIR/dsprites/<official npz>`, `DIR/cars/*.mat`).
+
+use std::path::{Path, PathBuf};
+
+use crate::cars3d_official::{CARS3D_DOWNLOAD, Cars3d};
+use crate::cars3d_procedural::{DEFAULT_MODELS, generate_cars3d};
+use crate::dsprites_official::{DSPRITES_DOWNLOAD, DSPRITES_FILE_NAME, DSpritesOfficial};
+use crate::dsprites_procedural::DSpritesProcedural;
+use crate::error::{DataError, Result};
+use crate::factors::FactorDataset;
+
+/// Environment variable naming the data folder.
+pub const DATA_DIR_ENV: &str = "DISENTANGLE_DATA";
+
+/// The data folder: the explicit one, else `$DISENTANGLE_DATA`.
+pub fn data_dir(explicit: Option<&Path>) -> Option<PathBuf> {
+    explicit
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
+}
+
+/// Names accepted by [`open_dataset`], for help texts.
+pub const DATASET_NAMES: &str = "dsprites (procedural, default), dsprites-official, cars3d (procedural, 183 models), cars3d:N (N procedural models), cars3d-official, or a path to an official-layout .npz file or Cars3D folder";
+
+/// Opens a dataset by name or path. `dsprites` and `cars3d` are the procedural versions
+/// (nothing to download); the `-official` names read the official files from the data folder.
+pub fn open_dataset(spec: &str, data_dir: Option<&Path>) -> Result<Box<dyn FactorDataset>> {
+    match spec {
+        "dsprites" => return Ok(Box::new(DSpritesProcedural::new())),
+        "cars3d" => return Ok(Box::new(generate_cars3d(DEFAULT_MODELS, 0)?)),
+        "dsprites-official" => {
+            let dir = data_dir.ok_or(DataError::NoDataDir {
+                dataset: "dsprites-official",
+                relative: "dsprites/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz",
+                procedural: "dsprites",
+            })?;
+            let path = dir.join("dsprites").join(DSPRITES_FILE_NAME);
+            if !path.is_file() {
+                return Err(DataError::MissingOfficial {
+                    dataset: "dSprites",
+                    path,
+                    download: DSPRITES_DOWNLOAD,
+                    procedural: "--dataset dsprites",
+                });
+            }
+            return Ok(Box::new(DSpritesOfficial::load(&path)?));
+        }
+        "cars3d-official" => {
+            let dir = data_dir.ok_or(DataError::NoDataDir {
+                dataset: "cars3d-official",
+                relative: "cars/*.mat (+ list.txt)",
+                procedural: "cars3d",
+            })?;
+            let path = dir.join("cars");
+            if !path.is_dir() {
+                return Err(DataError::MissingOfficial {
+                    dataset: "Cars3D",
+                    path,
+                    download: CARS3D_DOWNLOAD,
+                    procedural: "--dataset cars3d",
+                });
+            }
+            return Ok(Box::new(Cars3d::load_dir(&path)?));
+        }
+        _ => {}
+    }
+    if let Some(n) = spec.strip_prefix("cars3d:") {
+        let n: usize = n.parse().map_err(|_| DataError::InvalidParameter {
+            name: "dataset",
+            message: format!("`{spec}`: expected cars3d:N with N a number of models"),
+        })?;
+        return Ok(Box::new(generate_cars3d(n, 0)?));
+    }
+    let path = Path::new(spec);
+    if path.is_file() && path.extension().is_some_and(|e| e == "npz") {
+        return Ok(Box::new(DSpritesOfficial::load(path)?));
+    }
+    if path.is_dir() {
+        return Ok(Box::new(Cars3d::load_dir(path)?));
+    }
+    if path.extension().is_some_and(|e| e == "npz") || spec.contains('/') {
+        return Err(DataError::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder")));
+    }
+    Err(DataError::UnknownDataset(spec.into()))
+}
+
