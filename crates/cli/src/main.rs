@@ -1,1 +1,42 @@
-fn main(){}
+//! `disentangle`: train, evaluate and compare VAEs for disentangled representation
+//! learning. This binary is a thin layer over the library crates.
+
+mod bench_cmd;
+mod data_cmd;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "disentangle", version, about = "Train, evaluate and compare VAEs for disentangled representation learning")]
+struct Cli {
+    /// Folder holding official dataset files (dsprites/…npz, cars/*.mat); default $DISENTANGLE_DATA.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inspect, preview and generate ground-truth datasets.
+    Data {
+        #[command(subcommand)]
+        command: data_cmd::DataCommand,
+    },
+    /// Benchmarks (timings printed with the build profile and thread count).
+    Bench {
+        #[command(subcommand)]
+        command: bench_cmd::BenchCommand,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let data_dir = disentangle_data::data_dir(cli.data_dir.as_deref());
+    match cli.command {
+        Command::Data { command } => data_cmd::run(command, data_dir.as_deref()),
+        Command::Bench { command } => bench_cmd::run(command),
+    }
+}

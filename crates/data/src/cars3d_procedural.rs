@@ -185,7 +185,7 @@ pub fn render_view(mesh: &[Triangle], azimuth_deg: f64, elevation_deg: f64) -> c
         .iter()
         .map(|t| Triangle { v: t.v.map(|v| [c * v[0] + s * v[2], v[1], -s * v[0] + c * v[2]]), color: t.color })
         .collect();
-    let dist = 11.5;
+    let dist = 10.5;
     let cam = Camera {
         eye: [0.0, dist * el.sin(), dist * el.cos()],
         target: [0.0; 3],

@@ -1,0 +1,97 @@
+//! The `disentangle data …` commands, run as a user would.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn disentangle(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_disentangle"))
+        .args(args)
+        .env_remove("DISENTANGLE_DATA")
+        .output()
+        .expect("runs the binary")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = disentangle(args);
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = disentangle(args);
+    assert!(!out.status.success(), "{args:?} should fail");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    err
+}
+
+#[test]
+fn info_lists_factors_of_the_embedded_dsprites() {
+    let out = ok(&["data", "info", "dsprites"]);
+    assert!(out.contains("observations  737280 of shape (C, H, W) = (1, 64, 64)"), "{out}");
+    for line in ["shape       3", "scale       6", "orientation 40", "pos_x       32", "pos_y       32"] {
+        assert!(out.contains(line), "missing {line:?} in {out}");
+    }
+}
+
+#[test]
+fn generate_then_load_through_the_official_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let npz = dir.path().join("small.npz");
+    let npz_s = npz.to_str().unwrap();
+    ok(&["data", "generate", "dsprites", "--out", npz_s, "--grid", "3,2,4,3,3"]);
+    let out = ok(&["data", "info", npz_s]);
+    assert!(out.contains("dsprites-official") && out.contains("observations  216 "), "{out}");
+
+    let cars = dir.path().join("cars");
+    ok(&["data", "generate", "cars3d", "--out", cars.to_str().unwrap(), "--models", "2"]);
+    let out = ok(&["data", "info", cars.to_str().unwrap()]);
+    assert!(out.contains("cars3d-official") && out.contains("object      2"), "{out}");
+
+    // The data-folder convention, through --data-dir.
+    let out = ok(&["data", "info", "cars3d-official", "--data-dir", dir.path().to_str().unwrap()]);
+    assert!(out.contains("observations  192 of shape (C, H, W) = (3, 64, 64)"), "{out}");
+}
+
+#[test]
+fn show_writes_one_decodable_png_per_factor() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("show");
+    let out = ok(&["data", "show", "cars3d:2", "--out", out_dir.to_str().unwrap(), "--rows", "2", "--columns", "5"]);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    for (f, name, cols) in [(0, "elevation", 4u32), (1, "azimuth", 5), (2, "object", 2)] {
+        let p = out_dir.join(format!("cars3d-factor{f}-{name}.png"));
+        let img = image::open(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        // cols cells of 64 px with 2-px gaps, 2 rows.
+        assert_eq!((img.width(), img.height()), (cols * 66 + 2, 2 * 66 + 2), "{name}");
+    }
+    // Along a row only the elevation changes, so the first and last cells differ.
+    let img = image::open(out_dir.join("cars3d-factor0-elevation.png")).unwrap().to_rgb8();
+    let cell = |col: u32| -> Vec<u8> {
+        let mut v = Vec::new();
+        for y in 2..66 {
+            for x in 0..64 {
+                v.extend(img.get_pixel(2 + col * 66 + x, y).0);
+            }
+        }
+        v
+    };
+    assert_ne!(cell(0), cell(3));
+}
+
+#[test]
+fn bad_input_gives_clear_messages_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = fails(&["data", "info", "dsprites-official", "--data-dir", dir.path().to_str().unwrap()]);
+    assert!(err.contains("deepmind/dsprites-dataset") && err.contains("--dataset dsprites"), "{err}");
+    let err = fails(&["data", "info", "dsprites-official"]);
+    assert!(err.contains("DISENTANGLE_DATA"), "{err}");
+    let err = fails(&["data", "info", "celeba"]);
+    assert!(err.contains("unknown dataset `celeba`"), "{err}");
+    let bad = dir.path().join("bad.npz");
+    std::fs::write(&bad, b"definitely not a zip").unwrap();
+    let err = fails(&["data", "info", bad.to_str().unwrap()]);
+    assert!(err.contains("bad.npz") && err.contains("zip"), "{err}");
+    fails(&["data", "generate", "dsprites", "--out", dir.path().join("x.npz").to_str().unwrap(), "--grid", "4,1,1,1,1"]);
+    assert!(!Path::new(&dir.path().join("x.npz")).exists());
+}
