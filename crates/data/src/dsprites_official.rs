@@ -40,15 +40,26 @@ fn entry<'a>(
     path: &Path,
     zip: &'a mut ZipArchive<BufReader<File>>,
     name: &str,
+    allow_fortran: bool,
 ) -> Result<(NpyHeader, zip::read::ZipFile<'a, BufReader<File>>)> {
     let mut f = zip
         .by_name(&format!("{name}.npy"))
         .map_err(|e| DataError::format(path, format!("entry `{name}`: {e}")))?;
     let h = npy::read_header(&mut f).map_err(|e| DataError::format(path, format!("entry `{name}`: {e}")))?;
-    if h.fortran_order {
+    if h.fortran_order && !allow_fortran {
         return Err(DataError::format(path, format!("entry `{name}` is in Fortran order; expected C order")));
     }
     Ok((h, f))
+}
+
+/// A 2-D array in row-major order, whatever order it was stored in (NumPy writes
+/// transposed arrays in Fortran order).
+fn c_order<T: Copy>(data: Vec<T>, h: &NpyHeader) -> Vec<T> {
+    if !h.fortran_order {
+        return data;
+    }
+    let (rows, cols) = (h.shape[0], h.shape[1]);
+    (0..rows * cols).map(|i| data[(i % cols) * rows + i / cols]).collect()
 }
 
 impl DSpritesOfficial {
@@ -59,7 +70,7 @@ impl DSpritesOfficial {
         let fmt = |m: String| DataError::format(path, m);
 
         // latents_classes: infer the grid and the row of every factor combination.
-        let (h, mut f) = entry(path, &mut zip, "latents_classes")?;
+        let (h, mut f) = entry(path, &mut zip, "latents_classes", true)?;
         if !h.dtype.is_integer() {
             return Err(fmt(format!("`latents_classes` has dtype {}, expected an integer type (int64)", h.dtype.descr())));
         }
@@ -71,6 +82,7 @@ impl DSpritesOfficial {
             return Err(fmt(format!("`latents_classes` has {n} rows")));
         }
         let classes = npy::read_as_i64(&mut f, &h).map_err(|e| fmt(format!("`latents_classes`: {e}")))?;
+        let classes = c_order(classes, &h);
         drop(f);
         let mut sizes = [0usize; 6];
         for row in classes.chunks_exact(6) {
@@ -100,7 +112,7 @@ impl DSpritesOfficial {
         }
 
         // latents_values: the physical value of every class.
-        let (h, mut f) = entry(path, &mut zip, "latents_values")?;
+        let (h, mut f) = entry(path, &mut zip, "latents_values", true)?;
         if !matches!(h.dtype, DType::F64 | DType::F32) {
             return Err(fmt(format!("`latents_values` has dtype {}, expected float64", h.dtype.descr())));
         }
@@ -108,6 +120,7 @@ impl DSpritesOfficial {
             return Err(fmt(format!("`latents_values` has shape {:?}, expected ({n}, 6)", h.shape)));
         }
         let vals = npy::read_as_f64(&mut f, &h).map_err(|e| fmt(format!("`latents_values`: {e}")))?;
+        let vals = c_order(vals, &h);
         drop(f);
         let mut values: Vec<Vec<f64>> = sizes.iter().map(|&s| vec![f64::NAN; s]).collect();
         for (crow, vrow) in classes.chunks_exact(6).zip(vals.chunks_exact(6)) {
@@ -119,7 +132,7 @@ impl DSpritesOfficial {
         drop(vals);
 
         // imgs: streamed and bit-packed row by row (3 GB as bytes for the full set).
-        let (h, mut f) = entry(path, &mut zip, "imgs")?;
+        let (h, mut f) = entry(path, &mut zip, "imgs", false)?;
         if !matches!(h.dtype, DType::U8 | DType::Bool) {
             return Err(fmt(format!("`imgs` has dtype {}, expected uint8", h.dtype.descr())));
         }
