@@ -1,0 +1,14 @@
+//! AnnealedVAE (Burgess et al. 2018): recon + γ·|KL − C| with the capacity C growing
+//! linearly from 0 to c_max over `iteration_threshold` steps.
+
+use super::{ObjectiveInputs, ObjectiveOutput};
+
+/// C at `step`.
+pub fn capacity(c_max: f64, iteration_threshold: u64, step: u64) -> f64 {
+    (c_max * step as f64 / iteration_threshold as f64).min(c_max)
+}
+
+pub fn loss(gamma: f64, c_max: f64, iteration_threshold: u64, i: ObjectiveInputs<'_>) -> ObjectiveOutput {
+    let c = capacity(c_max, iteration_threshold, i.step);
+    ObjectiveOutput { loss: i.recon + (i.kl - c).abs() * gamma, tc: None }
+}
