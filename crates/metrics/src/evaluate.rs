@@ -1,0 +1,322 @@
+//! Running metrics by name: from precomputed codes ([`evaluate_codes`]) or from a
+//! representation function over a ground-truth factor space ([`evaluate_representation`],
+//! which also runs the interventional FactorVAE and BetaVAE scores).
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::beta_vae::{BetaVaeConfig, beta_vae_score};
+use crate::data::{Codes, FactorSizes, Factors, GaussianPosteriors};
+use crate::dci::{DciConfig, dci};
+use crate::error::{MetricsError, Result};
+use crate::explicitness::{ExplicitnessConfig, explicitness};
+use crate::factor_vae::{FactorVaeConfig, factor_vae_score};
+use crate::info::{InfoConfig, information_diagnostics};
+use crate::mig::{MigConfig, mig};
+use crate::mig_continuous::{MigContinuousConfig, mig_continuous};
+use crate::modularity::{ModularityConfig, modularity};
+use crate::report::{Report, ToReport};
+use crate::representation::{Representation, sample_codes};
+use crate::sap::{SapConfig, sap};
+use crate::unsupervised::{UnsupervisedConfig, unsupervised_scores};
+
+/// A metric that can be requested by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Metric {
+    /// `mig`: reference (discrete) MIG → `mig.discrete`.
+    Mig,
+    /// `mig-continuous`: Chen et al.'s estimator over posteriors → `mig.continuous`.
+    MigContinuous,
+    /// `factor-vae` → `factor_vae.eval_accuracy` (needs a representation function).
+    FactorVae,
+    /// `beta-vae` → `beta_vae.eval_accuracy` (needs a representation function).
+    BetaVae,
+    /// `dci` → `dci.disentanglement`, `dci.completeness`, `dci.informativeness_test`.
+    Dci,
+    /// `sap` → `sap.score`.
+    Sap,
+    /// `modularity` → `modularity.score`.
+    Modularity,
+    /// `explicitness` → `explicitness.score_test`.
+    Explicitness,
+    /// `unsupervised` → `unsupervised.gaussian_total_correlation`, ... (no factors needed).
+    Unsupervised,
+    /// `info` → `info.isolation_gap`, `info.aggregate_tc`, ... (needs posteriors).
+    Info,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 10] = [
+        Metric::Mig,
+        Metric::MigContinuous,
+        Metric::FactorVae,
+        Metric::BetaVae,
+        Metric::Dci,
+        Metric::Sap,
+        Metric::Modularity,
+        Metric::Explicitness,
+        Metric::Unsupervised,
+        Metric::Info,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Mig => "mig",
+            Metric::MigContinuous => "mig-continuous",
+            Metric::FactorVae => "factor-vae",
+            Metric::BetaVae => "beta-vae",
+            Metric::Dci => "dci",
+            Metric::Sap => "sap",
+            Metric::Modularity => "modularity",
+            Metric::Explicitness => "explicitness",
+            Metric::Unsupervised => "unsupervised",
+            Metric::Info => "info",
+        }
+    }
+
+    /// Needs a representation function (draws its own interventional batches).
+    pub fn is_interventional(self) -> bool {
+        matches!(self, Metric::FactorVae | Metric::BetaVae)
+    }
+
+    /// Needs Gaussian posterior parameters (μ, log σ²), not only codes.
+    pub fn needs_posteriors(self) -> bool {
+        matches!(self, Metric::MigContinuous | Metric::Info)
+    }
+
+    /// Needs ground-truth factors.
+    pub fn needs_factors(self) -> bool {
+        !matches!(self, Metric::Unsupervised | Metric::Info)
+    }
+
+    fn known_names() -> String {
+        Metric::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Metric {
+    type Err = MetricsError;
+    /// Case-insensitive; `_` and `-` are interchangeable (`factor_vae` = `factor-vae`).
+    fn from_str(s: &str) -> Result<Self> {
+        let normalized = s.trim().to_ascii_lowercase().replace('_', "-");
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.name() == normalized)
+            .ok_or_else(|| MetricsError::UnknownMetric { name: s.to_string(), known: Metric::known_names() })
+    }
+}
+
+/// Parses a comma-separated list (`"mig,factor-vae,dci"`; `"all"` = every metric),
+/// dropping repeats.
+pub fn parse_metrics(list: &str) -> Result<Vec<Metric>> {
+    let mut out: Vec<Metric> = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let metrics = if part.eq_ignore_ascii_case("all") { Metric::ALL.to_vec() } else { vec![part.parse()?] };
+        for m in metrics {
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(MetricsError::Empty { what: "metric list" });
+    }
+    Ok(out)
+}
+
+/// Settings of every metric; the default is the reference study's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EvalConfig {
+    pub mig: MigConfig,
+    pub mig_continuous: MigContinuousConfig,
+    pub factor_vae: FactorVaeConfig,
+    pub beta_vae: BetaVaeConfig,
+    pub dci: DciConfig,
+    pub sap: SapConfig,
+    pub modularity: ModularityConfig,
+    pub explicitness: ExplicitnessConfig,
+    pub unsupervised: UnsupervisedConfig,
+    pub info: InfoConfig,
+}
+
+impl EvalConfig {
+    /// Rows a code-based metric uses from a sample (train + test).
+    pub fn sample_size(&self, metric: Metric) -> usize {
+        match metric {
+            Metric::Mig => self.mig.num_train,
+            Metric::Dci => self.dci.num_train + self.dci.num_test,
+            Metric::Sap => self.sap.num_train + self.sap.num_test,
+            Metric::Modularity => self.modularity.num_train,
+            Metric::Explicitness => self.explicitness.num_train + self.explicitness.num_test,
+            Metric::Unsupervised => self.unsupervised.num_train,
+            Metric::MigContinuous | Metric::Info | Metric::FactorVae | Metric::BetaVae => 0,
+        }
+    }
+
+    /// Rows to sample so that every requested code-based metric gets its full sizes.
+    pub fn required_sample_size(&self, metrics: &[Metric]) -> usize {
+        metrics.iter().map(|&m| self.sample_size(m)).max().unwrap_or(0)
+    }
+}
+
+/// Precomputed inputs: codes, and where available the factors of the same rows and the
+/// Gaussian posteriors the codes came from.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeSample<'a> {
+    pub codes: Codes<'a>,
+    pub factors: Option<Factors<'a>>,
+    pub posteriors: Option<GaussianPosteriors<'a>>,
+}
+
+/// Runs `metrics` on precomputed codes. Metrics with train and test sets use the first
+/// `num_train` rows to train and the next `num_test` to test (a proportional split when
+/// there are fewer rows); the others use the first `num_train` rows. `seed` is recorded
+/// with every result as the seed the sample was drawn with (null when None); the Monte
+/// Carlo metrics (`mig-continuous`, `info`) also draw their z from it (0 when None).
+/// FactorVAE and BetaVAE need a representation function: asking for them here is an
+/// error.
+pub fn evaluate_codes(metrics: &[Metric], sample: &CodeSample, seed: Option<u64>, config: &EvalConfig) -> Result<Report> {
+    let n = sample.codes.num_samples();
+    if let Some(f) = &sample.factors {
+        crate::data::check_same_samples(&sample.codes, f)?;
+    }
+    if let Some(p) = &sample.posteriors {
+        if p.num_samples() != n {
+            return Err(MetricsError::Shape { what: "posteriors (rows must match the codes)", got: p.num_samples(), expected: n });
+        }
+    }
+    for &m in metrics {
+        if m.is_interventional() {
+            return Err(MetricsError::MissingInput {
+                metric: m.name(),
+                what: "a representation function (use evaluate_representation)",
+            });
+        }
+        if m.needs_factors() && sample.factors.is_none() {
+            return Err(MetricsError::MissingInput { metric: m.name(), what: "ground-truth factors" });
+        }
+        if m.needs_posteriors() && sample.posteriors.is_none() {
+            return Err(MetricsError::MissingInput { metric: m.name(), what: "Gaussian posteriors (μ and log σ²)" });
+        }
+    }
+    let codes = &sample.codes;
+    let mut report = Report::new();
+    for &m in metrics {
+        let factors = sample.factors.as_ref();
+        let posteriors = sample.posteriors.as_ref();
+        match m {
+            Metric::Mig => {
+                let mut r = mig(codes, factors.expect("checked"), &config.mig)?;
+                r.seed = seed;
+                r.write_to(&mut report);
+            }
+            Metric::MigContinuous => {
+                let r = mig_continuous(
+                    posteriors.expect("checked"),
+                    factors.expect("checked"),
+                    seed.unwrap_or(0),
+                    &config.mig_continuous,
+                )?;
+                r.write_to(&mut report);
+            }
+            Metric::Dci => {
+                let mut r = dci(codes, factors.expect("checked"), &config.dci)?;
+                r.seed = seed;
+                r.write_to(&mut report);
+            }
+            Metric::Sap => {
+                let mut r = sap(codes, factors.expect("checked"), &config.sap)?;
+                r.seed = seed;
+                r.write_to(&mut report);
+            }
+            Metric::Modularity => {
+                let mut r = modularity(codes, factors.expect("checked"), &config.modularity)?;
+                r.seed = seed;
+                r.write_to(&mut report);
+            }
+            Metric::Explicitness => {
+                let mut r = explicitness(codes, factors.expect("checked"), &config.explicitness)?;
+                r.seed = seed;
+                r.write_to(&mut report);
+            }
+            Metric::Unsupervised => {
+                let mut r = unsupervised_scores(codes, &config.unsupervised)?;
+                r.seed = seed;
+                r.write_to(&mut report);
+            }
+            Metric::Info => {
+                information_diagnostics(posteriors.expect("checked"), seed.unwrap_or(0), &config.info)?.write_to(&mut report);
+            }
+            Metric::FactorVae | Metric::BetaVae => unreachable!("rejected above"),
+        }
+    }
+    Ok(report)
+}
+
+/// Runs `metrics` on a representation of a ground-truth factor space, the way the
+/// reference study does: each metric draws factor vectors uniformly from ChaCha8 seeded
+/// with `seed`. The code-based metrics share one sample of
+/// [`EvalConfig::required_sample_size`] rows (a fresh same-seeded stream per metric would
+/// draw exactly these rows), encoded `rows_per_call` at a time; FactorVAE and BetaVAE
+/// each draw their own interventional batches from a fresh stream. `mig-continuous` and
+/// `info` need posteriors: encode them yourself and use [`evaluate_codes`] or
+/// [`information_diagnostics`].
+pub fn evaluate_representation<R: Representation>(
+    metrics: &[Metric],
+    ground_truth: &FactorSizes,
+    representation: &mut R,
+    seed: u64,
+    rows_per_call: usize,
+    config: &EvalConfig,
+) -> Result<Report> {
+    if let Some(m) = metrics.iter().find(|m| m.needs_posteriors()) {
+        return Err(MetricsError::MissingInput {
+            metric: m.name(),
+            what: "Gaussian posteriors (μ and log σ²); call evaluate_codes with posteriors",
+        });
+    }
+    let code_metrics: Vec<Metric> = metrics.iter().copied().filter(|m| !m.is_interventional()).collect();
+    let mut report = Report::new();
+    let rows = config.required_sample_size(&code_metrics);
+    if rows > 0 {
+        let sample = sample_codes(ground_truth, representation, rows, seed, rows_per_call)?;
+        let factors = sample.factors();
+        let inputs = CodeSample { codes: sample.codes(), factors: Some(factors), posteriors: None };
+        report.extend(evaluate_codes(&code_metrics, &inputs, Some(seed), config)?);
+    }
+    for &m in metrics {
+        match m {
+            Metric::FactorVae => {
+                factor_vae_score(ground_truth, representation, seed, &config.factor_vae)?.write_to(&mut report)
+            }
+            Metric::BetaVae => beta_vae_score(ground_truth, representation, seed, &config.beta_vae)?.write_to(&mut report),
+            _ => {}
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_are_errors() {
+        for m in Metric::ALL {
+            assert_eq!(m.name().parse::<Metric>().unwrap(), m);
+        }
+        assert_eq!("Factor_VAE".parse::<Metric>().unwrap(), Metric::FactorVae);
+        let err = "migg".parse::<Metric>().unwrap_err();
+        assert!(err.to_string().contains("mig-continuous"), "{err}");
+        assert_eq!(parse_metrics("mig, dci,mig").unwrap(), vec![Metric::Mig, Metric::Dci]);
+        assert_eq!(parse_metrics("all").unwrap().len(), Metric::ALL.len());
+        assert!(parse_metrics(" , ").is_err());
+    }
+}

@@ -1,0 +1,69 @@
+//! Disentanglement metrics on plain arrays, with the defaults of the reference study
+//! (Locatello et al. 2019, "disentanglement_lib"), and the information diagnostics of the
+//! seed paper. No dataset or deep-learning dependency: scores take codes (N×D `f32`) and
+//! factor classes (N×K `usize`), or a [`Representation`] closure that encodes factor
+//! vectors, or Gaussian posterior parameters.
+//!
+//! | metric | function | name for [`evaluate_codes`] / [`evaluate_representation`] |
+//! |---|---|---|
+//! | MIG (reference, discrete) | [`mig()`] | `mig` |
+//! | MIG (Chen et al., continuous) | [`mig_continuous()`] | `mig-continuous` |
+//! | FactorVAE score | [`factor_vae_score`] | `factor-vae` |
+//! | BetaVAE score | [`beta_vae_score`] | `beta-vae` |
+//! | DCI | [`dci()`] | `dci` |
+//! | SAP | [`sap()`] | `sap` |
+//! | Modularity | [`modularity()`] | `modularity` |
+//! | Explicitness | [`explicitness()`] | `explicitness` |
+//! | Gaussian TC / Wasserstein correlation / mean pairwise MI | [`unsupervised_scores`] | `unsupervised` |
+//! | information diagnostics | [`information_diagnostics`] | `info` |
+//!
+//! Classifiers (written here, no ML crate): [`LogisticRegression`] (L-BFGS),
+//! [`OneFeatureSvm`] (linear SVM on one feature, semismooth Newton),
+//! [`GradientBoostedTrees`] (exact presorted splits). Each module documents its
+//! estimator and sample sizes. Every random draw comes from a ChaCha8 generator seeded
+//! explicitly; results record the seed and the sample sizes and serialize to a flat
+//! [`Report`] with namespaced keys.
+
+pub mod beta_vae;
+pub mod data;
+pub mod dci;
+pub mod discretize;
+pub mod error;
+pub mod evaluate;
+pub mod explicitness;
+pub mod factor_vae;
+mod gaussian;
+pub mod gbt;
+pub mod info;
+mod labels;
+mod lbfgs;
+mod linalg;
+pub mod linear_svm;
+pub mod logistic;
+pub mod mig;
+pub mod mig_continuous;
+pub mod modularity;
+pub mod report;
+pub mod representation;
+pub mod sap;
+pub mod unsupervised;
+
+pub use beta_vae::{BetaVaeConfig, BetaVaeResult, beta_vae_score, beta_vae_score_with_rng};
+pub use data::{Codes, FactorSizes, Factors, GaussianPosteriors};
+pub use dci::{DciConfig, DciResult, completeness, dci, disentanglement};
+pub use discretize::{discrete_entropy, discrete_mutual_info, histogram_discretize, mutual_info_matrix};
+pub use error::{BoxError, MetricsError, Result};
+pub use evaluate::{CodeSample, EvalConfig, Metric, evaluate_codes, evaluate_representation, parse_metrics};
+pub use explicitness::{ExplicitnessConfig, ExplicitnessResult, explicitness};
+pub use factor_vae::{FactorVaeConfig, FactorVaeResult, factor_vae_score, factor_vae_score_with_rng};
+pub use gbt::{GbtConfig, GradientBoostedTrees};
+pub use info::{InfoConfig, InfoDiagnostics, information_diagnostics, information_diagnostics_with_rng};
+pub use linear_svm::{LinearSvmConfig, OneFeatureSvm};
+pub use logistic::{LogisticConfig, LogisticRegression};
+pub use mig::{MigConfig, MigResult, mig};
+pub use mig_continuous::{MigContinuousConfig, MigContinuousResult, MigNormalization, mig_continuous};
+pub use modularity::{ModularityConfig, ModularityResult, modularity, modularity_from_mutual_info};
+pub use report::{Report, ToReport};
+pub use representation::{Representation, SampledCodes, sample_codes};
+pub use sap::{SapConfig, SapResult, sap};
+pub use unsupervised::{UnsupervisedConfig, UnsupervisedResult, unsupervised_scores};

@@ -1,0 +1,82 @@
+//! Metric results as one flat JSON object with namespaced keys (`mig.discrete`,
+//! `factor_vae.eval_accuracy`, `dci.disentanglement`, ...). Every metric writes its score,
+//! the sample sizes it used and the seed (null when the caller did not say which seed
+//! drew the codes).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Flat, sorted map of namespaced keys to JSON values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Report(BTreeMap<String, Value>);
+
+impl Report {
+    pub fn new() -> Self {
+        Report::default()
+    }
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<Value>) {
+        self.0.insert(key.into(), value.into());
+    }
+    /// Inserts a float; a non-finite one becomes `null` (JSON has no NaN).
+    pub fn insert_f64(&mut self, key: impl Into<String>, value: f64) {
+        self.0.insert(key.into(), finite_or_null(value));
+    }
+    pub fn insert_seed(&mut self, namespace: &str, seed: Option<u64>) {
+        self.insert(format!("{namespace}.seed"), seed.map_or(Value::Null, Value::from));
+    }
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+    pub fn get_f64(&self, key: &str) -> Option<f64> {
+        self.0.get(key).and_then(Value::as_f64)
+    }
+    pub fn extend(&mut self, other: Report) {
+        self.0.extend(other.0);
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.0.iter()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn as_map(&self) -> &BTreeMap<String, Value> {
+        &self.0
+    }
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.0).expect("a map of JSON values always serializes")
+    }
+    /// The scalar scores only (numbers), for a compact table.
+    pub fn scalars(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.0
+            .iter()
+            .filter_map(|(k, v)| v.as_f64().map(|x| (k.as_str(), x)))
+    }
+}
+
+pub(crate) fn finite_or_null(v: f64) -> Value {
+    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+}
+
+pub(crate) fn vector(values: &[f64]) -> Value {
+    Value::Array(values.iter().map(|&v| finite_or_null(v)).collect())
+}
+
+pub(crate) fn matrix(rows: &[Vec<f64>]) -> Value {
+    Value::Array(rows.iter().map(|r| vector(r)).collect())
+}
+
+/// A metric result that knows its report keys.
+pub trait ToReport {
+    fn write_to(&self, report: &mut Report);
+    fn to_report(&self) -> Report {
+        let mut r = Report::new();
+        self.write_to(&mut r);
+        r
+    }
+}
