@@ -6,6 +6,12 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::Subcommand;
 use disentangle_data::{DSpritesProcedural, FactorDataset, generate_cars3d};
+use disentangle_models::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
+use disentangle_models::noise::sample_eps;
+use disentangle_models::ops::scalar;
+use disentangle_train::TrainConfig;
+use disentangle_train::device::parse_device;
+use disentangle_train::trainer::{State, batch};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -15,6 +21,17 @@ pub enum BenchCommand {
         /// Number of Cars3D models to render (0 skips Cars3D).
         #[arg(long, default_value_t = 183)]
         cars_models: usize,
+    },
+    /// ms per training step for each encoder (conv, split, shared) × objective (vae,
+    /// factor-vae), split into data, forward and backward + optimizer phases.
+    Train {
+        #[arg(long, default_value_t = 64)]
+        batch_size: usize,
+        /// Timed steps per configuration (after 2 warm-up steps).
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        #[arg(long, default_value = "flex")]
+        device: String,
     },
 }
 
@@ -45,6 +62,62 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                     c.num_observations()
                 );
             }
+        }
+        BenchCommand::Train { batch_size, steps, device } => bench_train(batch_size, steps, &device)?,
+    }
+    Ok(())
+}
+
+fn bench_train(batch_size: usize, steps: usize, device_name: &str) -> Result<()> {
+    let device = parse_device(device_name)?;
+    let dataset = DSpritesProcedural::new();
+    println!("device: {device_name}, batch {batch_size}, {steps} timed steps after 2 warm-up steps");
+    println!("{:<8} {:<11} {:>9} {:>9} {:>9} {:>12}", "encoder", "objective", "data ms", "fwd ms", "bwd+opt ms", "total ms/step");
+    for encoder in [EncoderConfig::Conv { k4_all: false }, EncoderConfig::Split { branch_channels: 16, branch_hidden: 64 }, EncoderConfig::Shared] {
+        for objective in [ObjectiveConfig::Vae { beta: 1.0 }, ObjectiveConfig::FactorVae { gamma: 30.0 }] {
+            let config = TrainConfig {
+                dataset: "dsprites".into(),
+                steps: 1_000_000,
+                batch_size,
+                learning_rate: 1e-4,
+                discriminator_learning_rate: 1e-4,
+                seed: 0,
+                log_every: 100,
+                checkpoint_every: 10_000,
+                summary_batches: 1,
+                device: device_name.into(),
+                model: ModelConfig { latents: 10, channels: 1, encoder: encoder.clone(), noise: NoiseConfig::Independent, objective: objective.clone() },
+            };
+            let mut state = State::new(&config, &device)?;
+            let (mut data, mut fwd, mut bwd) = (0.0, 0.0, 0.0);
+            for i in 0..steps + 2 {
+                let t0 = Instant::now();
+                let x = batch(&dataset, batch_size, &mut state.rngs.data, &device)?;
+                let eps = sample_eps(&config.model.noise, batch_size, 10, &mut state.rngs.noise);
+                let t1 = Instant::now();
+                let parts = state.model.loss(x, eps, i as u64);
+                let _ = scalar(parts.loss.clone()); // forces the forward pass to finish
+                let t2 = Instant::now();
+                state.vae_step(&config, parts.loss);
+                state.discriminator_step(&config, parts.z, &device);
+                let _ = scalar(state.model.vae.decoder.dense1.bias.as_ref().expect("bias").val().narrow(0, 0, 1));
+                let t3 = Instant::now();
+                if i >= 2 {
+                    data += (t1 - t0).as_secs_f64();
+                    fwd += (t2 - t1).as_secs_f64();
+                    bwd += (t3 - t2).as_secs_f64();
+                }
+            }
+            let ms = |s: f64| 1000.0 * s / steps as f64;
+            println!(
+                "{:<8} {:<11} {:>9.1} {:>9.1} {:>9.1} {:>12.1}",
+                encoder.name(),
+                objective.name(),
+                ms(data),
+                ms(fwd),
+                ms(bwd),
+                ms(data + fwd + bwd)
+            );
         }
     }
     Ok(())

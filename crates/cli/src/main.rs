@@ -3,6 +3,7 @@
 
 mod bench_cmd;
 mod data_cmd;
+mod train_cmd;
 
 use std::path::PathBuf;
 
@@ -25,6 +26,8 @@ enum Command {
         #[command(subcommand)]
         command: data_cmd::DataCommand,
     },
+    /// Train a model into a run directory (or resume one).
+    Train(train_cmd::TrainArgs),
     /// Benchmarks (timings printed with the build profile and thread count).
     Bench {
         #[command(subcommand)]
@@ -37,6 +40,7 @@ fn main() -> anyhow::Result<()> {
     let data_dir = disentangle_data::data_dir(cli.data_dir.as_deref());
     match cli.command {
         Command::Data { command } => data_cmd::run(command, data_dir.as_deref()),
+        Command::Train(args) => train_cmd::run(args),
         Command::Bench { command } => bench_cmd::run(command),
     }
 }

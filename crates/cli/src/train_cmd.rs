@@ -1,0 +1,226 @@
+//! `disentangle train`: builds a `TrainConfig` from flags (or a TOML file plus flags) and
+//! runs it, or resumes a run directory.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use disentangle_models::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig, default_branch_channels, default_branch_hidden};
+use disentangle_train::TrainConfig;
+use disentangle_train::trainer::{TrainOptions, resume, train};
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ModelKind {
+    /// recon + β·KL with β = --beta (default 1: the vanilla VAE).
+    Vae,
+    /// The same objective, --beta defaulting to 4.
+    BetaVae,
+    /// recon + γ·|KL − C| (--gamma 1000, --c-max 25, --iteration-threshold 100000).
+    AnnealedVae,
+    /// recon + KL + γ·TC with a discriminator (--gamma 30).
+    FactorVae,
+    /// DIP-VAE-I (--lambda-od 10, --lambda-d 10·λ_od).
+    DipVaeI,
+    /// DIP-VAE-II (--lambda-od 10, --lambda-d λ_od).
+    DipVaeIi,
+    /// β-TCVAE (--beta 6).
+    BetaTcvae,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum EncoderKind {
+    /// The reference encoder.
+    Conv,
+    /// The reference encoder with kernel 4 in all four convs.
+    ConvK4,
+    /// The paper's split encoder.
+    Split,
+    /// The sharing-parameter ablation.
+    Shared,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum NoiseKind {
+    Independent,
+    /// Equicorrelated noise with correlation --rho (default 0.9).
+    Correlated,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Continue the run in this directory from its last checkpoint (other flags but --steps are ignored).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
+    /// Run directory to create.
+    #[arg(long, value_name = "DIR", required_unless_present = "resume")]
+    pub out: Option<PathBuf>,
+    /// A TrainConfig TOML file (e.g. another run's config.toml); flags given override it.
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub dataset: Option<String>,
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
+    #[arg(long)]
+    pub beta: Option<f64>,
+    #[arg(long)]
+    pub gamma: Option<f64>,
+    #[arg(long)]
+    pub c_max: Option<f64>,
+    #[arg(long)]
+    pub iteration_threshold: Option<u64>,
+    #[arg(long)]
+    pub lambda_od: Option<f64>,
+    #[arg(long)]
+    pub lambda_d: Option<f64>,
+    #[arg(long, value_enum)]
+    pub encoder: Option<EncoderKind>,
+    /// Split encoder: filters of each latent's conv (default 16).
+    #[arg(long)]
+    pub branch_channels: Option<usize>,
+    /// Split encoder: hidden units of each latent's first dense layer (default 64).
+    #[arg(long)]
+    pub branch_hidden: Option<usize>,
+    #[arg(long, value_enum)]
+    pub noise: Option<NoiseKind>,
+    #[arg(long)]
+    pub rho: Option<f64>,
+    /// Number of latents (default 10).
+    #[arg(long)]
+    pub latents: Option<usize>,
+    /// Training steps (default 300000, the reference).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Adam learning rate (default 1e-4).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long)]
+    pub log_every: Option<u64>,
+    #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// Batches averaged for summary.json (default 1000).
+    #[arg(long)]
+    pub summary_batches: Option<usize>,
+    /// flex (CPU, default), cuda, cuda:N, wgpu (GPU backends need the cargo features).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn objective(kind: ModelKind, a: &TrainArgs) -> ObjectiveConfig {
+    match kind {
+        ModelKind::Vae => ObjectiveConfig::Vae { beta: a.beta.unwrap_or(1.0) },
+        ModelKind::BetaVae => ObjectiveConfig::Vae { beta: a.beta.unwrap_or(4.0) },
+        ModelKind::AnnealedVae => ObjectiveConfig::AnnealedVae {
+            gamma: a.gamma.unwrap_or(1000.0),
+            c_max: a.c_max.unwrap_or(25.0),
+            iteration_threshold: a.iteration_threshold.unwrap_or(100_000),
+        },
+        ModelKind::FactorVae => ObjectiveConfig::FactorVae { gamma: a.gamma.unwrap_or(30.0) },
+        ModelKind::DipVaeI => {
+            let od = a.lambda_od.unwrap_or(10.0);
+            ObjectiveConfig::DipVaeI { lambda_od: od, lambda_d: a.lambda_d.unwrap_or(10.0 * od) }
+        }
+        ModelKind::DipVaeIi => {
+            let od = a.lambda_od.unwrap_or(10.0);
+            ObjectiveConfig::DipVaeIi { lambda_od: od, lambda_d: a.lambda_d.unwrap_or(od) }
+        }
+        ModelKind::BetaTcvae => ObjectiveConfig::BetaTcvae { beta: a.beta.unwrap_or(6.0) },
+    }
+}
+
+/// Merges a base config (file or defaults) with the flags given.
+pub fn build_config(a: &TrainArgs) -> Result<TrainConfig> {
+    let mut c = match &a.config {
+        Some(path) => TrainConfig::load(path).with_context(|| format!("reading --config {}", path.display()))?,
+        None => TrainConfig {
+            dataset: "dsprites".into(),
+            steps: 300_000,
+            batch_size: 64,
+            learning_rate: 1e-4,
+            discriminator_learning_rate: 1e-4,
+            seed: 0,
+            log_every: 100,
+            checkpoint_every: 10_000,
+            summary_batches: 1000,
+            device: "flex".into(),
+            model: ModelConfig {
+                latents: 10,
+                channels: 1,
+                encoder: EncoderConfig::default(),
+                noise: NoiseConfig::default(),
+                objective: ObjectiveConfig::default(),
+            },
+        },
+    };
+    if let Some(d) = &a.dataset {
+        c.dataset = d.clone();
+        c.model.channels = if d.starts_with("cars3d") || std::path::Path::new(d).is_dir() { 3 } else { 1 };
+    }
+    if let Some(kind) = a.model {
+        c.model.objective = objective(kind, a);
+    } else if a.beta.is_some() || a.gamma.is_some() || a.lambda_od.is_some() || a.c_max.is_some() {
+        bail!("--beta/--gamma/--lambda-od/--c-max need --model");
+    }
+    if let Some(e) = a.encoder {
+        c.model.encoder = match e {
+            EncoderKind::Conv => EncoderConfig::Conv { k4_all: false },
+            EncoderKind::ConvK4 => EncoderConfig::Conv { k4_all: true },
+            EncoderKind::Split => EncoderConfig::Split {
+                branch_channels: a.branch_channels.unwrap_or_else(default_branch_channels),
+                branch_hidden: a.branch_hidden.unwrap_or_else(default_branch_hidden),
+            },
+            EncoderKind::Shared => EncoderConfig::Shared,
+        };
+    }
+    if let Some(n) = a.noise {
+        c.model.noise = match n {
+            NoiseKind::Independent => NoiseConfig::Independent,
+            NoiseKind::Correlated => NoiseConfig::Correlated { rho: a.rho.unwrap_or(0.9) },
+        };
+    }
+    macro_rules! set {
+        ($($flag:ident => $($field:ident).+),*) => { $(if let Some(v) = a.$flag.clone() { c.$($field).+ = v; })* };
+    }
+    set!(latents => model.latents, steps => steps, batch_size => batch_size, lr => learning_rate, seed => seed,
+         log_every => log_every, checkpoint_every => checkpoint_every, summary_batches => summary_batches, device => device);
+    c.validate()?;
+    Ok(c)
+}
+
+pub fn run(a: TrainArgs) -> Result<()> {
+    let options = TrainOptions { progress: !a.quiet, stop_after: None };
+    let outcome = if let Some(dir) = &a.resume {
+        resume(dir, a.steps, &options).with_context(|| format!("resuming {}", dir.display()))?
+    } else {
+        let config = build_config(&a)?;
+        let out = a.out.as_ref().expect("clap requires --out without --resume");
+        eprintln!(
+            "training {} / {} encoder / {} noise on {} for {} steps → {}",
+            config.model.objective.name(),
+            config.model.encoder.name(),
+            config.model.noise.name(),
+            config.dataset,
+            config.steps,
+            out.display()
+        );
+        train(config, out, &options).with_context(|| format!("training into {}", out.display()))?
+    };
+    let s = &outcome.summary;
+    println!("run          {}", outcome.run_dir.display());
+    println!("steps        {}  ({:.1} s)", s.steps, s.train_seconds);
+    println!("recon        {:.3}", s.reconstruction_loss);
+    println!("KL           {:.3}", s.kl);
+    println!("ELBO         {:.3}", s.elbo);
+    println!("regularizer  {:.3}", s.regularizer);
+    if let Some(tc) = s.tc {
+        println!("TC           {tc:.4}");
+    }
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! The full resolved configuration of a training run (written to `config.toml`).
+
+use std::path::Path;
+
+use disentangle_models::ModelConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainError};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Dataset name or path (see `disentangle data info`).
+    pub dataset: String,
+    /// Training steps (reference: 300,000).
+    pub steps: u64,
+    /// Batch size (reference: 64).
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Adam learning rate of the VAE (reference: 1e-4; β1 0.9, β2 0.999, ε 1e-8).
+    #[serde(default = "default_lr")]
+    pub learning_rate: f64,
+    /// Adam learning rate of the FactorVAE discriminator (reference: 1e-4; β1 0.5, β2 0.9).
+    #[serde(default = "default_lr")]
+    pub discriminator_learning_rate: f64,
+    /// Seed of the weights, the data stream and the noise.
+    #[serde(default)]
+    pub seed: u64,
+    /// Write a line to log.jsonl every this many steps.
+    #[serde(default = "default_log_every")]
+    pub log_every: u64,
+    /// Write a checkpoint every this many steps (and always at the end).
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u64,
+    /// Batches averaged for summary.json at the end (reference: 1,000).
+    #[serde(default = "default_summary_batches")]
+    pub summary_batches: usize,
+    /// `flex` (CPU), `cuda`, `cuda:N` or `wgpu` (GPU backends need the cargo features).
+    #[serde(default = "default_device")]
+    pub device: String,
+    pub model: ModelConfig,
+}
+
+fn default_batch_size() -> usize {
+    64
+}
+fn default_lr() -> f64 {
+    1e-4
+}
+fn default_log_every() -> u64 {
+    100
+}
+fn default_checkpoint_every() -> u64 {
+    10_000
+}
+fn default_summary_batches() -> usize {
+    1000
+}
+pub fn default_device() -> String {
+    "flex".into()
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(TrainError::Invalid(format!("invalid training config: {m}")));
+        if self.steps == 0 {
+            return bad("steps must be at least 1".into());
+        }
+        if self.batch_size < 2 {
+            return bad(format!("batch_size {} (need ≥ 2: the objectives use batch statistics)", self.batch_size));
+        }
+        for (name, lr) in [("learning_rate", self.learning_rate), ("discriminator_learning_rate", self.discriminator_learning_rate)] {
+            if !(lr.is_finite() && lr > 0.0) {
+                return bad(format!("{name} {lr} (need a positive number)"));
+            }
+        }
+        if self.log_every == 0 || self.checkpoint_every == 0 {
+            return bad("log_every and checkpoint_every must be at least 1".into());
+        }
+        self.model.validate()?;
+        Ok(())
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a TrainConfig always serialises")
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        toml::from_str(&text).map_err(|e| TrainError::Config { path: path.to_path_buf(), message: e.to_string() })
+    }
+}

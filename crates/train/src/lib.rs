@@ -1,0 +1,14 @@
+//! Training of disentangle models: i.i.d. factor sampling from a `FactorDataset`, the
+//! reference optimizers, run directories (config, log, checkpoints, summary) and exact resume.
+
+pub mod checkpoint;
+pub mod config;
+pub mod device;
+pub mod error;
+pub mod rng;
+pub mod run_dir;
+pub mod trainer;
+
+pub use config::TrainConfig;
+pub use error::TrainError;
+pub use trainer::{Summary, TrainOutcome, train, train_with};

@@ -1,0 +1,224 @@
+//! Training behaviour: every objective × encoder learns, FactorVAE's two updates touch only
+//! their own networks, resume is exact, and a diverging run stops cleanly.
+
+use disentangle_data::DSpritesProcedural;
+use disentangle_models::burn::tensor::Device;
+use disentangle_models::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
+use disentangle_models::noise::sample_eps;
+use disentangle_models::ops::{flat_parameters, scalar};
+use disentangle_train::trainer::{State, TrainOptions, batch, resume, train_with};
+use disentangle_train::{TrainConfig, TrainError};
+use rand::SeedableRng;
+
+fn config(encoder: EncoderConfig, objective: ObjectiveConfig, noise: NoiseConfig) -> TrainConfig {
+    TrainConfig {
+        dataset: "dsprites".into(),
+        steps: 200,
+        batch_size: 16,
+        learning_rate: 1e-3,
+        discriminator_learning_rate: 1e-4,
+        seed: 7,
+        log_every: 50,
+        checkpoint_every: 1000,
+        summary_batches: 2,
+        device: "flex".into(),
+        model: ModelConfig { latents: 10, channels: 1, encoder, noise, objective },
+    }
+}
+
+fn objectives() -> Vec<ObjectiveConfig> {
+    vec![
+        ObjectiveConfig::Vae { beta: 4.0 },
+        ObjectiveConfig::AnnealedVae { gamma: 1000.0, c_max: 25.0, iteration_threshold: 100_000 },
+        ObjectiveConfig::FactorVae { gamma: 30.0 },
+        ObjectiveConfig::DipVaeI { lambda_od: 10.0, lambda_d: 100.0 },
+        ObjectiveConfig::DipVaeIi { lambda_od: 10.0, lambda_d: 10.0 },
+        ObjectiveConfig::BetaTcvae { beta: 6.0 },
+    ]
+}
+
+/// Mean objective loss on four fixed held-out batches (same data and noise every time).
+fn held_out_loss(state: &State, config: &TrainConfig, dataset: &DSpritesProcedural, device: &Device) -> f64 {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12345);
+    let mut total = 0.0;
+    for _ in 0..4 {
+        let x = batch(dataset, 32, &mut rng, device).unwrap();
+        let eps = sample_eps(&config.model.noise, 32, config.model.latents, &mut rng);
+        total += scalar(state.model.loss(x, eps, 0).loss);
+    }
+    total / 4.0
+}
+
+fn lowers_loss_for_every_objective(encoder: EncoderConfig) {
+    let device = Device::flex().autodiff();
+    let dataset = DSpritesProcedural::new();
+    for objective in objectives() {
+        let c = config(encoder.clone(), objective.clone(), NoiseConfig::Independent);
+        let mut c = c;
+        c.batch_size = 8;
+        c.steps = 100;
+        let mut state = State::new(&c, &device).unwrap();
+        let before = held_out_loss(&state, &c, &dataset, &device);
+        for _ in 0..c.steps {
+            state.step_once(&c, &dataset, &device).unwrap().expect("finite loss");
+        }
+        let after = held_out_loss(&state, &c, &dataset, &device);
+        assert!(after < before - 0.1 * before.abs().min(300.0), "{} / {}: held-out loss {before:.1} → {after:.1}", objective.name(), encoder.name());
+    }
+}
+
+#[test]
+fn conv_encoder_learns_under_every_objective() {
+    lowers_loss_for_every_objective(EncoderConfig::Conv { k4_all: false });
+}
+
+#[test]
+fn split_encoder_learns_under_every_objective() {
+    lowers_loss_for_every_objective(EncoderConfig::Split { branch_channels: 16, branch_hidden: 64 });
+}
+
+#[test]
+fn shared_encoder_learns_under_every_objective() {
+    lowers_loss_for_every_objective(EncoderConfig::Shared);
+}
+
+#[test]
+fn factor_vae_updates_touch_only_their_own_network() {
+    let device = Device::flex().autodiff();
+    let dataset = DSpritesProcedural::new();
+    let c = config(EncoderConfig::Split { branch_channels: 4, branch_hidden: 8 }, ObjectiveConfig::FactorVae { gamma: 30.0 }, NoiseConfig::Independent);
+    let mut state = State::new(&c, &device).unwrap();
+    let x = batch(&dataset, 16, &mut state.rngs.data, &device).unwrap();
+    let eps = sample_eps(&c.model.noise, 16, 10, &mut state.rngs.noise);
+    let parts = state.model.loss(x, eps, 0);
+    let (vae0, disc0) = (flat_parameters(&state.model.vae), flat_parameters(state.model.discriminator.as_ref().unwrap()));
+    // The VAE step: the loss includes γ·TC through the discriminator, yet only the VAE moves.
+    state.vae_step(&c, parts.loss);
+    let (vae1, disc1) = (flat_parameters(&state.model.vae), flat_parameters(state.model.discriminator.as_ref().unwrap()));
+    assert_ne!(vae0, vae1);
+    assert_eq!(disc0, disc1, "the VAE step moved the discriminator");
+    // The discriminator step on the (detached) codes: only the discriminator moves.
+    state.discriminator_step(&c, parts.z, &device).unwrap();
+    let (vae2, disc2) = (flat_parameters(&state.model.vae), flat_parameters(state.model.discriminator.as_ref().unwrap()));
+    assert_ne!(disc1, disc2);
+    assert_eq!(vae1, vae2, "the discriminator step moved the VAE");
+}
+
+#[test]
+fn discriminator_learns_the_sign_of_total_correlation() {
+    use disentangle_models::burn::optim::GradientsParams;
+    use disentangle_models::discriminator::{Discriminator, column_permutations, permute_dims};
+    use disentangle_models::init::init_weights;
+    use disentangle_models::ops::tensor_from;
+    use rand::Rng;
+    use rand_distr::StandardNormal;
+
+    // z ~ N(0, [[1, ρ], [ρ, 1]]), ρ = 0.9: TC = −½ log(1 − ρ²) ≈ 0.83 nats.
+    let device = Device::flex().autodiff();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let sample = |n: usize, rng: &mut rand_chacha::ChaCha8Rng| -> Vec<f32> {
+        (0..n)
+            .flat_map(|_| {
+                let (a, b): (f32, f32) = (rng.sample(StandardNormal), rng.sample(StandardNormal));
+                [a, 0.9 * a + (1.0f32 - 0.81).sqrt() * b]
+            })
+            .collect()
+    };
+    let mut d = init_weights(Discriminator::new(2, &device), 3);
+    let mut opt = disentangle_train::trainer::discriminator_optimizer();
+    for _ in 0..300 {
+        let z = tensor_from(sample(64, &mut rng), [64, 2], &device);
+        let perm = column_permutations(64, 2, &mut rng);
+        let zp = permute_dims(z.clone(), perm, &device);
+        let loss = d.loss(z, zp);
+        let grads = GradientsParams::from_grads(loss.backward(), &d);
+        d = opt.step(1e-4, d, grads);
+    }
+    let z = tensor_from(sample(2000, &mut rng), [2000, 2], &device);
+    let perm = column_permutations(2000, 2, &mut rng);
+    let zp = permute_dims(z.clone(), perm, &device);
+    let tc_joint = scalar(d.tc_estimate(z));
+    let tc_perm = scalar(d.tc_estimate(zp));
+    assert!(tc_joint > 0.2, "TC estimate on q(z) samples: {tc_joint}");
+    assert!(tc_perm < -0.2, "TC estimate on permuted samples: {tc_perm}");
+    let _ = rng.random::<u8>();
+}
+
+fn short(steps: u64) -> TrainConfig {
+    let mut c = config(EncoderConfig::Split { branch_channels: 4, branch_hidden: 8 }, ObjectiveConfig::FactorVae { gamma: 10.0 }, NoiseConfig::Correlated { rho: 0.5 });
+    c.steps = steps;
+    c.batch_size = 8;
+    c.learning_rate = 1e-4;
+    c.log_every = 1;
+    c.checkpoint_every = 2;
+    c.summary_batches = 2;
+    c
+}
+
+#[test]
+fn resume_reproduces_an_uninterrupted_run_exactly() {
+    let dataset = DSpritesProcedural::new();
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = TrainOptions::default();
+    let full = train_with(short(7), &dataset, &dir.path().join("full"), &quiet).unwrap();
+    // Interrupted after 3 steps (checkpoints at 2 and 3), then resumed to 7.
+    let cut = TrainOptions { progress: false, stop_after: Some(3) };
+    let part = train_with(short(7), &dataset, &dir.path().join("cut"), &cut).unwrap();
+    assert!(!dir.path().join("cut/summary.json").exists(), "an interrupted run has no summary");
+    assert_ne!(flat_parameters(&part.model.vae), flat_parameters(&full.model.vae));
+    let resumed = resume(&dir.path().join("cut"), None, &quiet).unwrap();
+    assert_eq!(flat_parameters(&resumed.model.vae), flat_parameters(&full.model.vae));
+    assert_eq!(
+        flat_parameters(resumed.model.discriminator.as_ref().unwrap()),
+        flat_parameters(full.model.discriminator.as_ref().unwrap())
+    );
+    assert_eq!(resumed.summary.reconstruction_loss, full.summary.reconstruction_loss);
+    // Same log, line for line, apart from wall-clock times.
+    let strip = |p: &std::path::Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("elapsed_s");
+                v
+            })
+            .collect()
+    };
+    assert_eq!(strip(&dir.path().join("cut/log.jsonl")), strip(&dir.path().join("full/log.jsonl")));
+    assert_eq!(strip(&dir.path().join("full/log.jsonl")).len(), 7);
+    // The run directory holds the resolved config, which reads back to the same value.
+    let cfg = TrainConfig::load(&dir.path().join("full/config.toml")).unwrap();
+    assert_eq!(cfg, short(7));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("full/summary.json")).unwrap()).unwrap();
+    for key in ["reconstruction_loss", "kl", "elbo", "regularizer", "tc"] {
+        assert!(summary[key].is_number(), "summary.json lacks {key}");
+    }
+    // Extending a finished run continues from its last checkpoint.
+    let longer = resume(&dir.path().join("full"), Some(9), &quiet).unwrap();
+    assert_eq!(longer.summary.steps, 9);
+    // Starting a new run over an existing one is refused.
+    assert!(matches!(train_with(short(7), &dataset, &dir.path().join("full"), &quiet), Err(TrainError::Invalid(_))));
+}
+
+#[test]
+fn non_finite_loss_stops_and_keeps_the_last_good_checkpoint() {
+    let dataset = DSpritesProcedural::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = short(50);
+    c.model.objective = ObjectiveConfig::Vae { beta: 1.0 };
+    c.learning_rate = 1e30; // the first update sends weights to ±1e30: the next loss overflows
+    c.checkpoint_every = 1;
+    let err = train_with(c, &dataset, &dir.path().join("run"), &TrainOptions::default()).err().expect("diverges");
+    match err {
+        TrainError::NonFinite { step, last_checkpoint: Some(ckpt), .. } => {
+            assert!(step >= 2, "step {step}");
+            let state: serde_json::Value = serde_json::from_slice(&std::fs::read(ckpt.join("state.json")).unwrap()).unwrap();
+            assert_eq!(state["step"].as_u64(), Some(step - 1), "the kept checkpoint is the last good step");
+            let latest = std::fs::read_to_string(dir.path().join("run/checkpoints/latest")).unwrap();
+            assert!(ckpt.ends_with(latest.trim()));
+        }
+        other => panic!("expected a non-finite error with a checkpoint, got {other}"),
+    }
+    assert!(!dir.path().join("run/summary.json").exists());
+}
