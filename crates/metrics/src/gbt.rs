@@ -48,7 +48,6 @@ impl Default for GbtConfig {
 }
 
 const LEAF: u32 = u32::MAX;
-const INACTIVE: u32 = u32::MAX;
 /// Feature values closer than this are not split apart (scikit-learn's FEATURE_THRESHOLD).
 const FEATURE_THRESHOLD: f64 = 1e-7;
 
@@ -86,150 +85,414 @@ impl Tree {
     }
 }
 
-/// Columns of the training features and, per feature, the sample order by value.
+/// A sample index with its value of one feature.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    sample: u32,
+    value: f32,
+}
+
+/// Per feature, the training samples in increasing order of that feature.
 struct SortedFeatures {
     num_samples: usize,
-    columns: Vec<Vec<f32>>,
-    order: Vec<Vec<u32>>,
-    sorted_values: Vec<Vec<f32>>,
+    sorted: Vec<Vec<Entry>>,
+    /// 0, 1, ..., n − 1 as f64 (sample counts left of each position).
+    positions: Vec<f64>,
 }
 
 impl SortedFeatures {
     fn new(x: &[f32], n: usize, f: usize) -> Self {
-        let columns: Vec<Vec<f32>> = (0..f).map(|j| x.iter().skip(j).step_by(f).copied().collect()).collect();
-        let (order, sorted_values) = columns
-            .par_iter()
-            .map(|col| {
-                let mut order: Vec<u32> = (0..n as u32).collect();
-                order.sort_by(|&a, &b| col[a as usize].total_cmp(&col[b as usize]).then(a.cmp(&b)));
-                let values = order.iter().map(|&i| col[i as usize]).collect();
-                (order, values)
+        let sorted = (0..f)
+            .into_par_iter()
+            .map(|j| {
+                let mut entries: Vec<Entry> =
+                    (0..n).map(|i| Entry { sample: i as u32, value: x[i * f + j] }).collect();
+                entries.sort_by(|a, b| a.value.total_cmp(&b.value).then(a.sample.cmp(&b.sample)));
+                entries
             })
-            .unzip();
-        SortedFeatures { num_samples: n, columns, order, sorted_values }
+            .collect();
+        SortedFeatures { num_samples: n, sorted, positions: (0..n).map(|i| i as f64).collect() }
     }
+}
+
+/// Best split found so far for one node.
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    /// Friedman's proxy n_l n_r (ȳ_l − ȳ_r)²; the impurity decrease is proxy / n_node.
+    proxy: f64,
+    feature: u32,
+    threshold: f64,
+    /// Samples going left (a prefix of the node's segment in `feature`'s order).
+    num_left: usize,
+}
+
+/// Scratch buffers of [`scan_feature`], reused across nodes and features.
+#[derive(Default)]
+struct ScanBuffers {
+    left_sum: Vec<f64>,
+    split_point: Vec<f64>,
+    proxy: Vec<f64>,
+}
+
+/// Scans one feature of one node (its samples in increasing feature order) for the best
+/// threshold and keeps it if strictly better than `best` (so earlier features win ties).
+///
+/// Three simple passes instead of one loop full of branches: (1) the left sums (prefix
+/// sums of the residuals in this order, the only sequential dependency) and which
+/// positions are split points; (2) the proxy of every position, element-wise, so it
+/// vectorizes; (3) the first position of the maximum, in independent lanes. The proxy is
+/// scikit-learn's n_l n_r (ȳ_l − ȳ_r)² = diff² / (n_l n_r), diff = n_r·sum_left −
+/// n_l·sum_right; within a feature the first best position wins, as in a sequential scan.
+#[inline(always)]
+fn scan_feature_generic(
+    entries: &[Entry],
+    residual: &[f64],
+    total: f64,
+    positions: &[f64],
+    feature: u32,
+    best: &mut Split,
+    buffers: &mut ScanBuffers,
+) {
+    let m = entries.len();
+    if m < 2 {
+        return;
+    }
+    buffers.left_sum.resize(m, 0.0);
+    buffers.split_point.resize(m, 0.0);
+    buffers.proxy.resize(m, 0.0);
+    let (left_sum, split_point) = (&mut buffers.left_sum[..m], &mut buffers.split_point[..m]);
+    let mut sum = 0.0;
+    let mut last = f64::INFINITY;
+    for i in 0..m {
+        let e = entries[i];
+        left_sum[i] = sum;
+        sum += residual[e.sample as usize];
+        // Position 0 and values within FEATURE_THRESHOLD of the previous one are not
+        // split points.
+        let v = e.value as f64;
+        split_point[i] = if v > last + FEATURE_THRESHOLD { 1.0 } else { 0.0 };
+        last = v;
+    }
+
+    let n = m as f64;
+    let (positions, proxy) = (&positions[..m], &mut buffers.proxy[..m]);
+    let (left_sum, split_point) = (&buffers.left_sum[..m], &buffers.split_point[..m]);
+    for i in 0..m {
+        let nl = positions[i];
+        let nr = n - nl;
+        let diff = nr * left_sum[i] - nl * (total - left_sum[i]);
+        let s = split_point[i];
+        // s = 1: the proxy (≥ 0); s = 0: −1, never the maximum of a splittable node.
+        proxy[i] = s * (diff * diff / (nl * nr)) + (s - 1.0);
+    }
+    proxy[0] = -1.0;
+
+    const LANES: usize = 8;
+    let mut lane_value = [f64::NEG_INFINITY; LANES];
+    let mut lane_index = [0.0f64; LANES];
+    let full = m / LANES * LANES;
+    for (c, chunk) in proxy[..full].chunks_exact(LANES).enumerate() {
+        let base = (c * LANES) as f64;
+        for l in 0..LANES {
+            let better = chunk[l] > lane_value[l];
+            lane_value[l] = if better { chunk[l] } else { lane_value[l] };
+            lane_index[l] = if better { base + l as f64 } else { lane_index[l] };
+        }
+    }
+    let (mut value, mut index) = (f64::NEG_INFINITY, usize::MAX);
+    for l in 0..LANES {
+        let i = lane_index[l] as usize;
+        if lane_value[l] > value || (lane_value[l] == value && i < index) {
+            value = lane_value[l];
+            index = i;
+        }
+    }
+    for (i, &p) in proxy.iter().enumerate().skip(full) {
+        if p > value {
+            value = p;
+            index = i;
+        }
+    }
+    if value >= 0.0 && value > best.proxy {
+        let (below, above) = (entries[index - 1].value as f64, entries[index].value as f64);
+        let mut threshold = below / 2.0 + above / 2.0;
+        if threshold == above || !threshold.is_finite() {
+            threshold = below;
+        }
+        *best = Split { proxy: value, feature, threshold, num_left: index };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn scan_feature_avx2(
+    entries: &[Entry],
+    residual: &[f64],
+    total: f64,
+    positions: &[f64],
+    feature: u32,
+    best: &mut Split,
+    buffers: &mut ScanBuffers,
+) {
+    scan_feature_generic(entries, residual, total, positions, feature, best, buffers)
+}
+
+/// [`scan_feature_generic`], built for AVX2 where the CPU has it (see
+/// [`scan_feature_all_outputs`] on why the results are identical).
+fn scan_feature(
+    entries: &[Entry],
+    residual: &[f64],
+    total: f64,
+    positions: &[f64],
+    feature: u32,
+    best: &mut Split,
+    buffers: &mut ScanBuffers,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { scan_feature_avx2(entries, residual, total, positions, feature, best, buffers) };
+    }
+    scan_feature_generic(entries, residual, total, positions, feature, best, buffers)
+}
+
+/// The root scan of one feature for every output at once: per output the (num, den,
+/// position) of the best proxy num / den. The loops over outputs are branch-free so
+/// they vectorize; see [`scan_feature_all_outputs`] for the AVX2 dispatch.
+#[inline(always)]
+fn scan_feature_all_outputs_generic(entries: &[Entry], residual: &[f64], sum: &[f64]) -> Vec<(f64, f64, usize)> {
+    let outputs = sum.len();
+    let count = entries.len() as f64;
+    let mut left = vec![0.0; outputs];
+    let mut best_num = vec![f64::NEG_INFINITY; outputs];
+    let mut best_den = vec![1.0; outputs];
+    // Positions as f64 so that the selects stay in one vector type.
+    let mut best_pos = vec![0.0f64; outputs];
+    let mut last = f64::INFINITY;
+    for (i, e) in entries.iter().enumerate() {
+        let v = e.value as f64;
+        if v > last + FEATURE_THRESHOLD {
+            let nl = i as f64;
+            let nr = count - nl;
+            let den = nl * nr;
+            for ((((l, total), bn), bd), bp) in
+                left.iter().zip(sum).zip(best_num.iter_mut()).zip(best_den.iter_mut()).zip(best_pos.iter_mut())
+            {
+                let diff = nr * l - nl * (total - l);
+                let num = diff * diff;
+                let better = num * *bd > *bn * den;
+                *bn = if better { num } else { *bn };
+                *bd = if better { den } else { *bd };
+                *bp = if better { nl } else { *bp };
+            }
+        }
+        let row = &residual[e.sample as usize * outputs..(e.sample as usize + 1) * outputs];
+        for (l, g) in left.iter_mut().zip(row) {
+            *l += g;
+        }
+        last = v;
+    }
+    (0..outputs).map(|c| (best_num[c], best_den[c], best_pos[c] as usize)).collect()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn scan_feature_all_outputs_avx2(entries: &[Entry], residual: &[f64], sum: &[f64]) -> Vec<(f64, f64, usize)> {
+    scan_feature_all_outputs_generic(entries, residual, sum)
+}
+
+/// Dispatches to an AVX2 build of the same code where the CPU has it (the baseline
+/// x86-64 target lacks a vector select, so the generic build stays scalar). Without FMA
+/// both builds perform the same IEEE operations in the same order: identical results.
+fn scan_feature_all_outputs(entries: &[Entry], residual: &[f64], sum: &[f64]) -> Vec<(f64, f64, usize)> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { scan_feature_all_outputs_avx2(entries, residual, sum) };
+    }
+    scan_feature_all_outputs_generic(entries, residual, sum)
+}
+
+/// Best root split of every tree of a stage at once (the root holds all samples, so all
+/// trees share the sorted lists): one pass per feature updates the running sums of all
+/// outputs together, which vectorizes across outputs. `residual` is n × outputs
+/// (sample-major). None for a root that stays a leaf. Same rule as [`scan_feature`]:
+/// within a feature the first best position, across features the first best feature.
+fn root_splits(data: &SortedFeatures, residual: &[f64], outputs: usize) -> Vec<Option<Split>> {
+    let n = data.num_samples;
+    let (mut sum, mut sum_sq) = (vec![0.0; outputs], vec![0.0; outputs]);
+    for row in residual.chunks_exact(outputs) {
+        for c in 0..outputs {
+            sum[c] += row[c];
+            sum_sq[c] += row[c] * row[c];
+        }
+    }
+    let count = n as f64;
+    let splittable: Vec<bool> =
+        (0..outputs).map(|c| n >= 2 && sum_sq[c] / count - (sum[c] / count).powi(2) > f64::EPSILON).collect();
+    // Per feature and output: (num, den, position) of the best proxy num / den.
+    let per_feature: Vec<Vec<(f64, f64, usize)>> = data
+        .sorted
+        .par_iter()
+        .map(|entries| scan_feature_all_outputs(entries, residual, &sum))
+        .collect();
+    (0..outputs)
+        .map(|c| {
+            if !splittable[c] {
+                return None;
+            }
+            let mut best: Option<(usize, f64, f64, usize)> = None;
+            for (f, results) in per_feature.iter().enumerate() {
+                let (num, den, pos) = results[c];
+                if pos == 0 {
+                    continue;
+                }
+                let better = match best {
+                    None => true,
+                    Some((_, bn, bd, _)) => num * bd > bn * den,
+                };
+                if better {
+                    best = Some((f, num, den, pos));
+                }
+            }
+            best.map(|(f, num, den, pos)| {
+                let entries = &data.sorted[f];
+                let (below, above) = (entries[pos - 1].value as f64, entries[pos].value as f64);
+                let mut threshold = below / 2.0 + above / 2.0;
+                if threshold == above || !threshold.is_finite() {
+                    threshold = below;
+                }
+                Split { proxy: num / den, feature: f as u32, threshold, num_left: pos }
+            })
+        })
+        .collect()
+}
+
+/// Stable partition of `source` by `goes_left` into `target` (same length), the first
+/// `num_left` entries going left. Branch-free.
+fn partition_into(source: &[Entry], target: &mut [Entry], goes_left: &[bool], num_left: usize) {
+    let (mut left, mut right) = (0, num_left);
+    for &e in source {
+        let is_left = goes_left[e.sample as usize];
+        target[if is_left { left } else { right }] = e;
+        left += is_left as usize;
+        right += !is_left as usize;
+    }
+}
+
+/// Stable partition of `segment` by `goes_left`, in place, using `scratch` (at least as
+/// long as the segment). Branch-free: every entry is written to both destinations and
+/// only the matching cursor advances.
+fn partition_in_place(segment: &mut [Entry], goes_left: &[bool], scratch: &mut [Entry]) {
+    let mut write = 0;
+    let mut spill = 0;
+    for read in 0..segment.len() {
+        let e = segment[read];
+        let left = goes_left[e.sample as usize] as usize;
+        segment[write] = e;
+        scratch[spill] = e;
+        write += left;
+        spill += 1 - left;
+    }
+    segment[write..].copy_from_slice(&scratch[..spill]);
 }
 
 /// A regression tree fitted to `residual`, its leaf of every training sample, and its
 /// unnormalized feature importances.
+///
+/// Growth is level by level. Every node owns the same segment [start, end) of each
+/// feature's sample list, sorted by that feature; after a split each list's segment is
+/// stably partitioned into the children's segments, so every scan reads contiguous
+/// memory. The root split comes from [`root_splits`]; the root reads the presorted
+/// lists, deeper levels a per-tree copy.
 fn fit_tree(
     data: &SortedFeatures,
+    root: Option<Split>,
     residual: &[f64],
     hessian: &[f64],
     leaf_scale: f64,
     max_depth: usize,
 ) -> (Tree, Vec<u32>, Vec<f64>) {
     let n = data.num_samples;
-    let num_features = data.columns.len();
+    let num_features = data.sorted.len();
     let mut nodes = vec![Node::leaf()];
     let mut node_of = vec![0u32; n];
     let mut importance = vec![0.0; num_features];
-    let mut frontier: Vec<u32> = vec![0];
-    let mut slot_of_sample = vec![INACTIVE; n];
+    let mut lists: Vec<Entry> = Vec::new();
+    let mut goes_left = vec![false; n];
+    let mut scratch = vec![Entry { sample: 0, value: 0.0 }; n];
+    let mut buffers = ScanBuffers::default();
+    // (node, start, end, Σ residual, Σ residual²) of the nodes that may split at this
+    // depth; the root's split comes precomputed.
+    let mut frontier: Vec<(u32, usize, usize, f64, f64)> = Vec::new();
 
     for depth in 0..max_depth {
-        if frontier.is_empty() {
-            break;
+        let at_root = depth == 0;
+        let mut splits: Vec<(u32, usize, usize, Split)> = Vec::new();
+        if at_root {
+            splits.extend(root.map(|split| (0, 0, n, split)));
         }
-        let slots = frontier.len();
-        let mut slot_of_node = vec![INACTIVE; nodes.len()];
-        for (slot, &node) in frontier.iter().enumerate() {
-            slot_of_node[node as usize] = slot as u32;
-        }
-        let (mut count, mut sum, mut sum_sq) = (vec![0usize; slots], vec![0.0; slots], vec![0.0; slots]);
-        for s in 0..n {
-            let slot = slot_of_node[node_of[s] as usize];
-            slot_of_sample[s] = slot;
-            if slot != INACTIVE {
-                let g = residual[s];
-                count[slot as usize] += 1;
-                sum[slot as usize] += g;
-                sum_sq[slot as usize] += g * g;
-            }
-        }
-        // Nodes with < 2 samples or zero impurity stay leaves.
-        let splittable: Vec<bool> = (0..slots)
-            .map(|i| {
-                let c = count[i] as f64;
-                count[i] >= 2 && sum_sq[i] / c - (sum[i] / c).powi(2) > f64::EPSILON
-            })
-            .collect();
-        for s in 0..n {
-            let slot = slot_of_sample[s];
-            if slot != INACTIVE && !splittable[slot as usize] {
-                slot_of_sample[s] = INACTIVE;
-            }
-        }
-
-        // Best split per slot: (proxy improvement, feature, threshold).
-        let mut best: Vec<(f64, u32, f64)> = vec![(f64::NEG_INFINITY, 0, 0.0); slots];
-        let mut left_count = vec![0usize; slots];
-        let mut left_sum = vec![0.0f64; slots];
-        let mut last = vec![0.0f64; slots];
-        for f in 0..num_features {
-            left_count.fill(0);
-            left_sum.fill(0.0);
-            let order = &data.order[f];
-            let values = &data.sorted_values[f];
-            for i in 0..n {
-                let s = order[i] as usize;
-                let slot = slot_of_sample[s];
-                if slot == INACTIVE {
-                    continue;
-                }
-                let slot = slot as usize;
-                let v = values[i] as f64;
-                let nl = left_count[slot];
-                if nl > 0 && v > last[slot] + FEATURE_THRESHOLD {
-                    // Friedman's proxy n_l n_r (ȳ_l − ȳ_r)²; the impurity decrease is it / n.
-                    let nl = nl as f64;
-                    let nr = count[slot] as f64 - nl;
-                    let sl = left_sum[slot];
-                    let diff = (sum[slot] - sl) * nl - sl * nr;
-                    let proxy = diff * diff / (nl * nr);
-                    if proxy > best[slot].0 {
-                        let mut threshold = last[slot] / 2.0 + v / 2.0;
-                        if threshold == v || !threshold.is_finite() {
-                            threshold = last[slot];
-                        }
-                        best[slot] = (proxy, f as u32, threshold);
-                    }
-                }
-                left_count[slot] += 1;
-                left_sum[slot] += residual[s];
-                last[slot] = v;
-            }
-        }
-
-        let mut next_frontier = Vec::new();
-        let mut children = vec![(INACTIVE, INACTIVE); slots];
-        for slot in 0..slots {
-            if !splittable[slot] || best[slot].0 == f64::NEG_INFINITY {
+        for &(node, start, end, sum, sum_sq) in &frontier {
+            let count = (end - start) as f64;
+            // Nodes with < 2 samples or zero impurity stay leaves.
+            if end - start < 2 || sum_sq / count - (sum / count).powi(2) <= f64::EPSILON {
                 continue;
             }
-            let (proxy, feature, threshold) = best[slot];
+            let mut best = Split { proxy: f64::NEG_INFINITY, feature: 0, threshold: 0.0, num_left: 0 };
+            for f in 0..num_features {
+                let entries = &lists[f * n + start..f * n + end];
+                scan_feature(entries, residual, sum, &data.positions, f as u32, &mut best, &mut buffers);
+            }
+            if best.proxy > f64::NEG_INFINITY {
+                splits.push((node, start, end, best));
+            }
+        }
+        if splits.is_empty() {
+            break;
+        }
+        let grow_further = depth + 1 < max_depth;
+        if at_root && grow_further {
+            lists.resize(num_features * n, Entry { sample: 0, value: 0.0 });
+        }
+        let mut next_frontier = Vec::new();
+        for (node, start, end, split) in splits {
             let left = nodes.len() as u32;
             nodes.push(Node::leaf());
             nodes.push(Node::leaf());
-            let node = &mut nodes[frontier[slot] as usize];
-            node.feature = feature;
-            node.threshold = threshold;
-            node.left = left;
-            node.right = left + 1;
-            children[slot] = (left, left + 1);
-            importance[feature as usize] += proxy / count[slot] as f64 / n as f64;
-            if depth + 1 < max_depth {
-                next_frontier.extend([left, left + 1]);
+            let parent = &mut nodes[node as usize];
+            parent.feature = split.feature;
+            parent.threshold = split.threshold;
+            parent.left = left;
+            parent.right = left + 1;
+            importance[split.feature as usize] += split.proxy / (end - start) as f64 / n as f64;
+            let chosen = split.feature as usize;
+            let chosen_list: &[Entry] =
+                if at_root { &data.sorted[chosen][start..end] } else { &lists[chosen * n + start..chosen * n + end] };
+            // Sides, and the children's residual sums for their own split search.
+            let mut stats = [0.0f64; 4];
+            for (i, e) in chosen_list.iter().enumerate() {
+                let is_left = i < split.num_left;
+                let s = e.sample as usize;
+                goes_left[s] = is_left;
+                node_of[s] = if is_left { left } else { left + 1 };
+                let side = if is_left { 0 } else { 2 };
+                stats[side] += residual[s];
+                stats[side + 1] += residual[s] * residual[s];
             }
-        }
-        for s in 0..n {
-            let slot = slot_of_sample[s];
-            if slot == INACTIVE || children[slot as usize].0 == INACTIVE {
-                continue;
+            if grow_further {
+                for f in 0..num_features {
+                    let range = f * n + start..f * n + end;
+                    if at_root {
+                        // Out of place, from the shared presorted lists into this tree's.
+                        partition_into(&data.sorted[f][start..end], &mut lists[range], &goes_left, split.num_left);
+                    } else if f != chosen {
+                        partition_in_place(&mut lists[range], &goes_left, &mut scratch);
+                    }
+                }
+                let middle = start + split.num_left;
+                next_frontier.push((left, start, middle, stats[0], stats[1]));
+                next_frontier.push((left + 1, middle, end, stats[2], stats[3]));
             }
-            let (feature, threshold) = (best[slot as usize].1, best[slot as usize].2);
-            let (left, right) = children[slot as usize];
-            node_of[s] = if data.columns[feature as usize][s] as f64 <= threshold { left } else { right };
         }
         frontier = next_frontier;
     }
@@ -344,19 +607,35 @@ impl GradientBoostedTrees {
                     }
                 }
             }
-            let fitted: Vec<(Tree, Vec<u32>, Vec<f64>)> = (0..num_outputs)
-                .into_par_iter()
-                .map(|out| {
-                    // Output `out` models dense class `out` (class 1 for the binomial case).
+            // Residuals y_k − p_k (class 1 for the binomial case) and hessians p(1 − p):
+            // sample-major for the joint root scan, one column per output for the trees.
+            let mut residual_rows = vec![0.0; n * num_outputs];
+            let mut residual_columns = vec![0.0; n * num_outputs];
+            let mut hessian_columns = vec![0.0; n * num_outputs];
+            for s in 0..n {
+                for out in 0..num_outputs {
                     let target = if num_outputs == 1 { 1 } else { out as u32 };
-                    let mut residual = vec![0.0; n];
-                    let mut hessian = vec![0.0; n];
-                    for s in 0..n {
-                        let p = prob[s * num_outputs + out];
-                        residual[s] = if labels.labels[s] == target { 1.0 } else { 0.0 } - p;
-                        hessian[s] = p * (1.0 - p);
-                    }
-                    fit_tree(&data, &residual, &hessian, leaf_scale, config.max_depth)
+                    let p = prob[s * num_outputs + out];
+                    let r = if labels.labels[s] == target { 1.0 } else { 0.0 } - p;
+                    residual_rows[s * num_outputs + out] = r;
+                    residual_columns[out * n + s] = r;
+                    hessian_columns[out * n + s] = p * (1.0 - p);
+                }
+            }
+            let roots = root_splits(&data, &residual_rows, num_outputs);
+            let fitted: Vec<(Tree, Vec<u32>, Vec<f64>)> = roots
+                .into_par_iter()
+                .enumerate()
+                .map(|(out, root)| {
+                    let column = out * n..(out + 1) * n;
+                    fit_tree(
+                        &data,
+                        root,
+                        &residual_columns[column.clone()],
+                        &hessian_columns[column],
+                        leaf_scale,
+                        config.max_depth,
+                    )
                 })
                 .collect();
             for (out, (tree, leaf_of, tree_importance)) in fitted.into_iter().enumerate() {
@@ -479,6 +758,95 @@ mod tests {
         assert!((raw[0] - (init + 2.0)).abs() < 1e-12, "{raw:?}");
         let raw = m.decision_function(&[2.0]).unwrap();
         assert!((raw[0] - (init - 1.0)).abs() < 1e-12, "{raw:?}");
+    }
+
+    /// A direct, slow regression tree: at every node, every feature sorted afresh, every
+    /// threshold's squared-error reduction computed from sums of that split.
+    fn reference_tree(
+        x: &[f32],
+        f: usize,
+        residual: &[f64],
+        hessian: &[f64],
+        leaf_scale: f64,
+        samples: Vec<usize>,
+        depth: usize,
+        max_depth: usize,
+        leaf_value: &mut [f64],
+        importance: &mut [f64],
+    ) {
+        let n_total = residual.len() as f64;
+        let count = samples.len() as f64;
+        let mean = samples.iter().map(|&s| residual[s]).sum::<f64>() / count;
+        let impurity = samples.iter().map(|&s| (residual[s] - mean).powi(2)).sum::<f64>() / count;
+        let mut best: Option<(f64, usize, Vec<usize>, Vec<usize>)> = None;
+        if depth < max_depth && samples.len() >= 2 && impurity > f64::EPSILON {
+            for feature in 0..f {
+                let mut sorted = samples.clone();
+                sorted.sort_by(|&a, &b| x[a * f + feature].total_cmp(&x[b * f + feature]).then(a.cmp(&b)));
+                for i in 1..sorted.len() {
+                    if (x[sorted[i] * f + feature] as f64) <= x[sorted[i - 1] * f + feature] as f64 + 1e-7 {
+                        continue;
+                    }
+                    let (l, r) = sorted.split_at(i);
+                    let ml = l.iter().map(|&s| residual[s]).sum::<f64>() / l.len() as f64;
+                    let mr = r.iter().map(|&s| residual[s]).sum::<f64>() / r.len() as f64;
+                    let reduction = (ml - mr).powi(2) * l.len() as f64 * r.len() as f64 / count;
+                    if best.as_ref().is_none_or(|b| reduction > b.0) {
+                        best = Some((reduction, feature, l.to_vec(), r.to_vec()));
+                    }
+                }
+            }
+        }
+        match best {
+            Some((reduction, feature, l, r)) => {
+                importance[feature] += reduction / n_total;
+                for side in [l, r] {
+                    reference_tree(x, f, residual, hessian, leaf_scale, side, depth + 1, max_depth, leaf_value, importance);
+                }
+            }
+            None => {
+                let num: f64 = samples.iter().map(|&s| residual[s]).sum();
+                let den: f64 = samples.iter().map(|&s| hessian[s]).sum();
+                for &s in &samples {
+                    leaf_value[s] = leaf_scale * num / den;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn trees_match_a_direct_construction() {
+        // Continuous residuals, so that no two candidate splits tie exactly (with class
+        // residuals many do, and rounding decides between equals).
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let (n, f, outputs) = (400, 4, 3);
+        let x: Vec<f32> = (0..n * f).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        let mut rows = vec![0.0; n * outputs];
+        for s in 0..n {
+            for o in 0..outputs {
+                let signal = if x[s * f + o] > 0.2 { 0.5 } else { -0.3 };
+                rows[s * outputs + o] = signal + rng.random_range(-0.5..0.5);
+            }
+        }
+        let hessian: Vec<f64> = (0..n).map(|_| rng.random_range(0.1..0.3)).collect();
+        let data = SortedFeatures::new(&x, n, f);
+        let roots = root_splits(&data, &rows, outputs);
+        for o in 0..outputs {
+            let residual: Vec<f64> = (0..n).map(|s| rows[s * outputs + o]).collect();
+            let (tree, node_of, importance) = fit_tree(&data, roots[o], &residual, &hessian, 0.7, 3);
+            let mut expected_value = vec![0.0; n];
+            let mut expected_importance = vec![0.0; f];
+            reference_tree(&x, f, &residual, &hessian, 0.7, (0..n).collect(), 0, 3, &mut expected_value, &mut expected_importance);
+            for s in 0..n {
+                let got = tree.nodes[node_of[s] as usize].value;
+                assert!((got - expected_value[s]).abs() < 1e-12, "output {o}, sample {s}: {got} vs {}", expected_value[s]);
+                assert_eq!(got, tree.predict(&x[s * f..(s + 1) * f]));
+            }
+            for (a, b) in importance.iter().zip(&expected_importance) {
+                assert!((a - b).abs() < 1e-12, "{importance:?} vs {expected_importance:?}");
+            }
+            assert_eq!(tree.nodes.len(), 15, "a full depth-3 tree");
+        }
     }
 
     #[test]

@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::GaussianPosteriors;
 use crate::error::{Result, invalid};
-use crate::gaussian::{LN_2PI, Params, choose_samples, draw_latents};
+use crate::gaussian::{LN_2PI, Params, choose_samples, draw_latents, log_sum_exp_slice};
 use crate::report::{Report, ToReport, vector};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,11 +99,10 @@ pub fn information_diagnostics_with_rng(
     let ln_2pi_e = LN_2PI + 1.0;
     let mut entropy_dim = vec![0.0; d];
     let mut prior_cross_entropy = vec![0.0; d];
-    for i in 0..n {
-        for j in 0..d {
-            let ij = i * d + j;
-            entropy_dim[j] += 0.5 * ln_2pi_e + (p.log_norm[ij] - 0.5 * LN_2PI);
-            prior_cross_entropy[j] += 0.5 * LN_2PI + 0.5 * (p.mean[ij].powi(2) + p.sigma[ij].powi(2));
+    for j in 0..d {
+        for i in p.col(j) {
+            entropy_dim[j] += 0.5 * ln_2pi_e + (p.log_norm[i] - 0.5 * LN_2PI);
+            prior_cross_entropy[j] += 0.5 * LN_2PI + 0.5 * (p.mean[i].powi(2) + p.sigma[i].powi(2));
         }
     }
     for j in 0..d {
@@ -124,26 +123,22 @@ pub fn information_diagnostics_with_rng(
     let per_sample: Vec<(f64, Vec<f64>)> = z
         .par_chunks(d)
         .map_init(
-            || vec![0.0; n * (d + 1)],
+            || vec![0.0; n * (d + 3)],
             |buffer, zm| {
-                // Column-major buffer: column j < d is ln q(z_j|x_n), column d is ln q(z|x_n).
-                for i in 0..n {
-                    let (mut sum_u, mut sum_u2, mut log_norm) = (0.0, 0.0, 0.0);
-                    for j in 0..d {
-                        let ij = i * d + j;
-                        let u = (zm[j] - p.mean[ij]) * p.inv_sigma[ij];
-                        buffer[j * n + i] = -0.5 * u * u - p.log_norm[ij];
-                        sum_u += u;
-                        sum_u2 += u * u;
-                        log_norm += p.log_norm[ij];
-                    }
-                    buffer[d * n + i] = -0.5 * (a * sum_u2 - b * sum_u * sum_u) - log_norm - 0.5 * log_det;
+                // Blocks of N: ln q(z_j|x_n) for each j, then ln q(z|x_n), Σ_j u, Σ_j u².
+                let (columns, rest) = buffer.split_at_mut(d * n);
+                let (joint, rest) = rest.split_at_mut(n);
+                let (sum_u, sum_u2) = rest.split_at_mut(n);
+                sum_u.fill(0.0);
+                sum_u2.fill(0.0);
+                for (j, column) in columns.chunks_exact_mut(n).enumerate() {
+                    p.log_densities(j, zm[j], column, Some((&mut *sum_u, &mut *sum_u2)));
                 }
-                let lse: Vec<f64> = buffer
-                    .chunks_exact(n)
-                    .map(|col| crate::gaussian::log_sum_exp(col.iter().copied()) - ln_n)
-                    .collect();
-                (lse[d], lse[..d].to_vec())
+                for i in 0..n {
+                    joint[i] = -0.5 * (a * sum_u2[i] - b * sum_u[i] * sum_u[i]) - p.log_norm_sum[i] - 0.5 * log_det;
+                }
+                let dims = columns.chunks_exact(n).map(|c| log_sum_exp_slice(c) - ln_n).collect();
+                (log_sum_exp_slice(joint) - ln_n, dims)
             },
         )
         .collect();

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Factors, GaussianPosteriors};
 use crate::discretize::mutual_info_dense;
 use crate::error::{MetricsError, Result, degenerate, invalid};
-use crate::gaussian::{Params, choose_samples, draw_latents};
+use crate::gaussian::{Params, choose_samples, draw_latents, exp_nonpositive, lane_sum, log_sum_exp_slice, max_of};
 use crate::labels::DenseLabels;
 use crate::report::{Report, ToReport, matrix};
 
@@ -122,24 +122,30 @@ pub fn mig_continuous_with_rng(
         .par_iter()
         .zip(z.par_chunks(d))
         .map_init(
-            || vec![0.0; n * d],
-            |buffer, (&m, zm)| {
-                for i in 0..n {
-                    for j in 0..d {
-                        let ij = i * d + j;
-                        let u = (zm[j] - p.mean[ij]) * p.inv_sigma[ij];
-                        buffer[j * n + i] = -0.5 * u * u - p.log_norm[ij];
+            || (vec![0.0; n * d], vec![0.0; n]),
+            |(log_density, scaled), (&m, zm)| {
+                let mut out = vec![0.0; d * (1 + num_factors)];
+                for (j, column) in log_density.chunks_exact_mut(n).enumerate() {
+                    p.log_densities(j, zm[j], column, None);
+                    // Shift by the column maximum once; the class mixtures reuse the
+                    // exponentials (their own maximum is at most this one).
+                    let max = max_of(column);
+                    for (e, &l) in scaled.iter_mut().zip(column.iter()) {
+                        *e = exp_nonpositive(l - max);
                     }
-                }
-                let mut out = Vec::with_capacity(d * (1 + num_factors));
-                for col in buffer.chunks_exact(n) {
-                    out.push(crate::gaussian::log_sum_exp(col.iter().copied()) - ln_n);
-                }
-                for (k, l) in labels.iter().enumerate() {
-                    let class = &members[k][l.labels[m] as usize];
-                    let ln_nc = (class.len() as f64).ln();
-                    for col in buffer.chunks_exact(n) {
-                        out.push(crate::gaussian::log_sum_exp(class.iter().map(|&i| col[i as usize])) - ln_nc);
+                    out[j] = max + lane_sum(scaled).ln() - ln_n;
+                    for (k, l) in labels.iter().enumerate() {
+                        let class = &members[k][l.labels[m] as usize];
+                        let sum: f64 = class.iter().map(|&i| scaled[i as usize]).sum();
+                        // The class includes m itself, whose density is rarely more than
+                        // e^-700 below the maximum; if it is, recompute with its own shift.
+                        let log_sum = if sum > 1e-280 {
+                            max + sum.ln()
+                        } else {
+                            let values: Vec<f64> = class.iter().map(|&i| column[i as usize]).collect();
+                            log_sum_exp_slice(&values)
+                        };
+                        out[d + k * d + j] = log_sum - (class.len() as f64).ln();
                     }
                 }
                 out
