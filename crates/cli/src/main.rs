@@ -3,6 +3,7 @@
 
 mod bench_cmd;
 mod data_cmd;
+mod eval_cmd;
 mod train_cmd;
 
 use std::path::PathBuf;
@@ -28,6 +29,10 @@ enum Command {
     },
     /// Train a model into a run directory (or resume one).
     Train(train_cmd::TrainArgs),
+    /// Score a trained run (writes RUN_DIR/metrics.json) or precomputed codes (--codes FILE.npz).
+    Evaluate(eval_cmd::EvaluateArgs),
+    /// Write codes (μ, log σ²) and factors of a trained run for a seeded sample as .npz.
+    ExportCodes(eval_cmd::ExportArgs),
     /// Benchmarks (timings printed with the build profile and thread count).
     Bench {
         #[command(subcommand)]
@@ -40,7 +45,9 @@ fn main() -> anyhow::Result<()> {
     let data_dir = disentangle_data::data_dir(cli.data_dir.as_deref());
     match cli.command {
         Command::Data { command } => data_cmd::run(command, data_dir.as_deref()),
-        Command::Train(args) => train_cmd::run(args),
+        Command::Train(args) => train_cmd::run(args, data_dir.as_deref()),
+        Command::Evaluate(args) => eval_cmd::evaluate(args, data_dir.as_deref()),
+        Command::ExportCodes(args) => eval_cmd::export_codes(args, data_dir.as_deref()),
         Command::Bench { command } => bench_cmd::run(command),
     }
 }

@@ -194,8 +194,8 @@ pub fn build_config(a: &TrainArgs) -> Result<TrainConfig> {
     Ok(c)
 }
 
-pub fn run(a: TrainArgs) -> Result<()> {
-    let options = TrainOptions { progress: !a.quiet, stop_after: None };
+pub fn run(a: TrainArgs, data_dir: Option<&std::path::Path>) -> Result<()> {
+    let options = TrainOptions { progress: !a.quiet, stop_after: None, data_dir: data_dir.map(Into::into) };
     let outcome = if let Some(dir) = &a.resume {
         resume(dir, a.steps, &options).with_context(|| format!("resuming {}", dir.display()))?
     } else {

@@ -314,3 +314,113 @@ mod tests {
         assert!(matches!(read_as_i64(&mut r, &h), Err(NpyError::Io(_))));
     }
 }
+
+/// A numeric array read from an `.npz` archive, widened to f64 or i64.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NpzArray {
+    Float { shape: Vec<usize>, data: Vec<f64> },
+    Int { shape: Vec<usize>, data: Vec<i64> },
+}
+
+impl NpzArray {
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            NpzArray::Float { shape, .. } | NpzArray::Int { shape, .. } => shape,
+        }
+    }
+}
+
+/// Reads array `name` (entry `name.npy`) of an `.npz` file, in C order whatever its storage order.
+pub fn read_npz_array(path: &std::path::Path, name: &str) -> crate::Result<NpzArray> {
+    use crate::DataError;
+    let fmt = |m: String| DataError::format(path, m);
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| fmt(format!("not a readable .npz (zip) archive: {e}")))?;
+    let mut f = zip.by_name(&format!("{name}.npy")).map_err(|e| fmt(format!("array `{name}`: {e}")))?;
+    let h = read_header(&mut f).map_err(|e| fmt(format!("array `{name}`: {e}")))?;
+    let reorder = |n: usize| -> Vec<usize> {
+        // Index in storage order of each C-order element.
+        if !h.fortran_order || h.shape.len() < 2 {
+            return (0..n).collect();
+        }
+        let d = &h.shape;
+        (0..n)
+            .map(|mut i| {
+                let mut idx = vec![0; d.len()];
+                for k in (0..d.len()).rev() {
+                    idx[k] = i % d[k];
+                    i /= d[k];
+                }
+                let (mut off, mut stride) = (0, 1);
+                for k in 0..d.len() {
+                    off += idx[k] * stride;
+                    stride *= d[k];
+                }
+                off
+            })
+            .collect()
+    };
+    if h.dtype.is_integer() || h.dtype == DType::Bool {
+        let raw = read_as_i64(&mut f, &h).map_err(|e| fmt(format!("array `{name}`: {e}")))?;
+        let data = reorder(raw.len()).into_iter().map(|i| raw[i]).collect();
+        Ok(NpzArray::Int { shape: h.shape, data })
+    } else if matches!(h.dtype, DType::F32 | DType::F64) {
+        let raw = read_as_f64(&mut f, &h).map_err(|e| fmt(format!("array `{name}`: {e}")))?;
+        let data = reorder(raw.len()).into_iter().map(|i| raw[i]).collect();
+        Ok(NpzArray::Float { shape: h.shape, data })
+    } else {
+        Err(fmt(format!("array `{name}` has dtype {}, expected a number type", h.dtype.descr())))
+    }
+}
+
+/// One array to write with [`write_npz`]: name, dtype, shape and little-endian bytes.
+pub struct NpzEntry<'a> {
+    pub name: &'a str,
+    pub dtype: DType,
+    pub shape: &'a [usize],
+    pub bytes: &'a [u8],
+}
+
+/// Writes a deflate-compressed `.npz` (as `np.savez_compressed`), atomically.
+pub fn write_npz(path: &std::path::Path, entries: &[NpzEntry<'_>]) -> crate::Result<()> {
+    use crate::DataError;
+    let tmp = crate::dsprites_official::tmp_path(path);
+    let io = |e: std::io::Error| DataError::io(&tmp, e);
+    let zerr = |e: zip::result::ZipError| DataError::format(&tmp, format!("writing zip: {e}"));
+    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?));
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for e in entries {
+        zip.start_file(format!("{}.npy", e.name), opts).map_err(zerr)?;
+        write_header(&mut zip, e.dtype, e.shape).map_err(io)?;
+        zip.write_all(e.bytes).map_err(io)?;
+    }
+    let mut w = zip.finish().map_err(zerr)?;
+    w.flush().map_err(io)?;
+    drop(w);
+    std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
+}
+
+#[cfg(test)]
+mod npz_tests {
+    use super::*;
+
+    #[test]
+    fn npz_round_trip_with_int_and_float_arrays() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("codes.npz");
+        let codes: Vec<f32> = vec![0.5, -1.0, 2.0, 3.5, 0.0, 1.0];
+        let factors: Vec<i64> = vec![0, 1, 2, 3, 4, 5];
+        write_npz(&p, &[
+            NpzEntry { name: "codes", dtype: DType::F32, shape: &[3, 2], bytes: &f32_bytes(&codes) },
+            NpzEntry { name: "factors", dtype: DType::I64, shape: &[2, 3], bytes: &i64_bytes(&factors) },
+        ])
+        .unwrap();
+        assert_eq!(
+            read_npz_array(&p, "codes").unwrap(),
+            NpzArray::Float { shape: vec![3, 2], data: codes.iter().map(|&v| v as f64).collect() }
+        );
+        assert_eq!(read_npz_array(&p, "factors").unwrap(), NpzArray::Int { shape: vec![2, 3], data: factors });
+        assert!(read_npz_array(&p, "missing").is_err());
+    }
+}

@@ -64,6 +64,8 @@ pub struct TrainOutcome {
 pub struct TrainOptions {
     pub progress: bool,
     pub stop_after: Option<u64>,
+    /// Folder of official dataset files (default `$DISENTANGLE_DATA`).
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Everything that changes during training.
@@ -139,7 +141,7 @@ impl State {
 /// Starts a new run in `out` (which must not already hold one).
 pub fn train(config: TrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome> {
     config.validate()?;
-    let dataset = open_dataset(&config.dataset, disentangle_data::data_dir(None).as_deref())?;
+    let dataset = open_dataset(&config.dataset, disentangle_data::data_dir(options.data_dir.as_deref()).as_deref())?;
     train_with(config, &*dataset, out, options)
 }
 
@@ -162,7 +164,7 @@ pub fn resume(run_dir: &Path, steps: Option<u64>, options: &TrainOptions) -> Res
         run.write_config(&config)?;
     }
     config.validate()?;
-    let dataset = open_dataset(&config.dataset, disentangle_data::data_dir(None).as_deref())?;
+    let dataset = open_dataset(&config.dataset, disentangle_data::data_dir(options.data_dir.as_deref()).as_deref())?;
     check_dataset(&config, &*dataset)?;
     let device = parse_device(&config.device)?;
     let mut model = Model::new(config.model.clone(), config.seed, &device)?;

@@ -1,0 +1,100 @@
+//! `disentangle train` as a user runs it: a short run, its resume, and bad input.
+
+use std::process::{Command, Output};
+
+fn disentangle(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_disentangle")).args(args).env_remove("DISENTANGLE_DATA").output().expect("runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn train_resume_and_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    let base = ["train", "--dataset", "dsprites", "--model", "beta-tcvae", "--encoder", "shared", "--noise", "correlated", "--rho", "0.5", "--batch-size", "4", "--summary-batches", "1", "--log-every", "1", "--seed", "3", "--quiet"];
+    let mut args = base.to_vec();
+    args.extend(["--steps", "3", "--out", run_s]);
+    let o = disentangle(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("steps        3") && out.contains("TC"), "{out}");
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    for needle in ["kind = \"beta-tcvae\"", "beta = 6.0", "kind = \"shared\"", "rho = 0.5", "seed = 3"] {
+        assert!(config.contains(needle), "config.toml lacks {needle}:\n{config}");
+    }
+    assert_eq!(std::fs::read_to_string(run.join("log.jsonl")).unwrap().lines().count(), 3);
+    assert!(run.join("summary.json").is_file());
+
+    // Resume and extend to 5 steps.
+    let o = disentangle(&["train", "--resume", run_s, "--steps", "5", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8(o.stdout).unwrap().contains("steps        5"));
+    assert_eq!(std::fs::read_to_string(run.join("log.jsonl")).unwrap().lines().count(), 5);
+
+    // Export codes, then score them as a numpy user would.
+    let codes = dir.path().join("codes.npz");
+    let o = disentangle(&["export-codes", run_s, "--out", codes.to_str().unwrap(), "--num", "300", "--seed", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let small = dir.path().join("small.toml");
+    std::fs::write(
+        &small,
+        "[mig]\nnum_train = 300\n[sap]\nnum_train = 200\nnum_test = 100\n[modularity]\nnum_train = 300\n\
+         [unsupervised]\nnum_train = 300\n[info]\nnum_z_samples = 300\n\
+         [factor_vae]\nbatch_size = 8\nnum_train = 40\nnum_eval = 20\nnum_variance_estimate = 300\n",
+    )
+    .unwrap();
+    let report = dir.path().join("report.json");
+    let o = disentangle(&[
+        "evaluate", "--codes", codes.to_str().unwrap(), "--metrics", "mig,sap,modularity,unsupervised,info",
+        "--eval-config", small.to_str().unwrap(), "--out", report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    for key in ["mig.discrete", "sap.score", "modularity.score", "info.isolation_gap"] {
+        assert!(r.get(key).is_some(), "{key} missing from {r}");
+    }
+    let mig = r["mig.discrete"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&mig), "{mig}");
+    // Interventional metrics need the encoder.
+    let o = disentangle(&["evaluate", "--codes", codes.to_str().unwrap(), "--metrics", "factor-vae"]);
+    assert!(!o.status.success() && stderr(&o).contains("needs an encoder"), "{}", stderr(&o));
+
+    // Evaluate the run itself; a second evaluation keeps the first one's results.
+    let o = disentangle(&["evaluate", run_s, "--metrics", "mig,factor-vae", "--eval-config", small.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = disentangle(&["evaluate", run_s, "--metrics", "info", "--posterior-samples", "200", "--eval-config", small.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap();
+    for key in ["mig.discrete", "factor_vae.eval_accuracy", "info.isolation_gap", "evaluation.step"] {
+        assert!(m.get(key).is_some(), "{key} missing from metrics.json: {m}");
+    }
+    assert_eq!(m["evaluation.step"].as_u64(), Some(5));
+    let o = disentangle(&["evaluate", run_s, "--eval-config", codes.to_str().unwrap()]);
+    assert!(!o.status.success() && !stderr(&o).contains("panicked"));
+
+    // A run directory is never overwritten.
+    let o = disentangle(&args);
+    assert!(!o.status.success() && stderr(&o).contains("already holds a run"), "{}", stderr(&o));
+    // Bad values name the field; nothing panics.
+    let o = disentangle(&["train", "--model", "vae", "--noise", "correlated", "--rho", "1.5", "--out", dir.path().join("x").to_str().unwrap()]);
+    assert!(!o.status.success() && stderr(&o).contains("noise.rho"), "{}", stderr(&o));
+    let o = disentangle(&["train", "--encoder", "shared", "--latents", "11", "--out", dir.path().join("y").to_str().unwrap()]);
+    assert!(!o.status.success() && stderr(&o).contains("latents"), "{}", stderr(&o));
+    let o = disentangle(&["train", "--dataset", "mnist", "--steps", "1", "--out", dir.path().join("z").to_str().unwrap()]);
+    assert!(!o.status.success() && stderr(&o).contains("unknown dataset"), "{}", stderr(&o));
+    let bad_cfg = dir.path().join("bad.toml");
+    std::fs::write(&bad_cfg, "dataset = \"dsprites\"\nsteps = \"many\"\n").unwrap();
+    let o = disentangle(&["train", "--config", bad_cfg.to_str().unwrap(), "--out", dir.path().join("w").to_str().unwrap()]);
+    assert!(!o.status.success() && stderr(&o).contains("bad.toml"), "{}", stderr(&o));
+    for e in [&o] {
+        assert!(!stderr(e).contains("panicked"));
+    }
+    if !cfg!(feature = "cuda") {
+        let o = disentangle(&["train", "--device", "cuda", "--steps", "1", "--out", dir.path().join("v").to_str().unwrap()]);
+        assert!(!o.status.success() && stderr(&o).contains("--features cuda"), "{}", stderr(&o));
+    }
+}
