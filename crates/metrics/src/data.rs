@@ -370,3 +370,44 @@ pub(crate) fn train_test_sizes(
     let train = train.clamp(1, n - 1);
     Ok((train, n - train))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_and_values_are_validated() {
+        assert!(matches!(Codes::new(&[1.0; 5], 2, 3), Err(MetricsError::Shape { .. })));
+        assert!(matches!(Codes::new(&[], 0, 3), Err(MetricsError::Empty { .. })));
+        let err = Codes::new(&[1.0, 2.0, f32::NAN, 4.0], 2, 2).unwrap_err();
+        assert!(matches!(err, MetricsError::NonFinite { row: 1, column: 0, .. }), "{err}");
+        assert!(Factors::new(&[1, 2, 3], 2, 2).is_err());
+        assert!(FactorSizes::new(&[3, 0]).is_err());
+        assert!(FactorSizes::new(&[]).is_err());
+        let sizes = FactorSizes::new(&[2, 3]).unwrap();
+        assert!(matches!(
+            sizes.check(&Factors::new(&[1, 3], 1, 2).unwrap()),
+            Err(MetricsError::FactorOutOfRange { factor: 1, class: 3, size: 3 })
+        ));
+        assert!(GaussianPosteriors::new(&[0.0; 4], &[0.0; 3], 2, 2).is_err());
+        assert!(GaussianPosteriors::new(&[0.0; 4], &[0.0, 0.0, -3000.0, 0.0], 2, 2).is_err());
+    }
+
+    #[test]
+    fn ndarray_views_in_standard_layout_are_accepted() {
+        let a = ndarray::Array2::from_shape_vec((2, 3), vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        let codes = Codes::from_ndarray(a.view()).unwrap();
+        assert_eq!((codes.num_samples(), codes.num_codes()), (2, 3));
+        assert_eq!(codes.row(1), &[4.0, 5.0, 6.0]);
+        assert_eq!(codes.column(2), vec![3.0, 6.0]);
+        // A transposed view is not row-major: an error, not a silent copy.
+        assert!(Codes::from_ndarray(a.t()).is_err());
+    }
+
+    #[test]
+    fn train_test_split_sizes() {
+        assert_eq!(train_test_sizes("m", 20_000, 10_000, 5_000).unwrap(), (10_000, 5_000));
+        assert_eq!(train_test_sizes("m", 3_000, 10_000, 5_000).unwrap(), (2_000, 1_000));
+        assert!(train_test_sizes("m", 1, 10, 5).is_err());
+    }
+}

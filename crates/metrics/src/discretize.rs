@@ -199,6 +199,28 @@ mod tests {
         assert!((discrete_mutual_info(&a, &c).unwrap() - 2f64.ln()).abs() < 1e-12);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn labels_are_monotone_bins_and_mutual_information_is_bounded(
+            values in proptest::collection::vec(-1e3f64..1e3, 2..200),
+            other in proptest::collection::vec(0u32..5, 200),
+            bins in 1usize..30,
+        ) {
+            let labels = histogram_discretize(&values, bins).unwrap();
+            for (i, &l) in labels.iter().enumerate() {
+                proptest::prop_assert!((1..=bins as u32).contains(&l));
+                for (j, &m) in labels.iter().enumerate() {
+                    if values[i] < values[j] { proptest::prop_assert!(l <= m); }
+                }
+            }
+            let b = &other[..values.len()];
+            let mi = discrete_mutual_info(&labels, b).unwrap();
+            let (ha, hb) = (discrete_entropy(&labels).unwrap(), discrete_entropy(b).unwrap());
+            proptest::prop_assert!(mi >= 0.0 && mi <= ha.min(hb) + 1e-12);
+            proptest::prop_assert!((mi - discrete_mutual_info(b, &labels).unwrap()).abs() < 1e-12);
+        }
+    }
+
     #[test]
     fn bad_input_is_an_error() {
         assert!(histogram_discretize(&[], 3).is_err());

@@ -319,4 +319,115 @@ mod tests {
         assert_eq!(parse_metrics("all").unwrap().len(), Metric::ALL.len());
         assert!(parse_metrics(" , ").is_err());
     }
+
+    /// Reference protocol at reduced sample sizes, so the test stays fast.
+    fn small_config() -> EvalConfig {
+        let mut c = EvalConfig::default();
+        c.mig.num_train = 1500;
+        c.dci.num_train = 1000;
+        c.dci.num_test = 500;
+        c.dci.boosting.num_stages = 20;
+        c.sap.num_train = 1000;
+        c.sap.num_test = 500;
+        c.modularity.num_train = 1500;
+        c.explicitness.num_train = 1000;
+        c.explicitness.num_test = 500;
+        c.unsupervised.num_train = 1500;
+        c.factor_vae.num_train = 500;
+        c.factor_vae.num_eval = 300;
+        c.factor_vae.num_variance_estimate = 1000;
+        c.beta_vae.num_train = 300;
+        c.beta_vae.num_eval = 200;
+        c.info.num_z_samples = 300;
+        c.mig_continuous.num_z_samples = 300;
+        c
+    }
+
+    #[test]
+    fn evaluate_representation_writes_every_namespaced_key_with_seed_and_sizes() {
+        let sizes = FactorSizes::new(&[3, 4, 5]).unwrap();
+        // Identity plus a small jitter that is a function of the factors (so the
+        // representation does not depend on batching), and one nearly constant code.
+        let mut encode = |f: &[usize]| -> Result<Vec<f32>, String> {
+            Ok(f.chunks(3)
+                .flat_map(|r| {
+                    let jitter = ((r[0] * 31 + r[1] * 17 + r[2] * 7) % 13) as f32 / 130.0;
+                    [r[0] as f32 + jitter, r[1] as f32 - jitter, r[2] as f32 + jitter, jitter]
+                })
+                .collect())
+        };
+        let metrics = parse_metrics("mig,factor-vae,beta-vae,dci,sap,modularity,explicitness,unsupervised").unwrap();
+        let config = small_config();
+        let report = evaluate_representation(&metrics, &sizes, &mut encode, 7, 256, &config).unwrap();
+        for key in [
+            "mig.discrete",
+            "factor_vae.eval_accuracy",
+            "beta_vae.eval_accuracy",
+            "dci.disentanglement",
+            "dci.completeness",
+            "dci.informativeness_test",
+            "sap.score",
+            "modularity.score",
+            "explicitness.score_test",
+            "unsupervised.gaussian_total_correlation",
+        ] {
+            assert!(report.get_f64(key).is_some(), "{key} missing: {}", report.to_json_pretty());
+        }
+        for ns in ["mig", "factor_vae", "beta_vae", "dci", "sap", "modularity", "explicitness", "unsupervised"] {
+            assert_eq!(report.get_f64(&format!("{ns}.seed")), Some(7.0), "{ns}");
+        }
+        assert_eq!(report.get_f64("dci.num_train"), Some(1000.0));
+        assert_eq!(report.get_f64("factor_vae.num_eval"), Some(300.0));
+        assert!(report.get_f64("mig.discrete").unwrap() > 0.8);
+        assert_eq!(report.get_f64("factor_vae.eval_accuracy"), Some(1.0));
+        // JSON round trip (serde_json's default float parser may differ in the last ulp).
+        let parsed: Report = serde_json::from_str(&report.to_json_pretty()).unwrap();
+        assert_eq!(parsed.len(), report.len());
+        for (key, value) in report.scalars() {
+            let back = parsed.get_f64(key).unwrap();
+            assert!((back - value).abs() <= 1e-15 * value.abs().max(1.0), "{key}: {back} vs {value}");
+        }
+        // Same seed, same report.
+        assert_eq!(evaluate_representation(&metrics, &sizes, &mut encode, 7, 64, &config).unwrap(), report);
+    }
+
+    #[test]
+    fn evaluate_codes_with_posteriors_and_missing_inputs() {
+        let n = 600;
+        let factors: Vec<usize> = (0..n).flat_map(|i| [i % 3, (i / 3) % 4]).collect();
+        let mean: Vec<f32> = factors.iter().map(|&c| c as f32).collect();
+        let logvar = vec![-4.0f32; n * 2];
+        let codes = Codes::new(&mean, n, 2).unwrap();
+        let f = Factors::new(&factors, n, 2).unwrap();
+        let posteriors = GaussianPosteriors::new(&mean, &logvar, n, 2).unwrap();
+        let config = small_config();
+        let sample = CodeSample { codes, factors: Some(f), posteriors: Some(posteriors) };
+        let report = evaluate_codes(&[Metric::Info, Metric::MigContinuous, Metric::Mig], &sample, None, &config).unwrap();
+        assert_eq!(report.get("mig.seed"), Some(&serde_json::Value::Null));
+        assert_eq!(report.get_f64("info.seed"), Some(0.0));
+        assert!(report.get_f64("info.isolation_gap").is_some());
+        assert!(report.get_f64("mig.continuous").unwrap() > 0.9);
+        assert_eq!(report.get_f64("mig.num_samples"), Some(600.0));
+
+        let bare = CodeSample { codes, factors: None, posteriors: None };
+        assert!(matches!(
+            evaluate_codes(&[Metric::FactorVae], &sample, None, &config),
+            Err(MetricsError::MissingInput { metric: "factor-vae", .. })
+        ));
+        assert!(matches!(
+            evaluate_codes(&[Metric::Info], &bare, None, &config),
+            Err(MetricsError::MissingInput { metric: "info", .. })
+        ));
+        assert!(matches!(
+            evaluate_codes(&[Metric::Dci], &bare, None, &config),
+            Err(MetricsError::MissingInput { metric: "dci", .. })
+        ));
+        assert!(evaluate_codes(&[Metric::Unsupervised], &bare, None, &config).is_ok());
+        let other_rows = Factors::new(&factors[..20], 10, 2).unwrap();
+        let mismatched = CodeSample { codes, factors: Some(other_rows), posteriors: None };
+        assert!(matches!(
+            evaluate_codes(&[Metric::Mig], &mismatched, None, &config),
+            Err(MetricsError::Shape { .. })
+        ));
+    }
 }

@@ -58,6 +58,7 @@ impl Params {
 
     /// Writes ln N(z_j; μ_nj, σ²_nj) for every sample n into `out` (length N) and, when
     /// given, accumulates the standardized values u and u² per sample.
+    #[inline(always)]
     pub fn log_densities(&self, j: usize, z: f64, out: &mut [f64], moments: Option<(&mut [f64], &mut [f64])>) {
         let r = self.col(j);
         let (mean, inv, norm) = (&self.mean[r.clone()], &self.inv_sigma[r.clone()], &self.log_norm[r]);
@@ -78,6 +79,26 @@ impl Params {
             }
         }
     }
+}
+
+/// Runs `f` in a context compiled for AVX2 when the CPU has it, otherwise as is. The
+/// mixture loops below are element-wise over samples; with the 4-wide vectors of AVX2
+/// they run about twice as fast as with the baseline's 2-wide ones. No FMA is enabled,
+/// so both paths perform the same IEEE operations in the same order: identical results.
+#[inline(always)]
+pub(crate) fn with_avx2<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        fn run_avx2<T>(f: impl FnOnce() -> T) -> T {
+            f()
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { run_avx2(f) };
+        }
+    }
+    f()
 }
 
 /// e^x for x ≤ 0 (x < −708 returns about 1e-308 instead of a subnormal or 0), relative
@@ -115,6 +136,7 @@ pub(crate) fn exp_nonpositive(x: f64) -> f64 {
 }
 
 /// ln Σ_i exp(values_i).
+#[inline(always)]
 pub(crate) fn log_sum_exp_slice(values: &[f64]) -> f64 {
     let max = max_of(values);
     if max == f64::NEG_INFINITY {
@@ -124,6 +146,7 @@ pub(crate) fn log_sum_exp_slice(values: &[f64]) -> f64 {
 }
 
 /// max of a slice, with independent lanes so that it vectorizes.
+#[inline(always)]
 pub(crate) fn max_of(values: &[f64]) -> f64 {
     let mut lanes = [f64::NEG_INFINITY; 8];
     let chunks = values.chunks_exact(8);
@@ -142,6 +165,7 @@ pub(crate) fn max_of(values: &[f64]) -> f64 {
 
 /// Σ_i values_i with independent lanes (vectorizes; the order of additions is fixed, so
 /// the result does not depend on threads).
+#[inline(always)]
 pub(crate) fn lane_sum(values: &[f64]) -> f64 {
     let mut lanes = [0.0f64; 8];
     let chunks = values.chunks_exact(8);
@@ -155,6 +179,7 @@ pub(crate) fn lane_sum(values: &[f64]) -> f64 {
 }
 
 /// Σ_i exp(values_i − shift) for values ≤ shift, with independent lanes.
+#[inline(always)]
 pub(crate) fn sum_exp_shifted(values: &[f64], shift: f64) -> f64 {
     let mut lanes = [0.0f64; 8];
     let chunks = values.chunks_exact(8);

@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::GaussianPosteriors;
 use crate::error::{Result, invalid};
-use crate::gaussian::{LN_2PI, Params, choose_samples, draw_latents, log_sum_exp_slice};
+use crate::gaussian::{LN_2PI, Params, choose_samples, draw_latents, log_sum_exp_slice, with_avx2};
 use crate::report::{Report, ToReport, vector};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,7 +124,7 @@ pub fn information_diagnostics_with_rng(
         .par_chunks(d)
         .map_init(
             || vec![0.0; n * (d + 3)],
-            |buffer, zm| {
+            |buffer, zm| with_avx2(|| {
                 // Blocks of N: ln q(z_j|x_n) for each j, then ln q(z|x_n), Σ_j u, Σ_j u².
                 let (columns, rest) = buffer.split_at_mut(d * n);
                 let (joint, rest) = rest.split_at_mut(n);
@@ -139,7 +139,7 @@ pub fn information_diagnostics_with_rng(
                 }
                 let dims = columns.chunks_exact(n).map(|c| log_sum_exp_slice(c) - ln_n).collect();
                 (log_sum_exp_slice(joint) - ln_n, dims)
-            },
+            }),
         )
         .collect();
     let log_q_joint = per_sample.iter().map(|s| s.0).sum::<f64>() / m as f64;

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Factors, GaussianPosteriors};
 use crate::discretize::mutual_info_dense;
 use crate::error::{MetricsError, Result, degenerate, invalid};
-use crate::gaussian::{Params, choose_samples, draw_latents, exp_nonpositive, lane_sum, log_sum_exp_slice, max_of};
+use crate::gaussian::{Params, choose_samples, draw_latents, exp_nonpositive, lane_sum, log_sum_exp_slice, max_of, with_avx2};
 use crate::labels::DenseLabels;
 use crate::report::{Report, ToReport, matrix};
 
@@ -123,7 +123,7 @@ pub fn mig_continuous_with_rng(
         .zip(z.par_chunks(d))
         .map_init(
             || (vec![0.0; n * d], vec![0.0; n]),
-            |(log_density, scaled), (&m, zm)| {
+            |(log_density, scaled), (&m, zm)| with_avx2(|| {
                 let mut out = vec![0.0; d * (1 + num_factors)];
                 for (j, column) in log_density.chunks_exact_mut(n).enumerate() {
                     p.log_densities(j, zm[j], column, None);
@@ -149,7 +149,7 @@ pub fn mig_continuous_with_rng(
                     }
                 }
                 out
-            },
+            }),
         )
         .collect();
     let mean_of = |idx: usize| per_sample.iter().map(|s| s[idx]).sum::<f64>() / per_sample.len() as f64;
