@@ -15,12 +15,18 @@ const SIZES: [usize; 5] = [3, 6, 40, 32, 32];
 const NUM_CODES: usize = 10;
 
 /// The synthetic representation: deterministic in the factors plus seeded noise.
-fn synthetic_encoder(seed: u64) -> impl FnMut(&[usize]) -> Result<Vec<f32>, std::convert::Infallible> {
+fn synthetic_encoder(
+    seed: u64,
+) -> impl FnMut(&[usize]) -> Result<Vec<f32>, std::convert::Infallible> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     move |factors: &[usize]| {
         let mut out = Vec::with_capacity(factors.len() / 5 * NUM_CODES);
         for row in factors.chunks_exact(5) {
-            let scaled: Vec<f32> = row.iter().zip(SIZES).map(|(&c, s)| c as f32 / (s - 1) as f32).collect();
+            let scaled: Vec<f32> = row
+                .iter()
+                .zip(SIZES)
+                .map(|(&c, s)| c as f32 / (s - 1) as f32)
+                .collect();
             for &v in &scaled {
                 out.push(v + 0.05 * rng.random_range(-1.0f32..1.0));
             }
@@ -43,7 +49,11 @@ fn time<T>(label: &str, f: impl FnOnce() -> Result<T>) -> T {
 fn main() {
     println!(
         "profile: {}, rayon threads: {}, available parallelism: {}",
-        if cfg!(debug_assertions) { "debug" } else { "release" },
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
         rayon::current_num_threads(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
@@ -57,28 +67,48 @@ fn main() {
     });
     let (codes, factors) = (sample.codes(), sample.factors());
 
-    let r = time("mig (10,000 × 10 codes)", || mig(&codes, &factors, &config.mig));
+    let r = time("mig (10,000 × 10 codes)", || {
+        mig(&codes, &factors, &config.mig)
+    });
     println!("    mig.discrete = {:.4}", r.score);
     let r = time("factor-vae (10k var + 10k/5k votes, batch 64)", || {
-        factor_vae_score(&ground_truth, &mut synthetic_encoder(2), seed, &config.factor_vae)
+        factor_vae_score(
+            &ground_truth,
+            &mut synthetic_encoder(2),
+            seed,
+            &config.factor_vae,
+        )
     });
     println!("    factor_vae.eval_accuracy = {:.4}", r.eval_accuracy);
     let r = time("beta-vae (10k/5k points, batch 64)", || {
-        beta_vae_score(&ground_truth, &mut synthetic_encoder(3), seed, &config.beta_vae)
+        beta_vae_score(
+            &ground_truth,
+            &mut synthetic_encoder(3),
+            seed,
+            &config.beta_vae,
+        )
     });
     println!("    beta_vae.eval_accuracy = {:.4}", r.eval_accuracy);
-    let r = time("dci (10k train / 5k test, 100 stages)", || dci(&codes, &factors, &config.dci));
+    let r = time("dci (10k train / 5k test, 100 stages)", || {
+        dci(&codes, &factors, &config.dci)
+    });
     println!(
         "    dci.disentanglement = {:.4}, completeness = {:.4}, informativeness_test = {:.4}",
         r.disentanglement, r.completeness, r.informativeness_test
     );
     let r = time("sap (10k / 5k)", || sap(&codes, &factors, &config.sap));
     println!("    sap.score = {:.4}", r.score);
-    let r = time("modularity (10k)", || modularity(&codes, &factors, &config.modularity));
+    let r = time("modularity (10k)", || {
+        modularity(&codes, &factors, &config.modularity)
+    });
     println!("    modularity.score = {:.4}", r.score);
-    let r = time("explicitness (10k / 5k)", || explicitness(&codes, &factors, &config.explicitness));
+    let r = time("explicitness (10k / 5k)", || {
+        explicitness(&codes, &factors, &config.explicitness)
+    });
     println!("    explicitness.score_test = {:.4}", r.score_test);
-    let r = time("unsupervised (10k)", || unsupervised_scores(&codes, &config.unsupervised));
+    let r = time("unsupervised (10k)", || {
+        unsupervised_scores(&codes, &config.unsupervised)
+    });
     println!(
         "    gaussian_total_correlation = {:.4}, mutual_info_score = {:.4}",
         r.gaussian_total_correlation, r.mutual_info_score

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::data::FactorSizes;
 use crate::error::{Result, invalid};
 use crate::logistic::{LogisticConfig, LogisticRegression};
-use crate::representation::{Encoder, Representation};
 use crate::report::{Report, ToReport};
+use crate::representation::{Encoder, Representation};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BetaVaeConfig {
@@ -116,7 +116,10 @@ pub fn beta_vae_score_with_rng<R: Representation>(
     config: &BetaVaeConfig,
 ) -> Result<BetaVaeResult> {
     if config.batch_size == 0 || config.num_train == 0 || config.num_eval == 0 {
-        return Err(invalid("beta_vae sizes", "batch_size, num_train and num_eval must be positive"));
+        return Err(invalid(
+            "beta_vae sizes",
+            "batch_size, num_train and num_eval must be positive",
+        ));
     }
     let mut encoder = Encoder::new(representation, ground_truth.num_factors());
     let (x_train, y_train) = points(ground_truth, &mut encoder, rng, config.num_train, config)?;
@@ -151,13 +154,20 @@ mod tests {
     #[test]
     fn identity_scores_one_and_noise_scores_near_chance() {
         let sizes = FactorSizes::new(&[3, 6, 10, 8, 8]).unwrap();
-        let config = BetaVaeConfig { num_train: 1000, num_eval: 500, ..Default::default() };
-        let mut identity = |f: &[usize]| -> Result<Vec<f32>, String> { Ok(f.iter().map(|&c| c as f32).collect()) };
+        let config = BetaVaeConfig {
+            num_train: 1000,
+            num_eval: 500,
+            ..Default::default()
+        };
+        let mut identity =
+            |f: &[usize]| -> Result<Vec<f32>, String> { Ok(f.iter().map(|&c| c as f32).collect()) };
         let r = beta_vae_score(&sizes, &mut identity, 0, &config).unwrap();
         assert!(r.eval_accuracy >= 0.99, "{r:?}");
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut noise = |f: &[usize]| -> Result<Vec<f32>, String> {
-            Ok((0..f.len()).map(|_| rng.random_range(-1.0f32..1.0)).collect())
+            Ok((0..f.len())
+                .map(|_| rng.random_range(-1.0f32..1.0))
+                .collect())
         };
         let r = beta_vae_score(&sizes, &mut noise, 0, &config).unwrap();
         assert!(r.eval_accuracy < 0.3, "{r:?}");

@@ -186,7 +186,10 @@ impl FactorSizes {
             });
         }
         if let Some(k) = sizes.iter().position(|&s| s == 0) {
-            return Err(invalid("factor sizes", format!("factor {k} has no classes")));
+            return Err(invalid(
+                "factor sizes",
+                format!("factor {k} has no classes"),
+            ));
         }
         Ok(FactorSizes {
             sizes: sizes.to_vec(),
@@ -260,7 +263,10 @@ impl<'a> GaussianPosteriors<'a> {
         num_dims: usize,
     ) -> Result<Self> {
         let expected = checked_len("posterior means", num_samples, num_dims)?;
-        for (what, values) in [("posterior means (N×D)", mean), ("posterior log-variances (N×D)", log_variance)] {
+        for (what, values) in [
+            ("posterior means (N×D)", mean),
+            ("posterior log-variances (N×D)", log_variance),
+        ] {
             if values.len() != expected {
                 return Err(MetricsError::Shape {
                     what,
@@ -296,9 +302,8 @@ impl<'a> GaussianPosteriors<'a> {
     /// for −1/(D − 1) < ρ < 1.
     pub fn with_noise_correlation(mut self, rho: f64) -> Result<Self> {
         let d = self.num_dims as f64;
-        let valid = rho.is_finite()
-            && rho < 1.0
-            && (self.num_dims == 1 || 1.0 + (d - 1.0) * rho > 0.0);
+        let valid =
+            rho.is_finite() && rho < 1.0 && (self.num_dims == 1 || 1.0 + (d - 1.0) * rho > 0.0);
         if !valid {
             return Err(invalid(
                 "noise correlation ρ",
@@ -377,17 +382,37 @@ mod tests {
 
     #[test]
     fn shapes_and_values_are_validated() {
-        assert!(matches!(Codes::new(&[1.0; 5], 2, 3), Err(MetricsError::Shape { .. })));
-        assert!(matches!(Codes::new(&[], 0, 3), Err(MetricsError::Empty { .. })));
+        assert!(matches!(
+            Codes::new(&[1.0; 5], 2, 3),
+            Err(MetricsError::Shape { .. })
+        ));
+        assert!(matches!(
+            Codes::new(&[], 0, 3),
+            Err(MetricsError::Empty { .. })
+        ));
         let err = Codes::new(&[1.0, 2.0, f32::NAN, 4.0], 2, 2).unwrap_err();
-        assert!(matches!(err, MetricsError::NonFinite { row: 1, column: 0, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                MetricsError::NonFinite {
+                    row: 1,
+                    column: 0,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(Factors::new(&[1, 2, 3], 2, 2).is_err());
         assert!(FactorSizes::new(&[3, 0]).is_err());
         assert!(FactorSizes::new(&[]).is_err());
         let sizes = FactorSizes::new(&[2, 3]).unwrap();
         assert!(matches!(
             sizes.check(&Factors::new(&[1, 3], 1, 2).unwrap()),
-            Err(MetricsError::FactorOutOfRange { factor: 1, class: 3, size: 3 })
+            Err(MetricsError::FactorOutOfRange {
+                factor: 1,
+                class: 3,
+                size: 3
+            })
         ));
         assert!(GaussianPosteriors::new(&[0.0; 4], &[0.0; 3], 2, 2).is_err());
         assert!(GaussianPosteriors::new(&[0.0; 4], &[0.0, 0.0, -3000.0, 0.0], 2, 2).is_err());
@@ -395,7 +420,8 @@ mod tests {
 
     #[test]
     fn ndarray_views_in_standard_layout_are_accepted() {
-        let a = ndarray::Array2::from_shape_vec((2, 3), vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        let a =
+            ndarray::Array2::from_shape_vec((2, 3), vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
         let codes = Codes::from_ndarray(a.view()).unwrap();
         assert_eq!((codes.num_samples(), codes.num_codes()), (2, 3));
         assert_eq!(codes.row(1), &[4.0, 5.0, 6.0]);
@@ -406,8 +432,14 @@ mod tests {
 
     #[test]
     fn train_test_split_sizes() {
-        assert_eq!(train_test_sizes("m", 20_000, 10_000, 5_000).unwrap(), (10_000, 5_000));
-        assert_eq!(train_test_sizes("m", 3_000, 10_000, 5_000).unwrap(), (2_000, 1_000));
+        assert_eq!(
+            train_test_sizes("m", 20_000, 10_000, 5_000).unwrap(),
+            (10_000, 5_000)
+        );
+        assert_eq!(
+            train_test_sizes("m", 3_000, 10_000, 5_000).unwrap(),
+            (2_000, 1_000)
+        );
         assert!(train_test_sizes("m", 1, 10, 5).is_err());
     }
 }

@@ -10,6 +10,7 @@
 //! - Completeness: C_k = 1 − H_D(R_·k / Σ_i R_ik) in base D (number of codes), weighted by
 //!   the column mass.
 //! - Informativeness: mean accuracy of the per-factor classifiers (train and test).
+//!
 //! As in the reference, 1e-11 is added to every entry before normalizing a row or column
 //! (an all-zero row then counts as uniform), and an all-zero matrix gets uniform weights.
 
@@ -55,24 +56,39 @@ pub struct DciResult {
 
 pub fn dci(codes: &Codes, factors: &Factors, config: &DciConfig) -> Result<DciResult> {
     check_same_samples(codes, factors)?;
-    let (num_train, num_test) = train_test_sizes("dci", codes.num_samples(), config.num_train, config.num_test)?;
+    let (num_train, num_test) = train_test_sizes(
+        "dci",
+        codes.num_samples(),
+        config.num_train,
+        config.num_test,
+    )?;
     let (train_codes, test_codes) = (codes.rows(0, num_train), codes.rows(num_train, num_test));
-    let (train_factors, test_factors) = (factors.rows(0, num_train), factors.rows(num_train, num_test));
+    let (train_factors, test_factors) = (
+        factors.rows(0, num_train),
+        factors.rows(num_train, num_test),
+    );
     let d = codes.num_codes();
     let per_factor: Vec<(Vec<f64>, f64, f64)> = (0..factors.num_factors())
         .into_par_iter()
         .map(|k| {
             let y_train = train_factors.column(k);
             let y_test = test_factors.column(k);
-            let model = GradientBoostedTrees::fit(train_codes.values(), d, &y_train, &config.boosting)?;
+            let model =
+                GradientBoostedTrees::fit(train_codes.values(), d, &y_train, &config.boosting)?;
             Ok((
-                model.feature_importances().iter().map(|v| v.abs()).collect(),
+                model
+                    .feature_importances()
+                    .iter()
+                    .map(|v| v.abs())
+                    .collect(),
                 model.train_accuracy(&y_train)?,
                 model.accuracy(test_codes.values(), &y_test)?,
             ))
         })
         .collect::<Result<_>>()?;
-    let importance: Vec<Vec<f64>> = (0..d).map(|i| per_factor.iter().map(|(imp, _, _)| imp[i]).collect()).collect();
+    let importance: Vec<Vec<f64>> = (0..d)
+        .map(|i| per_factor.iter().map(|(imp, _, _)| imp[i]).collect())
+        .collect();
     let train_acc: Vec<f64> = per_factor.iter().map(|p| p.1).collect();
     let test_acc: Vec<f64> = per_factor.iter().map(|p| p.2).collect();
     Ok(DciResult {
@@ -92,14 +108,23 @@ pub fn dci(codes: &Codes, factors: &Factors, config: &DciConfig) -> Result<DciRe
 fn check_matrix(r: &[Vec<f64>]) -> Result<(usize, usize)> {
     let k = r.first().map(Vec::len).unwrap_or(0);
     if r.is_empty() || k == 0 {
-        return Err(MetricsError::Empty { what: "importance matrix" });
+        return Err(MetricsError::Empty {
+            what: "importance matrix",
+        });
     }
     for row in r {
         if row.len() != k {
-            return Err(MetricsError::Shape { what: "importance row (one value per factor)", got: row.len(), expected: k });
+            return Err(MetricsError::Shape {
+                what: "importance row (one value per factor)",
+                got: row.len(),
+                expected: k,
+            });
         }
         if row.iter().any(|v| !v.is_finite() || *v < 0.0) {
-            return Err(degenerate("dci", "importances must be finite and non-negative"));
+            return Err(degenerate(
+                "dci",
+                "importances must be finite and non-negative",
+            ));
         }
     }
     Ok((r.len(), k))
@@ -122,13 +147,18 @@ fn one_minus_entropy(p: impl Iterator<Item = f64> + Clone, base: usize) -> f64 {
 /// D_i of every code of an importance matrix R[code][factor].
 pub fn disentanglement_per_code(importance: &[Vec<f64>]) -> Result<Vec<f64>> {
     let (_, k) = check_matrix(importance)?;
-    Ok(importance.iter().map(|row| one_minus_entropy(row.iter().copied(), k)).collect())
+    Ok(importance
+        .iter()
+        .map(|row| one_minus_entropy(row.iter().copied(), k))
+        .collect())
 }
 
 /// C_k of every factor of an importance matrix R[code][factor].
 pub fn completeness_per_factor(importance: &[Vec<f64>]) -> Result<Vec<f64>> {
     let (d, k) = check_matrix(importance)?;
-    Ok((0..k).map(|f| one_minus_entropy(importance.iter().map(move |r| r[f]), d)).collect())
+    Ok((0..k)
+        .map(|f| one_minus_entropy(importance.iter().map(move |r| r[f]), d))
+        .collect())
 }
 
 /// Σ_i ρ_i D_i, ρ_i = code i's share of the total importance.
@@ -141,7 +171,9 @@ pub fn disentanglement(importance: &[Vec<f64>]) -> Result<f64> {
 /// Σ_k ρ_k C_k, ρ_k = factor k's share of the total importance.
 pub fn completeness(importance: &[Vec<f64>]) -> Result<f64> {
     let per_factor = completeness_per_factor(importance)?;
-    let mass: Vec<f64> = (0..per_factor.len()).map(|f| importance.iter().map(|r| r[f]).sum()).collect();
+    let mass: Vec<f64> = (0..per_factor.len())
+        .map(|f| importance.iter().map(|r| r[f]).sum())
+        .collect();
     Ok(weighted(&per_factor, &mass))
 }
 
@@ -160,8 +192,14 @@ impl ToReport for DciResult {
         r.insert_f64("dci.informativeness_train", self.informativeness_train);
         r.insert_f64("dci.informativeness_test", self.informativeness_test);
         r.insert("dci.importance_matrix", matrix(&self.importance_matrix));
-        r.insert("dci.train_accuracy_per_factor", vector(&self.train_accuracy_per_factor));
-        r.insert("dci.test_accuracy_per_factor", vector(&self.test_accuracy_per_factor));
+        r.insert(
+            "dci.train_accuracy_per_factor",
+            vector(&self.train_accuracy_per_factor),
+        );
+        r.insert(
+            "dci.test_accuracy_per_factor",
+            vector(&self.test_accuracy_per_factor),
+        );
         r.insert("dci.num_train", self.num_train);
         r.insert("dci.num_test", self.num_test);
         r.insert_seed("dci", self.seed);
@@ -175,7 +213,9 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     fn diagonal(n: usize) -> Vec<Vec<f64>> {
-        (0..n).map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect()
+        (0..n)
+            .map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+            .collect()
     }
 
     #[test]
@@ -185,7 +225,11 @@ mod tests {
         r[0][1] = 1.0;
         r[1][1] = 0.0;
         let per_code = disentanglement_per_code(&r).unwrap();
-        assert!((per_code[0] - (1.0 - 2f64.ln() / 10f64.ln())).abs() < 1e-8, "{}", per_code[0]);
+        assert!(
+            (per_code[0] - (1.0 - 2f64.ln() / 10f64.ln())).abs() < 1e-8,
+            "{}",
+            per_code[0]
+        );
         for &d in &per_code[2..] {
             assert!((d - 1.0).abs() < 1e-8);
         }
@@ -218,10 +262,24 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(4);
         let sizes = [3usize, 4, 5];
         let n = 1500;
-        let factors: Vec<usize> = (0..n * 3).map(|i| rng.random_range(0..sizes[i % 3])).collect();
-        let codes: Vec<f32> = factors.iter().map(|&c| c as f32 + rng.random_range(-0.1..0.1)).collect();
-        let config = DciConfig { num_train: 1000, num_test: 500, ..Default::default() };
-        let r = dci(&Codes::new(&codes, n, 3).unwrap(), &Factors::new(&factors, n, 3).unwrap(), &config).unwrap();
+        let factors: Vec<usize> = (0..n * 3)
+            .map(|i| rng.random_range(0..sizes[i % 3]))
+            .collect();
+        let codes: Vec<f32> = factors
+            .iter()
+            .map(|&c| c as f32 + rng.random_range(-0.1..0.1))
+            .collect();
+        let config = DciConfig {
+            num_train: 1000,
+            num_test: 500,
+            ..Default::default()
+        };
+        let r = dci(
+            &Codes::new(&codes, n, 3).unwrap(),
+            &Factors::new(&factors, n, 3).unwrap(),
+            &config,
+        )
+        .unwrap();
         assert!(r.disentanglement > 0.9, "{r:?}");
         assert!(r.completeness > 0.9, "{r:?}");
         assert_eq!(r.informativeness_test, 1.0, "{r:?}");

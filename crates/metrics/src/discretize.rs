@@ -33,7 +33,9 @@ pub fn histogram_discretize(values: &[f64], num_bins: usize) -> Result<Vec<u32>>
     }
     let (mut lo, mut hi) = values
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     if lo == hi {
         lo -= 0.5;
         hi += 0.5;
@@ -162,7 +164,11 @@ impl DiscreteSample {
 }
 
 /// Mutual information matrix m[code][factor] (nats) of histogram-discretized codes.
-pub fn mutual_info_matrix(codes: &Codes, factors: &Factors, num_bins: usize) -> Result<Vec<Vec<f64>>> {
+pub fn mutual_info_matrix(
+    codes: &Codes,
+    factors: &Factors,
+    num_bins: usize,
+) -> Result<Vec<Vec<f64>>> {
     Ok(DiscreteSample::new(codes, Some(factors), num_bins)?.code_factor_mi())
 }
 

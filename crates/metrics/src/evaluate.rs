@@ -91,7 +91,11 @@ impl Metric {
     }
 
     fn known_names() -> String {
-        Metric::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+        Metric::ALL
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -109,7 +113,10 @@ impl FromStr for Metric {
         Metric::ALL
             .into_iter()
             .find(|m| m.name() == normalized)
-            .ok_or_else(|| MetricsError::UnknownMetric { name: s.to_string(), known: Metric::known_names() })
+            .ok_or_else(|| MetricsError::UnknownMetric {
+                name: s.to_string(),
+                known: Metric::known_names(),
+            })
     }
 }
 
@@ -118,7 +125,11 @@ impl FromStr for Metric {
 pub fn parse_metrics(list: &str) -> Result<Vec<Metric>> {
     let mut out: Vec<Metric> = Vec::new();
     for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let metrics = if part.eq_ignore_ascii_case("all") { Metric::ALL.to_vec() } else { vec![part.parse()?] };
+        let metrics = if part.eq_ignore_ascii_case("all") {
+            Metric::ALL.to_vec()
+        } else {
+            vec![part.parse()?]
+        };
         for m in metrics {
             if !out.contains(&m) {
                 out.push(m);
@@ -126,7 +137,9 @@ pub fn parse_metrics(list: &str) -> Result<Vec<Metric>> {
         }
     }
     if out.is_empty() {
-        return Err(MetricsError::Empty { what: "metric list" });
+        return Err(MetricsError::Empty {
+            what: "metric list",
+        });
     }
     Ok(out)
 }
@@ -162,7 +175,11 @@ impl EvalConfig {
 
     /// Rows to sample so that every requested code-based metric gets its full sizes.
     pub fn required_sample_size(&self, metrics: &[Metric]) -> usize {
-        metrics.iter().map(|&m| self.sample_size(m)).max().unwrap_or(0)
+        metrics
+            .iter()
+            .map(|&m| self.sample_size(m))
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -182,15 +199,24 @@ pub struct CodeSample<'a> {
 /// Carlo metrics (`mig-continuous`, `info`) also draw their z from it (0 when None).
 /// FactorVAE and BetaVAE need a representation function: asking for them here is an
 /// error.
-pub fn evaluate_codes(metrics: &[Metric], sample: &CodeSample, seed: Option<u64>, config: &EvalConfig) -> Result<Report> {
+pub fn evaluate_codes(
+    metrics: &[Metric],
+    sample: &CodeSample,
+    seed: Option<u64>,
+    config: &EvalConfig,
+) -> Result<Report> {
     let n = sample.codes.num_samples();
     if let Some(f) = &sample.factors {
         crate::data::check_same_samples(&sample.codes, f)?;
     }
-    if let Some(p) = &sample.posteriors {
-        if p.num_samples() != n {
-            return Err(MetricsError::Shape { what: "posteriors (rows must match the codes)", got: p.num_samples(), expected: n });
-        }
+    if let Some(p) = &sample.posteriors
+        && p.num_samples() != n
+    {
+        return Err(MetricsError::Shape {
+            what: "posteriors (rows must match the codes)",
+            got: p.num_samples(),
+            expected: n,
+        });
     }
     for &m in metrics {
         if m.is_interventional() {
@@ -200,10 +226,16 @@ pub fn evaluate_codes(metrics: &[Metric], sample: &CodeSample, seed: Option<u64>
             });
         }
         if m.needs_factors() && sample.factors.is_none() {
-            return Err(MetricsError::MissingInput { metric: m.name(), what: "ground-truth factors" });
+            return Err(MetricsError::MissingInput {
+                metric: m.name(),
+                what: "ground-truth factors",
+            });
         }
         if m.needs_posteriors() && sample.posteriors.is_none() {
-            return Err(MetricsError::MissingInput { metric: m.name(), what: "Gaussian posteriors (μ and log σ²)" });
+            return Err(MetricsError::MissingInput {
+                metric: m.name(),
+                what: "Gaussian posteriors (μ and log σ²)",
+            });
         }
     }
     let codes = &sample.codes;
@@ -252,7 +284,12 @@ pub fn evaluate_codes(metrics: &[Metric], sample: &CodeSample, seed: Option<u64>
                 r.write_to(&mut report);
             }
             Metric::Info => {
-                information_diagnostics(posteriors.expect("checked"), seed.unwrap_or(0), &config.info)?.write_to(&mut report);
+                information_diagnostics(
+                    posteriors.expect("checked"),
+                    seed.unwrap_or(0),
+                    &config.info,
+                )?
+                .write_to(&mut report);
             }
             Metric::FactorVae | Metric::BetaVae => unreachable!("rejected above"),
         }
@@ -282,21 +319,33 @@ pub fn evaluate_representation<R: Representation>(
             what: "Gaussian posteriors (μ and log σ²); call evaluate_codes with posteriors",
         });
     }
-    let code_metrics: Vec<Metric> = metrics.iter().copied().filter(|m| !m.is_interventional()).collect();
+    let code_metrics: Vec<Metric> = metrics
+        .iter()
+        .copied()
+        .filter(|m| !m.is_interventional())
+        .collect();
     let mut report = Report::new();
     let rows = config.required_sample_size(&code_metrics);
     if rows > 0 {
         let sample = sample_codes(ground_truth, representation, rows, seed, rows_per_call)?;
         let factors = sample.factors();
-        let inputs = CodeSample { codes: sample.codes(), factors: Some(factors), posteriors: None };
+        let inputs = CodeSample {
+            codes: sample.codes(),
+            factors: Some(factors),
+            posteriors: None,
+        };
         report.extend(evaluate_codes(&code_metrics, &inputs, Some(seed), config)?);
     }
     for &m in metrics {
         match m {
             Metric::FactorVae => {
-                factor_vae_score(ground_truth, representation, seed, &config.factor_vae)?.write_to(&mut report)
+                factor_vae_score(ground_truth, representation, seed, &config.factor_vae)?
+                    .write_to(&mut report)
             }
-            Metric::BetaVae => beta_vae_score(ground_truth, representation, seed, &config.beta_vae)?.write_to(&mut report),
+            Metric::BetaVae => {
+                beta_vae_score(ground_truth, representation, seed, &config.beta_vae)?
+                    .write_to(&mut report)
+            }
             _ => {}
         }
     }
@@ -315,7 +364,10 @@ mod tests {
         assert_eq!("Factor_VAE".parse::<Metric>().unwrap(), Metric::FactorVae);
         let err = "migg".parse::<Metric>().unwrap_err();
         assert!(err.to_string().contains("mig-continuous"), "{err}");
-        assert_eq!(parse_metrics("mig, dci,mig").unwrap(), vec![Metric::Mig, Metric::Dci]);
+        assert_eq!(
+            parse_metrics("mig, dci,mig").unwrap(),
+            vec![Metric::Mig, Metric::Dci]
+        );
         assert_eq!(parse_metrics("all").unwrap().len(), Metric::ALL.len());
         assert!(parse_metrics(" , ").is_err());
     }
@@ -352,13 +404,21 @@ mod tests {
             Ok(f.chunks(3)
                 .flat_map(|r| {
                     let jitter = ((r[0] * 31 + r[1] * 17 + r[2] * 7) % 13) as f32 / 130.0;
-                    [r[0] as f32 + jitter, r[1] as f32 - jitter, r[2] as f32 + jitter, jitter]
+                    [
+                        r[0] as f32 + jitter,
+                        r[1] as f32 - jitter,
+                        r[2] as f32 + jitter,
+                        jitter,
+                    ]
                 })
                 .collect())
         };
-        let metrics = parse_metrics("mig,factor-vae,beta-vae,dci,sap,modularity,explicitness,unsupervised").unwrap();
+        let metrics =
+            parse_metrics("mig,factor-vae,beta-vae,dci,sap,modularity,explicitness,unsupervised")
+                .unwrap();
         let config = small_config();
-        let report = evaluate_representation(&metrics, &sizes, &mut encode, 7, 256, &config).unwrap();
+        let report =
+            evaluate_representation(&metrics, &sizes, &mut encode, 7, 256, &config).unwrap();
         for key in [
             "mig.discrete",
             "factor_vae.eval_accuracy",
@@ -371,9 +431,22 @@ mod tests {
             "explicitness.score_test",
             "unsupervised.gaussian_total_correlation",
         ] {
-            assert!(report.get_f64(key).is_some(), "{key} missing: {}", report.to_json_pretty());
+            assert!(
+                report.get_f64(key).is_some(),
+                "{key} missing: {}",
+                report.to_json_pretty()
+            );
         }
-        for ns in ["mig", "factor_vae", "beta_vae", "dci", "sap", "modularity", "explicitness", "unsupervised"] {
+        for ns in [
+            "mig",
+            "factor_vae",
+            "beta_vae",
+            "dci",
+            "sap",
+            "modularity",
+            "explicitness",
+            "unsupervised",
+        ] {
             assert_eq!(report.get_f64(&format!("{ns}.seed")), Some(7.0), "{ns}");
         }
         assert_eq!(report.get_f64("dci.num_train"), Some(1000.0));
@@ -385,10 +458,16 @@ mod tests {
         assert_eq!(parsed.len(), report.len());
         for (key, value) in report.scalars() {
             let back = parsed.get_f64(key).unwrap();
-            assert!((back - value).abs() <= 1e-15 * value.abs().max(1.0), "{key}: {back} vs {value}");
+            assert!(
+                (back - value).abs() <= 1e-15 * value.abs().max(1.0),
+                "{key}: {back} vs {value}"
+            );
         }
         // Same seed, same report.
-        assert_eq!(evaluate_representation(&metrics, &sizes, &mut encode, 7, 64, &config).unwrap(), report);
+        assert_eq!(
+            evaluate_representation(&metrics, &sizes, &mut encode, 7, 64, &config).unwrap(),
+            report
+        );
     }
 
     #[test]
@@ -401,18 +480,35 @@ mod tests {
         let f = Factors::new(&factors, n, 2).unwrap();
         let posteriors = GaussianPosteriors::new(&mean, &logvar, n, 2).unwrap();
         let config = small_config();
-        let sample = CodeSample { codes, factors: Some(f), posteriors: Some(posteriors) };
-        let report = evaluate_codes(&[Metric::Info, Metric::MigContinuous, Metric::Mig], &sample, None, &config).unwrap();
+        let sample = CodeSample {
+            codes,
+            factors: Some(f),
+            posteriors: Some(posteriors),
+        };
+        let report = evaluate_codes(
+            &[Metric::Info, Metric::MigContinuous, Metric::Mig],
+            &sample,
+            None,
+            &config,
+        )
+        .unwrap();
         assert_eq!(report.get("mig.seed"), Some(&serde_json::Value::Null));
         assert_eq!(report.get_f64("info.seed"), Some(0.0));
         assert!(report.get_f64("info.isolation_gap").is_some());
         assert!(report.get_f64("mig.continuous").unwrap() > 0.9);
         assert_eq!(report.get_f64("mig.num_samples"), Some(600.0));
 
-        let bare = CodeSample { codes, factors: None, posteriors: None };
+        let bare = CodeSample {
+            codes,
+            factors: None,
+            posteriors: None,
+        };
         assert!(matches!(
             evaluate_codes(&[Metric::FactorVae], &sample, None, &config),
-            Err(MetricsError::MissingInput { metric: "factor-vae", .. })
+            Err(MetricsError::MissingInput {
+                metric: "factor-vae",
+                ..
+            })
         ));
         assert!(matches!(
             evaluate_codes(&[Metric::Info], &bare, None, &config),
@@ -424,7 +520,11 @@ mod tests {
         ));
         assert!(evaluate_codes(&[Metric::Unsupervised], &bare, None, &config).is_ok());
         let other_rows = Factors::new(&factors[..20], 10, 2).unwrap();
-        let mismatched = CodeSample { codes, factors: Some(other_rows), posteriors: None };
+        let mismatched = CodeSample {
+            codes,
+            factors: Some(other_rows),
+            posteriors: None,
+        };
         assert!(matches!(
             evaluate_codes(&[Metric::Mig], &mismatched, None, &config),
             Err(MetricsError::Shape { .. })

@@ -96,20 +96,38 @@ fn standardized(codes: &Codes, mean: &[f64], std: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-pub fn explicitness(codes: &Codes, factors: &Factors, config: &ExplicitnessConfig) -> Result<ExplicitnessResult> {
+pub fn explicitness(
+    codes: &Codes,
+    factors: &Factors,
+    config: &ExplicitnessConfig,
+) -> Result<ExplicitnessResult> {
     check_same_samples(codes, factors)?;
-    let (num_train, num_test) =
-        train_test_sizes("explicitness", codes.num_samples(), config.num_train, config.num_test)?;
+    let (num_train, num_test) = train_test_sizes(
+        "explicitness",
+        codes.num_samples(),
+        config.num_train,
+        config.num_test,
+    )?;
     let (train, test) = (codes.rows(0, num_train), codes.rows(num_train, num_test));
     let d = codes.num_codes();
-    let mean: Vec<f64> = (0..d).map(|j| train.column(j).iter().sum::<f64>() / num_train as f64).collect();
+    let mean: Vec<f64> = (0..d)
+        .map(|j| train.column(j).iter().sum::<f64>() / num_train as f64)
+        .collect();
     let std: Vec<f64> = (0..d)
         .map(|j| {
-            let var = train.column(j).iter().map(|v| (v - mean[j]).powi(2)).sum::<f64>() / num_train as f64;
+            let var = train
+                .column(j)
+                .iter()
+                .map(|v| (v - mean[j]).powi(2))
+                .sum::<f64>()
+                / num_train as f64;
             if var > 0.0 { var.sqrt() } else { 1.0 }
         })
         .collect();
-    let (x_train, x_test) = (standardized(&train, &mean, &std), standardized(&test, &mean, &std));
+    let (x_train, x_test) = (
+        standardized(&train, &mean, &std),
+        standardized(&test, &mean, &std),
+    );
     let per_factor: Vec<(f64, f64)> = (0..factors.num_factors())
         .into_par_iter()
         .map(|k| {
@@ -118,7 +136,10 @@ pub fn explicitness(codes: &Codes, factors: &Factors, config: &ExplicitnessConfi
             let model = LogisticRegression::fit(&x_train, d, &y_train, &config.logistic)?;
             let auc = |x: &[f64], y: &[usize]| -> Result<f64> {
                 macro_auc(&model.predict_proba(x)?, model.classes(), y).ok_or_else(|| {
-                    degenerate("explicitness", format!("factor {k} has a single class in the evaluated rows"))
+                    degenerate(
+                        "explicitness",
+                        format!("factor {k} has a single class in the evaluated rows"),
+                    )
                 })
             };
             Ok((auc(&x_train, &y_train)?, auc(&x_test, &y_test)?))
@@ -141,8 +162,14 @@ impl ToReport for ExplicitnessResult {
     fn write_to(&self, r: &mut Report) {
         r.insert_f64("explicitness.score_train", self.score_train);
         r.insert_f64("explicitness.score_test", self.score_test);
-        r.insert("explicitness.per_factor_train", vector(&self.per_factor_train));
-        r.insert("explicitness.per_factor_test", vector(&self.per_factor_test));
+        r.insert(
+            "explicitness.per_factor_train",
+            vector(&self.per_factor_train),
+        );
+        r.insert(
+            "explicitness.per_factor_test",
+            vector(&self.per_factor_test),
+        );
         r.insert("explicitness.num_train", self.num_train);
         r.insert("explicitness.num_test", self.num_test);
         r.insert_seed("explicitness", self.seed);
@@ -166,7 +193,13 @@ mod tests {
             for (j, &pj) in positive.iter().enumerate() {
                 if pi && !pj {
                     pairs += 1.0;
-                    wins += if scores[i] > scores[j] { 1.0 } else if scores[i] == scores[j] { 0.5 } else { 0.0 };
+                    wins += if scores[i] > scores[j] {
+                        1.0
+                    } else if scores[i] == scores[j] {
+                        0.5
+                    } else {
+                        0.0
+                    };
                 }
             }
         }
@@ -178,10 +211,19 @@ mod tests {
     fn informative_codes_are_explicit_and_noise_is_not() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let n = 1500;
-        let factors: Vec<usize> = (0..n * 2).map(|i| rng.random_range(0..[3, 4][i % 2])).collect();
-        let config = ExplicitnessConfig { num_train: 1000, num_test: 500, ..Default::default() };
+        let factors: Vec<usize> = (0..n * 2)
+            .map(|i| rng.random_range(0..[3, 4][i % 2]))
+            .collect();
+        let config = ExplicitnessConfig {
+            num_train: 1000,
+            num_test: 500,
+            ..Default::default()
+        };
         let f = Factors::new(&factors, n, 2).unwrap();
-        let informative: Vec<f32> = factors.iter().map(|&c| c as f32 + rng.random_range(-0.1..0.1)).collect();
+        let informative: Vec<f32> = factors
+            .iter()
+            .map(|&c| c as f32 + rng.random_range(-0.1..0.1))
+            .collect();
         let r = explicitness(&Codes::new(&informative, n, 2).unwrap(), &f, &config).unwrap();
         assert!(r.score_test > 0.95, "{r:?}");
         let noise: Vec<f32> = (0..n * 2).map(|_| rng.random_range(-1.0..1.0)).collect();

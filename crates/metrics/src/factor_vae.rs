@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::FactorSizes;
 use crate::error::{Result, invalid};
-use crate::representation::{Encoder, Representation, column_variances};
 use crate::report::{Report, ToReport};
+use crate::representation::{Encoder, Representation, column_variances};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FactorVaeConfig {
@@ -69,16 +69,25 @@ pub struct FactorVaeResult {
 impl FactorVaeConfig {
     fn validate(&self) -> Result<()> {
         if self.batch_size < 2 {
-            return Err(invalid("factor_vae.batch_size", "needs at least 2 (variances use ddof 1)"));
+            return Err(invalid(
+                "factor_vae.batch_size",
+                "needs at least 2 (variances use ddof 1)",
+            ));
         }
         if self.num_variance_estimate < 2 {
-            return Err(invalid("factor_vae.num_variance_estimate", "needs at least 2"));
+            return Err(invalid(
+                "factor_vae.num_variance_estimate",
+                "needs at least 2",
+            ));
         }
         if self.num_train == 0 || self.num_eval == 0 {
             return Err(invalid("factor_vae.num_train/num_eval", "must be positive"));
         }
-        if !(self.prune_threshold >= 0.0) {
-            return Err(invalid("factor_vae.prune_threshold", format!("{}", self.prune_threshold)));
+        if self.prune_threshold.is_nan() || self.prune_threshold < 0.0 {
+            return Err(invalid(
+                "factor_vae.prune_threshold",
+                format!("{}", self.prune_threshold),
+            ));
         }
         Ok(())
     }
@@ -130,43 +139,44 @@ pub fn factor_vae_score_with_rng<R: Representation>(
     if active.is_empty() {
         return Ok(result);
     }
-    let votes = |encoder: &mut Encoder<R>, rng: &mut ChaCha8Rng, num: usize| -> Result<Vec<Vec<u64>>> {
-        let mut votes = vec![vec![0u64; d]; k];
-        let per_call = (config.rows_per_call / config.batch_size).max(1);
-        let b = config.batch_size;
-        let mut done = 0;
-        while done < num {
-            let group = per_call.min(num - done);
-            let mut factor_index = Vec::with_capacity(group);
-            let mut batch = Vec::with_capacity(group * b * k);
-            for _ in 0..group {
-                let fixed = rng.random_range(0..k);
-                let start = batch.len();
-                ground_truth.sample_into(b, rng, &mut batch);
-                let value = batch[start + fixed];
-                for row in batch[start..].chunks_exact_mut(k) {
-                    row[fixed] = value;
-                }
-                factor_index.push(fixed);
-            }
-            let codes = encoder.encode(&batch)?;
-            for (v, &fixed) in factor_index.iter().enumerate() {
-                let local = column_variances(&codes[v * b * d..(v + 1) * b * d], b, d);
-                let mut best = active[0];
-                let mut best_ratio = f64::INFINITY;
-                for &j in &active {
-                    let ratio = local[j] / global[j];
-                    if ratio < best_ratio {
-                        best_ratio = ratio;
-                        best = j;
+    let votes =
+        |encoder: &mut Encoder<R>, rng: &mut ChaCha8Rng, num: usize| -> Result<Vec<Vec<u64>>> {
+            let mut votes = vec![vec![0u64; d]; k];
+            let per_call = (config.rows_per_call / config.batch_size).max(1);
+            let b = config.batch_size;
+            let mut done = 0;
+            while done < num {
+                let group = per_call.min(num - done);
+                let mut factor_index = Vec::with_capacity(group);
+                let mut batch = Vec::with_capacity(group * b * k);
+                for _ in 0..group {
+                    let fixed = rng.random_range(0..k);
+                    let start = batch.len();
+                    ground_truth.sample_into(b, rng, &mut batch);
+                    let value = batch[start + fixed];
+                    for row in batch[start..].chunks_exact_mut(k) {
+                        row[fixed] = value;
                     }
+                    factor_index.push(fixed);
                 }
-                votes[fixed][best] += 1;
+                let codes = encoder.encode(&batch)?;
+                for (v, &fixed) in factor_index.iter().enumerate() {
+                    let local = column_variances(&codes[v * b * d..(v + 1) * b * d], b, d);
+                    let mut best = active[0];
+                    let mut best_ratio = f64::INFINITY;
+                    for &j in &active {
+                        let ratio = local[j] / global[j];
+                        if ratio < best_ratio {
+                            best_ratio = ratio;
+                            best = j;
+                        }
+                    }
+                    votes[fixed][best] += 1;
+                }
+                done += group;
             }
-            done += group;
-        }
-        Ok(votes)
-    };
+            Ok(votes)
+        };
     let train_votes = votes(&mut encoder, rng, config.num_train)?;
     let eval_votes = votes(&mut encoder, rng, config.num_eval)?;
     // Each code predicts its most voted factor.
@@ -195,11 +205,17 @@ impl ToReport for FactorVaeResult {
         r.insert_f64("factor_vae.train_accuracy", self.train_accuracy);
         r.insert_f64("factor_vae.eval_accuracy", self.eval_accuracy);
         r.insert("factor_vae.num_active_dims", self.num_active_dims);
-        r.insert("factor_vae.global_variances", crate::report::vector(&self.global_variances));
+        r.insert(
+            "factor_vae.global_variances",
+            crate::report::vector(&self.global_variances),
+        );
         r.insert("factor_vae.batch_size", self.batch_size);
         r.insert("factor_vae.num_train", self.num_train);
         r.insert("factor_vae.num_eval", self.num_eval);
-        r.insert("factor_vae.num_variance_estimate", self.num_variance_estimate);
+        r.insert(
+            "factor_vae.num_variance_estimate",
+            self.num_variance_estimate,
+        );
         r.insert_f64("factor_vae.prune_threshold", self.prune_threshold);
         r.insert_seed("factor_vae", self.seed);
     }
@@ -210,13 +226,19 @@ mod tests {
     use super::*;
 
     fn small() -> FactorVaeConfig {
-        FactorVaeConfig { num_train: 2000, num_eval: 1000, num_variance_estimate: 2000, ..Default::default() }
+        FactorVaeConfig {
+            num_train: 2000,
+            num_eval: 1000,
+            num_variance_estimate: 2000,
+            ..Default::default()
+        }
     }
 
     #[test]
     fn identity_scores_one_and_noise_scores_near_chance() {
         let sizes = FactorSizes::new(&[3, 6, 10, 8, 8]).unwrap();
-        let mut identity = |f: &[usize]| -> Result<Vec<f32>, String> { Ok(f.iter().map(|&c| c as f32).collect()) };
+        let mut identity =
+            |f: &[usize]| -> Result<Vec<f32>, String> { Ok(f.iter().map(|&c| c as f32).collect()) };
         let r = factor_vae_score(&sizes, &mut identity, 0, &small()).unwrap();
         assert_eq!(r.eval_accuracy, 1.0, "{r:?}");
         assert_eq!(r.num_active_dims, 5);
@@ -224,7 +246,9 @@ mod tests {
 
         let mut rng = ChaCha8Rng::seed_from_u64(99);
         let mut noise = |f: &[usize]| -> Result<Vec<f32>, String> {
-            Ok((0..f.len() / 5 * 6).map(|_| rng.random_range(-1.0f32..1.0)).collect())
+            Ok((0..f.len() / 5 * 6)
+                .map(|_| rng.random_range(-1.0f32..1.0))
+                .collect())
         };
         let r = factor_vae_score(&sizes, &mut noise, 0, &small()).unwrap();
         // Chance is 1/5; a majority-vote classifier overfits a little.
@@ -234,19 +258,34 @@ mod tests {
     #[test]
     fn no_active_dims_scores_zero_and_result_is_seeded() {
         let sizes = FactorSizes::new(&[3, 4]).unwrap();
-        let mut flat = |f: &[usize]| -> Result<Vec<f32>, String> { Ok(f.iter().map(|&c| c as f32 * 0.001).collect()) };
+        let mut flat = |f: &[usize]| -> Result<Vec<f32>, String> {
+            Ok(f.iter().map(|&c| c as f32 * 0.001).collect())
+        };
         let r = factor_vae_score(&sizes, &mut flat, 0, &small()).unwrap();
         assert_eq!((r.num_active_dims, r.eval_accuracy), (0, 0.0));
         // Same seed → same score, for a noisy representation whose noise is seeded too.
         let run = |seed| {
             let mut rng = ChaCha8Rng::seed_from_u64(1);
             let mut rep = |f: &[usize]| -> Result<Vec<f32>, String> {
-                Ok(f.iter().map(|&c| c as f32 + rng.random_range(0.0f32..2.0)).collect())
+                Ok(f.iter()
+                    .map(|&c| c as f32 + rng.random_range(0.0f32..2.0))
+                    .collect())
             };
             factor_vae_score(&sizes, &mut rep, seed, &small()).unwrap()
         };
         assert_eq!(run(5), run(5));
         assert!(run(5).eval_accuracy > 0.5);
-        assert!(factor_vae_score(&sizes, &mut flat, 0, &FactorVaeConfig { batch_size: 1, ..small() }).is_err());
+        assert!(
+            factor_vae_score(
+                &sizes,
+                &mut flat,
+                0,
+                &FactorVaeConfig {
+                    batch_size: 1,
+                    ..small()
+                }
+            )
+            .is_err()
+        );
     }
 }

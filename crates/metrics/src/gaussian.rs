@@ -34,12 +34,16 @@ impl Params {
     pub fn new(p: &GaussianPosteriors) -> Self {
         let (n, d) = (p.num_samples(), p.num_dims());
         let column_major = |values: &[f32], f: &dyn Fn(f64) -> f64| -> Vec<f64> {
-            (0..d * n).map(|jn| f(values[(jn % n) * d + jn / n] as f64)).collect()
+            (0..d * n)
+                .map(|jn| f(values[(jn % n) * d + jn / n] as f64))
+                .collect()
         };
         let mean = column_major(p.mean(), &|v| v);
         let log_sigma = column_major(p.log_variance(), &|v| 0.5 * v);
         let log_norm: Vec<f64> = log_sigma.iter().map(|v| v + 0.5 * LN_2PI).collect();
-        let log_norm_sum = (0..n).map(|i| (0..d).map(|j| log_norm[j * n + i]).sum()).collect();
+        let log_norm_sum = (0..n)
+            .map(|i| (0..d).map(|j| log_norm[j * n + i]).sum())
+            .collect();
         Params {
             n,
             d,
@@ -59,9 +63,19 @@ impl Params {
     /// Writes ln N(z_j; μ_nj, σ²_nj) for every sample n into `out` (length N) and, when
     /// given, accumulates the standardized values u and u² per sample.
     #[inline(always)]
-    pub fn log_densities(&self, j: usize, z: f64, out: &mut [f64], moments: Option<(&mut [f64], &mut [f64])>) {
+    pub fn log_densities(
+        &self,
+        j: usize,
+        z: f64,
+        out: &mut [f64],
+        moments: Option<(&mut [f64], &mut [f64])>,
+    ) {
         let r = self.col(j);
-        let (mean, inv, norm) = (&self.mean[r.clone()], &self.inv_sigma[r.clone()], &self.log_norm[r]);
+        let (mean, inv, norm) = (
+            &self.mean[r.clone()],
+            &self.inv_sigma[r.clone()],
+            &self.log_norm[r],
+        );
         match moments {
             None => {
                 for i in 0..self.n {
@@ -108,8 +122,8 @@ pub(crate) fn with_avx2<T>(f: impl FnOnce() -> T) -> T {
 #[inline(always)]
 pub(crate) fn exp_nonpositive(x: f64) -> f64 {
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5·2^52: rounds to an integer in the low bits
-    const LN2_HI: f64 = 0.693_147_180_369_123_816_49;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    const LN2_HI: f64 = 0.693_147_180_369_123_8;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     let x = x.max(-708.0);
     let t = x * std::f64::consts::LOG2_E + MAGIC;
     let k = t - MAGIC;
@@ -189,7 +203,11 @@ pub(crate) fn sum_exp_shifted(values: &[f64], shift: f64) -> f64 {
             *l += exp_nonpositive(v - shift);
         }
     }
-    lanes.iter().sum::<f64>() + rest.iter().map(|&v| exp_nonpositive(v - shift)).sum::<f64>()
+    lanes.iter().sum::<f64>()
+        + rest
+            .iter()
+            .map(|&v| exp_nonpositive(v - shift))
+            .sum::<f64>()
 }
 
 /// Indices of the samples whose posteriors are sampled: all of them when `num` ≥ N (each
@@ -209,12 +227,19 @@ pub(crate) fn choose_samples<R: Rng + ?Sized>(n: usize, num: usize, rng: &mut R)
 
 /// z_m = μ_m + σ_m ⊙ (L ε), ε ~ N(0, I), L L ᵀ = (1 − ρ) I + ρ 11ᵀ; one row per chosen
 /// sample, drawn in order.
-pub(crate) fn draw_latents<R: Rng + ?Sized>(params: &Params, rho: f64, chosen: &[usize], rng: &mut R) -> Vec<f64> {
+pub(crate) fn draw_latents<R: Rng + ?Sized>(
+    params: &Params,
+    rho: f64,
+    chosen: &[usize],
+    rng: &mut R,
+) -> Vec<f64> {
     let d = params.d;
     let factor = if rho == 0.0 {
         None
     } else {
-        let corr: Vec<f64> = (0..d * d).map(|ij| if ij / d == ij % d { 1.0 } else { rho }).collect();
+        let corr: Vec<f64> = (0..d * d)
+            .map(|ij| if ij / d == ij % d { 1.0 } else { rho })
+            .collect();
         Some(cholesky(&corr, d).expect("ρ was validated to make Σ positive definite"))
     };
     let mut z = Vec::with_capacity(chosen.len() * d);
@@ -262,22 +287,31 @@ mod tests {
         let x: Vec<f64> = (0..200_000).map(|_| standard_normal(&mut rng)).collect();
         let mean = x.iter().sum::<f64>() / x.len() as f64;
         let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / x.len() as f64;
-        assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.01, "{mean} {var}");
+        assert!(
+            mean.abs() < 0.01 && (var - 1.0).abs() < 0.01,
+            "{mean} {var}"
+        );
     }
 
     #[test]
     fn correlated_draws_have_the_requested_correlation() {
         let mean = vec![0.0f32; 3 * 20_000];
-        let logvar: Vec<f32> = (0..3 * 20_000).map(|i| [0.0, 2.0f32.ln(), 0.0][i % 3]).collect();
+        let logvar: Vec<f32> = (0..3 * 20_000)
+            .map(|i| [0.0, 2.0f32.ln(), 0.0][i % 3])
+            .collect();
         let post = GaussianPosteriors::new(&mean, &logvar, 20_000, 3).unwrap();
         let params = Params::new(&post);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let chosen: Vec<usize> = (0..20_000).collect();
         let z = draw_latents(&params, 0.6, &chosen, &mut rng);
-        let cov = crate::linalg::covariance(&z.iter().map(|&v| v as f32).collect::<Vec<_>>(), 20_000, 3);
+        let cov =
+            crate::linalg::covariance(&z.iter().map(|&v| v as f32).collect::<Vec<_>>(), 20_000, 3);
         assert!((cov[4] - 2.0).abs() < 0.06, "{cov:?}");
         // corr(z0, z1) = ρ.
-        assert!((cov[1] / (cov[0] * cov[4]).sqrt() - 0.6).abs() < 0.02, "{cov:?}");
+        assert!(
+            (cov[1] / (cov[0] * cov[4]).sqrt() - 0.6).abs() < 0.02,
+            "{cov:?}"
+        );
         assert!((log_sum_exp_slice(&[0.0, 0.0, -1e4]) - 2f64.ln()).abs() < 1e-15);
     }
 }

@@ -63,7 +63,13 @@ struct Node {
 
 impl Node {
     fn leaf() -> Self {
-        Node { feature: LEAF, threshold: 0.0, left: 0, right: 0, value: 0.0 }
+        Node {
+            feature: LEAF,
+            threshold: 0.0,
+            left: 0,
+            right: 0,
+            value: 0.0,
+        }
     }
 }
 
@@ -80,7 +86,11 @@ impl Tree {
             if node.feature == LEAF {
                 return node.value;
             }
-            i = if row[node.feature as usize] as f64 <= node.threshold { node.left } else { node.right } as usize;
+            i = if row[node.feature as usize] as f64 <= node.threshold {
+                node.left
+            } else {
+                node.right
+            } as usize;
         }
     }
 }
@@ -105,13 +115,21 @@ impl SortedFeatures {
         let sorted = (0..f)
             .into_par_iter()
             .map(|j| {
-                let mut entries: Vec<Entry> =
-                    (0..n).map(|i| Entry { sample: i as u32, value: x[i * f + j] }).collect();
+                let mut entries: Vec<Entry> = (0..n)
+                    .map(|i| Entry {
+                        sample: i as u32,
+                        value: x[i * f + j],
+                    })
+                    .collect();
                 entries.sort_by(|a, b| a.value.total_cmp(&b.value).then(a.sample.cmp(&b.sample)));
                 entries
             })
             .collect();
-        SortedFeatures { num_samples: n, sorted, positions: (0..n).map(|i| i as f64).collect() }
+        SortedFeatures {
+            num_samples: n,
+            sorted,
+            positions: (0..n).map(|i| i as f64).collect(),
+        }
     }
 }
 
@@ -170,7 +188,11 @@ fn scan_feature_generic(
         // Position 0 and values within FEATURE_THRESHOLD of the previous one are not
         // split points.
         let v = e.value as f64;
-        split_point[i] = if v > last + FEATURE_THRESHOLD { 1.0 } else { 0.0 };
+        split_point[i] = if v > last + FEATURE_THRESHOLD {
+            1.0
+        } else {
+            0.0
+        };
         last = v;
     }
 
@@ -196,7 +218,11 @@ fn scan_feature_generic(
         for l in 0..LANES {
             let better = chunk[l] > lane_value[l];
             lane_value[l] = if better { chunk[l] } else { lane_value[l] };
-            lane_index[l] = if better { base + l as f64 } else { lane_index[l] };
+            lane_index[l] = if better {
+                base + l as f64
+            } else {
+                lane_index[l]
+            };
         }
     }
     let (mut value, mut index) = (f64::NEG_INFINITY, usize::MAX);
@@ -219,7 +245,12 @@ fn scan_feature_generic(
         if threshold == above || !threshold.is_finite() {
             threshold = below;
         }
-        *best = Split { proxy: value, feature, threshold, num_left: index };
+        *best = Split {
+            proxy: value,
+            feature,
+            threshold,
+            num_left: index,
+        };
     }
 }
 
@@ -251,7 +282,9 @@ fn scan_feature(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { scan_feature_avx2(entries, residual, total, positions, feature, best, buffers) };
+        return unsafe {
+            scan_feature_avx2(entries, residual, total, positions, feature, best, buffers)
+        };
     }
     scan_feature_generic(entries, residual, total, positions, feature, best, buffers)
 }
@@ -260,7 +293,11 @@ fn scan_feature(
 /// position) of the best proxy num / den. The loops over outputs are branch-free so
 /// they vectorize; see [`scan_feature_all_outputs`] for the AVX2 dispatch.
 #[inline(always)]
-fn scan_feature_all_outputs_generic(entries: &[Entry], residual: &[f64], sum: &[f64]) -> Vec<(f64, f64, usize)> {
+fn scan_feature_all_outputs_generic(
+    entries: &[Entry],
+    residual: &[f64],
+    sum: &[f64],
+) -> Vec<(f64, f64, usize)> {
     let outputs = sum.len();
     let count = entries.len() as f64;
     let mut left = vec![0.0; outputs];
@@ -275,8 +312,12 @@ fn scan_feature_all_outputs_generic(entries: &[Entry], residual: &[f64], sum: &[
             let nl = i as f64;
             let nr = count - nl;
             let den = nl * nr;
-            for ((((l, total), bn), bd), bp) in
-                left.iter().zip(sum).zip(best_num.iter_mut()).zip(best_den.iter_mut()).zip(best_pos.iter_mut())
+            for ((((l, total), bn), bd), bp) in left
+                .iter()
+                .zip(sum)
+                .zip(best_num.iter_mut())
+                .zip(best_den.iter_mut())
+                .zip(best_pos.iter_mut())
             {
                 let diff = nr * l - nl * (total - l);
                 let num = diff * diff;
@@ -292,19 +333,29 @@ fn scan_feature_all_outputs_generic(entries: &[Entry], residual: &[f64], sum: &[
         }
         last = v;
     }
-    (0..outputs).map(|c| (best_num[c], best_den[c], best_pos[c] as usize)).collect()
+    (0..outputs)
+        .map(|c| (best_num[c], best_den[c], best_pos[c] as usize))
+        .collect()
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn scan_feature_all_outputs_avx2(entries: &[Entry], residual: &[f64], sum: &[f64]) -> Vec<(f64, f64, usize)> {
+fn scan_feature_all_outputs_avx2(
+    entries: &[Entry],
+    residual: &[f64],
+    sum: &[f64],
+) -> Vec<(f64, f64, usize)> {
     scan_feature_all_outputs_generic(entries, residual, sum)
 }
 
 /// Dispatches to an AVX2 build of the same code where the CPU has it (the baseline
 /// x86-64 target lacks a vector select, so the generic build stays scalar). Without FMA
 /// both builds perform the same IEEE operations in the same order: identical results.
-fn scan_feature_all_outputs(entries: &[Entry], residual: &[f64], sum: &[f64]) -> Vec<(f64, f64, usize)> {
+fn scan_feature_all_outputs(
+    entries: &[Entry],
+    residual: &[f64],
+    sum: &[f64],
+) -> Vec<(f64, f64, usize)> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
@@ -328,8 +379,9 @@ fn root_splits(data: &SortedFeatures, residual: &[f64], outputs: usize) -> Vec<O
         }
     }
     let count = n as f64;
-    let splittable: Vec<bool> =
-        (0..outputs).map(|c| n >= 2 && sum_sq[c] / count - (sum[c] / count).powi(2) > f64::EPSILON).collect();
+    let splittable: Vec<bool> = (0..outputs)
+        .map(|c| n >= 2 && sum_sq[c] / count - (sum[c] / count).powi(2) > f64::EPSILON)
+        .collect();
     // Per feature and output: (num, den, position) of the best proxy num / den.
     let per_feature: Vec<Vec<(f64, f64, usize)>> = data
         .sorted
@@ -362,7 +414,12 @@ fn root_splits(data: &SortedFeatures, residual: &[f64], outputs: usize) -> Vec<O
                 if threshold == above || !threshold.is_finite() {
                     threshold = below;
                 }
-                Split { proxy: num / den, feature: f as u32, threshold, num_left: pos }
+                Split {
+                    proxy: num / den,
+                    feature: f as u32,
+                    threshold,
+                    num_left: pos,
+                }
             })
         })
         .collect()
@@ -420,7 +477,13 @@ fn fit_tree(
     let mut importance = vec![0.0; num_features];
     let mut lists: Vec<Entry> = Vec::new();
     let mut goes_left = vec![false; n];
-    let mut scratch = vec![Entry { sample: 0, value: 0.0 }; n];
+    let mut scratch = vec![
+        Entry {
+            sample: 0,
+            value: 0.0
+        };
+        n
+    ];
     let mut buffers = ScanBuffers::default();
     // (node, start, end, Σ residual, Σ residual²) of the nodes that may split at this
     // depth; the root's split comes precomputed.
@@ -438,10 +501,23 @@ fn fit_tree(
             if end - start < 2 || sum_sq / count - (sum / count).powi(2) <= f64::EPSILON {
                 continue;
             }
-            let mut best = Split { proxy: f64::NEG_INFINITY, feature: 0, threshold: 0.0, num_left: 0 };
+            let mut best = Split {
+                proxy: f64::NEG_INFINITY,
+                feature: 0,
+                threshold: 0.0,
+                num_left: 0,
+            };
             for f in 0..num_features {
                 let entries = &lists[f * n + start..f * n + end];
-                scan_feature(entries, residual, sum, &data.positions, f as u32, &mut best, &mut buffers);
+                scan_feature(
+                    entries,
+                    residual,
+                    sum,
+                    &data.positions,
+                    f as u32,
+                    &mut best,
+                    &mut buffers,
+                );
             }
             if best.proxy > f64::NEG_INFINITY {
                 splits.push((node, start, end, best));
@@ -452,7 +528,13 @@ fn fit_tree(
         }
         let grow_further = depth + 1 < max_depth;
         if at_root && grow_further {
-            lists.resize(num_features * n, Entry { sample: 0, value: 0.0 });
+            lists.resize(
+                num_features * n,
+                Entry {
+                    sample: 0,
+                    value: 0.0,
+                },
+            );
         }
         let mut next_frontier = Vec::new();
         for (node, start, end, split) in splits {
@@ -466,8 +548,11 @@ fn fit_tree(
             parent.right = left + 1;
             importance[split.feature as usize] += split.proxy / (end - start) as f64 / n as f64;
             let chosen = split.feature as usize;
-            let chosen_list: &[Entry] =
-                if at_root { &data.sorted[chosen][start..end] } else { &lists[chosen * n + start..chosen * n + end] };
+            let chosen_list: &[Entry] = if at_root {
+                &data.sorted[chosen][start..end]
+            } else {
+                &lists[chosen * n + start..chosen * n + end]
+            };
             // Sides, and the children's residual sums for their own split search.
             let mut stats = [0.0f64; 4];
             for (i, e) in chosen_list.iter().enumerate() {
@@ -484,7 +569,12 @@ fn fit_tree(
                     let range = f * n + start..f * n + end;
                     if at_root {
                         // Out of place, from the shared presorted lists into this tree's.
-                        partition_into(&data.sorted[f][start..end], &mut lists[range], &goes_left, split.num_left);
+                        partition_into(
+                            &data.sorted[f][start..end],
+                            &mut lists[range],
+                            &goes_left,
+                            split.num_left,
+                        );
                     } else if f != chosen {
                         partition_in_place(&mut lists[range], &goes_left, &mut scratch);
                     }
@@ -506,7 +596,11 @@ fn fit_tree(
     }
     for (i, node) in nodes.iter_mut().enumerate() {
         if node.feature == LEAF {
-            node.value = if denominator[i].abs() < 1e-150 { 0.0 } else { leaf_scale * numerator[i] / denominator[i] };
+            node.value = if denominator[i].abs() < 1e-150 {
+                0.0
+            } else {
+                leaf_scale * numerator[i] / denominator[i]
+            };
         }
     }
     (Tree { nodes }, node_of, importance)
@@ -529,19 +623,34 @@ pub struct GradientBoostedTrees {
 
 fn check_features(x: &[f32], n: usize, f: usize) -> Result<()> {
     if n == 0 || f == 0 {
-        return Err(MetricsError::Empty { what: "classifier features" });
+        return Err(MetricsError::Empty {
+            what: "classifier features",
+        });
     }
     if x.len() != n * f {
-        return Err(MetricsError::Shape { what: "classifier features (n×F)", got: x.len(), expected: n * f });
+        return Err(MetricsError::Shape {
+            what: "classifier features (n×F)",
+            got: x.len(),
+            expected: n * f,
+        });
     }
     if let Some(pos) = x.iter().position(|v| !v.is_finite()) {
-        return Err(MetricsError::NonFinite { what: "classifier features", row: pos / f, column: pos % f, value: x[pos] as f64 });
+        return Err(MetricsError::NonFinite {
+            what: "classifier features",
+            row: pos / f,
+            column: pos % f,
+            value: x[pos] as f64,
+        });
     }
     Ok(())
 }
 
 fn sigmoid(t: f64) -> f64 {
-    if t >= 0.0 { 1.0 / (1.0 + (-t).exp()) } else { t.exp() / (1.0 + t.exp()) }
+    if t >= 0.0 {
+        1.0 / (1.0 + (-t).exp())
+    } else {
+        t.exp() / (1.0 + t.exp())
+    }
 }
 
 impl GradientBoostedTrees {
@@ -550,10 +659,16 @@ impl GradientBoostedTrees {
         let n = y.len();
         check_features(x, n, num_features)?;
         if config.max_depth == 0 || config.max_depth > 30 {
-            return Err(invalid("gbt.max_depth", format!("{} (need 1..=30)", config.max_depth)));
+            return Err(invalid(
+                "gbt.max_depth",
+                format!("{} (need 1..=30)", config.max_depth),
+            ));
         }
-        if !(config.learning_rate > 0.0) || !config.learning_rate.is_finite() {
-            return Err(invalid("gbt.learning_rate", format!("{} (need > 0)", config.learning_rate)));
+        if !(config.learning_rate.is_finite() && config.learning_rate > 0.0) {
+            return Err(invalid(
+                "gbt.learning_rate",
+                format!("{} (need > 0)", config.learning_rate),
+            ));
         }
         let labels = DenseLabels::new(y);
         let k = labels.num_classes();
@@ -587,7 +702,11 @@ impl GradientBoostedTrees {
         let data = SortedFeatures::new(x, n, num_features);
         let mut raw: Vec<f64> = (0..n).flat_map(|_| init.iter().copied()).collect();
         let mut prob = vec![0.0; n * num_outputs];
-        let leaf_scale = if num_outputs == 1 { 1.0 } else { (k as f64 - 1.0) / k as f64 };
+        let leaf_scale = if num_outputs == 1 {
+            1.0
+        } else {
+            (k as f64 - 1.0) / k as f64
+        };
         let mut importance = vec![0.0; num_features];
         for _stage in 0..config.num_stages {
             if num_outputs == 1 {
@@ -640,7 +759,8 @@ impl GradientBoostedTrees {
                 .collect();
             for (out, (tree, leaf_of, tree_importance)) in fitted.into_iter().enumerate() {
                 for s in 0..n {
-                    raw[s * num_outputs + out] += config.learning_rate * tree.nodes[leaf_of[s] as usize].value;
+                    raw[s * num_outputs + out] +=
+                        config.learning_rate * tree.nodes[leaf_of[s] as usize].value;
                 }
                 for (a, b) in importance.iter_mut().zip(&tree_importance) {
                     *a += b;
@@ -695,14 +815,21 @@ impl GradientBoostedTrees {
             return Ok(vec![self.classes[0]; x.len() / self.num_features]);
         }
         let raw = self.decision_function(x)?;
-        Ok(raw.chunks_exact(self.num_outputs).map(|r| self.class_of_raw(r)).collect())
+        Ok(raw
+            .chunks_exact(self.num_outputs)
+            .map(|r| self.class_of_raw(r))
+            .collect())
     }
 
     /// Accuracy on new rows.
     pub fn accuracy(&self, x: &[f32], y: &[usize]) -> Result<f64> {
         let pred = self.predict(x)?;
         if pred.len() != y.len() || y.is_empty() {
-            return Err(MetricsError::Shape { what: "labels", got: y.len(), expected: pred.len() });
+            return Err(MetricsError::Shape {
+                what: "labels",
+                got: y.len(),
+                expected: pred.len(),
+            });
         }
         Ok(pred.iter().zip(y).filter(|(a, b)| a == b).count() as f64 / y.len() as f64)
     }
@@ -710,10 +837,16 @@ impl GradientBoostedTrees {
     /// Accuracy on the training rows, from the scores kept during fitting.
     pub fn train_accuracy(&self, y: &[usize]) -> Result<f64> {
         if self.num_outputs == 0 {
-            return Ok(y.iter().filter(|&&c| c == self.classes[0]).count() as f64 / y.len().max(1) as f64);
+            return Ok(
+                y.iter().filter(|&&c| c == self.classes[0]).count() as f64 / y.len().max(1) as f64
+            );
         }
         if self.train_raw.len() != y.len() * self.num_outputs || y.is_empty() {
-            return Err(MetricsError::Shape { what: "training labels", got: y.len(), expected: self.train_raw.len() / self.num_outputs });
+            return Err(MetricsError::Shape {
+                what: "training labels",
+                got: y.len(),
+                expected: self.train_raw.len() / self.num_outputs,
+            });
         }
         let correct = self
             .train_raw
@@ -738,7 +871,11 @@ mod tests {
         // Best split at 1.5; each leaf: Σr / Σh = (±1) / (1/2) = ±2.
         let x = [0.0f32, 1.0, 2.0, 3.0];
         let y = [0usize, 0, 1, 1];
-        let config = GbtConfig { num_stages: 1, max_depth: 1, learning_rate: 1.0 };
+        let config = GbtConfig {
+            num_stages: 1,
+            max_depth: 1,
+            learning_rate: 1.0,
+        };
         let m = GradientBoostedTrees::fit(&x, 1, &y, &config).unwrap();
         let raw = m.decision_function(&[0.5, 1.4, 1.6, 10.0]).unwrap();
         assert_eq!(raw, vec![-2.0, -2.0, 2.0, 2.0]);
@@ -762,6 +899,7 @@ mod tests {
 
     /// A direct, slow regression tree: at every node, every feature sorted afresh, every
     /// threshold's squared-error reduction computed from sums of that split.
+    #[allow(clippy::too_many_arguments)]
     fn reference_tree(
         x: &[f32],
         f: usize,
@@ -777,14 +915,24 @@ mod tests {
         let n_total = residual.len() as f64;
         let count = samples.len() as f64;
         let mean = samples.iter().map(|&s| residual[s]).sum::<f64>() / count;
-        let impurity = samples.iter().map(|&s| (residual[s] - mean).powi(2)).sum::<f64>() / count;
+        let impurity = samples
+            .iter()
+            .map(|&s| (residual[s] - mean).powi(2))
+            .sum::<f64>()
+            / count;
         let mut best: Option<(f64, usize, Vec<usize>, Vec<usize>)> = None;
         if depth < max_depth && samples.len() >= 2 && impurity > f64::EPSILON {
             for feature in 0..f {
                 let mut sorted = samples.clone();
-                sorted.sort_by(|&a, &b| x[a * f + feature].total_cmp(&x[b * f + feature]).then(a.cmp(&b)));
+                sorted.sort_by(|&a, &b| {
+                    x[a * f + feature]
+                        .total_cmp(&x[b * f + feature])
+                        .then(a.cmp(&b))
+                });
                 for i in 1..sorted.len() {
-                    if (x[sorted[i] * f + feature] as f64) <= x[sorted[i - 1] * f + feature] as f64 + 1e-7 {
+                    if (x[sorted[i] * f + feature] as f64)
+                        <= x[sorted[i - 1] * f + feature] as f64 + 1e-7
+                    {
                         continue;
                     }
                     let (l, r) = sorted.split_at(i);
@@ -801,7 +949,18 @@ mod tests {
             Some((reduction, feature, l, r)) => {
                 importance[feature] += reduction / n_total;
                 for side in [l, r] {
-                    reference_tree(x, f, residual, hessian, leaf_scale, side, depth + 1, max_depth, leaf_value, importance);
+                    reference_tree(
+                        x,
+                        f,
+                        residual,
+                        hessian,
+                        leaf_scale,
+                        side,
+                        depth + 1,
+                        max_depth,
+                        leaf_value,
+                        importance,
+                    );
                 }
             }
             None => {
@@ -833,17 +992,36 @@ mod tests {
         let roots = root_splits(&data, &rows, outputs);
         for o in 0..outputs {
             let residual: Vec<f64> = (0..n).map(|s| rows[s * outputs + o]).collect();
-            let (tree, node_of, importance) = fit_tree(&data, roots[o], &residual, &hessian, 0.7, 3);
+            let (tree, node_of, importance) =
+                fit_tree(&data, roots[o], &residual, &hessian, 0.7, 3);
             let mut expected_value = vec![0.0; n];
             let mut expected_importance = vec![0.0; f];
-            reference_tree(&x, f, &residual, &hessian, 0.7, (0..n).collect(), 0, 3, &mut expected_value, &mut expected_importance);
+            reference_tree(
+                &x,
+                f,
+                &residual,
+                &hessian,
+                0.7,
+                (0..n).collect(),
+                0,
+                3,
+                &mut expected_value,
+                &mut expected_importance,
+            );
             for s in 0..n {
                 let got = tree.nodes[node_of[s] as usize].value;
-                assert!((got - expected_value[s]).abs() < 1e-12, "output {o}, sample {s}: {got} vs {}", expected_value[s]);
+                assert!(
+                    (got - expected_value[s]).abs() < 1e-12,
+                    "output {o}, sample {s}: {got} vs {}",
+                    expected_value[s]
+                );
                 assert_eq!(got, tree.predict(&x[s * f..(s + 1) * f]));
             }
             for (a, b) in importance.iter().zip(&expected_importance) {
-                assert!((a - b).abs() < 1e-12, "{importance:?} vs {expected_importance:?}");
+                assert!(
+                    (a - b).abs() < 1e-12,
+                    "{importance:?} vs {expected_importance:?}"
+                );
             }
             assert_eq!(tree.nodes.len(), 15, "a full depth-3 tree");
         }
@@ -896,7 +1074,9 @@ mod tests {
         let m = GradientBoostedTrees::fit(&[1.0, 2.0], 1, &[3, 3], &GbtConfig::default()).unwrap();
         assert_eq!(m.predict(&[0.0]).unwrap(), vec![3]);
         assert_eq!(m.feature_importances(), &[0.0]);
-        assert!(GradientBoostedTrees::fit(&[1.0, f32::NAN], 1, &[0, 1], &GbtConfig::default()).is_err());
+        assert!(
+            GradientBoostedTrees::fit(&[1.0, f32::NAN], 1, &[0, 1], &GbtConfig::default()).is_err()
+        );
         assert!(GradientBoostedTrees::fit(&[1.0], 1, &[0, 1], &GbtConfig::default()).is_err());
     }
 }

@@ -47,7 +47,9 @@ pub struct InfoConfig {
 
 impl Default for InfoConfig {
     fn default() -> Self {
-        InfoConfig { num_z_samples: 10_000 }
+        InfoConfig {
+            num_z_samples: 10_000,
+        }
     }
 }
 
@@ -75,7 +77,11 @@ pub struct InfoDiagnostics {
 }
 
 /// Information diagnostics with z drawn from ChaCha8 seeded with `seed`.
-pub fn information_diagnostics(posteriors: &GaussianPosteriors, seed: u64, config: &InfoConfig) -> Result<InfoDiagnostics> {
+pub fn information_diagnostics(
+    posteriors: &GaussianPosteriors,
+    seed: u64,
+    config: &InfoConfig,
+) -> Result<InfoDiagnostics> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut result = information_diagnostics_with_rng(posteriors, &mut rng, config)?;
     result.seed = Some(seed);
@@ -118,37 +124,52 @@ pub fn information_diagnostics_with_rng(
     let z = draw_latents(&p, rho, &chosen, rng);
     // Σ⁻¹ = a I − b 11ᵀ for the equicorrelated Σ.
     let a = 1.0 / (1.0 - rho);
-    let b = if rho == 0.0 { 0.0 } else { rho / ((1.0 - rho) * (1.0 + (d as f64 - 1.0) * rho)) };
+    let b = if rho == 0.0 {
+        0.0
+    } else {
+        rho / ((1.0 - rho) * (1.0 + (d as f64 - 1.0) * rho))
+    };
     let ln_n = (n as f64).ln();
     let per_sample: Vec<(f64, Vec<f64>)> = z
         .par_chunks(d)
         .map_init(
             || vec![0.0; n * (d + 3)],
-            |buffer, zm| with_avx2(|| {
-                // Blocks of N: ln q(z_j|x_n) for each j, then ln q(z|x_n), Σ_j u, Σ_j u².
-                let (columns, rest) = buffer.split_at_mut(d * n);
-                let (joint, rest) = rest.split_at_mut(n);
-                let (sum_u, sum_u2) = rest.split_at_mut(n);
-                sum_u.fill(0.0);
-                sum_u2.fill(0.0);
-                for (j, column) in columns.chunks_exact_mut(n).enumerate() {
-                    p.log_densities(j, zm[j], column, Some((&mut *sum_u, &mut *sum_u2)));
-                }
-                for i in 0..n {
-                    joint[i] = -0.5 * (a * sum_u2[i] - b * sum_u[i] * sum_u[i]) - p.log_norm_sum[i] - 0.5 * log_det;
-                }
-                let dims = columns.chunks_exact(n).map(|c| log_sum_exp_slice(c) - ln_n).collect();
-                (log_sum_exp_slice(joint) - ln_n, dims)
-            }),
+            |buffer, zm| {
+                with_avx2(|| {
+                    // Blocks of N: ln q(z_j|x_n) for each j, then ln q(z|x_n), Σ_j u, Σ_j u².
+                    let (columns, rest) = buffer.split_at_mut(d * n);
+                    let (joint, rest) = rest.split_at_mut(n);
+                    let (sum_u, sum_u2) = rest.split_at_mut(n);
+                    sum_u.fill(0.0);
+                    sum_u2.fill(0.0);
+                    for (j, column) in columns.chunks_exact_mut(n).enumerate() {
+                        p.log_densities(j, zm[j], column, Some((&mut *sum_u, &mut *sum_u2)));
+                    }
+                    for i in 0..n {
+                        joint[i] = -0.5 * (a * sum_u2[i] - b * sum_u[i] * sum_u[i])
+                            - p.log_norm_sum[i]
+                            - 0.5 * log_det;
+                    }
+                    let dims = columns
+                        .chunks_exact(n)
+                        .map(|c| log_sum_exp_slice(c) - ln_n)
+                        .collect();
+                    (log_sum_exp_slice(joint) - ln_n, dims)
+                })
+            },
         )
         .collect();
     let log_q_joint = per_sample.iter().map(|s| s.0).sum::<f64>() / m as f64;
-    let log_q_dim: Vec<f64> = (0..d).map(|j| per_sample.iter().map(|s| s.1[j]).sum::<f64>() / m as f64).collect();
+    let log_q_dim: Vec<f64> = (0..d)
+        .map(|j| per_sample.iter().map(|s| s.1[j]).sum::<f64>() / m as f64)
+        .collect();
 
     let mi_joint = -entropy_joint - log_q_joint;
     let mi_per_dim: Vec<f64> = (0..d).map(|j| -entropy_dim[j] - log_q_dim[j]).collect();
     let aggregate_tc = log_q_joint - log_q_dim.iter().sum::<f64>();
-    let dimension_wise_kl_per_dim: Vec<f64> = (0..d).map(|j| log_q_dim[j] + prior_cross_entropy[j]).collect();
+    let dimension_wise_kl_per_dim: Vec<f64> = (0..d)
+        .map(|j| log_q_dim[j] + prior_cross_entropy[j])
+        .collect();
     Ok(InfoDiagnostics {
         conditional_tc,
         aggregate_tc,
@@ -175,7 +196,10 @@ impl ToReport for InfoDiagnostics {
         r.insert_f64("info.elbo.index_code_mi", self.mi_joint);
         r.insert_f64("info.elbo.total_correlation", self.aggregate_tc);
         r.insert_f64("info.elbo.dimension_wise_kl", self.dimension_wise_kl);
-        r.insert("info.elbo.dimension_wise_kl_per_dim", vector(&self.dimension_wise_kl_per_dim));
+        r.insert(
+            "info.elbo.dimension_wise_kl_per_dim",
+            vector(&self.dimension_wise_kl_per_dim),
+        );
         r.insert_f64("info.elbo.average_kl", self.average_kl);
         r.insert_f64("info.noise_correlation", self.noise_correlation);
         r.insert("info.num_samples", self.num_samples);
@@ -210,7 +234,7 @@ mod tests {
     fn toy(n: usize, rho: f64, seed: u64) -> Toy {
         let d = 3;
         let a = [[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.3, 0.5]];
-        let sigma2 = [0.5, 0.3, 0.8];
+        let sigma2: [f64; 3] = [0.5, 0.3, 0.8];
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut mean = Vec::with_capacity(n * d);
         for _ in 0..n {
@@ -219,10 +243,10 @@ mod tests {
                 mean.push((0..3).map(|k| row[k] * x[k]).sum::<f64>() as f32);
             }
         }
-        let logvar: Vec<f32> = (0..n * d).map(|i| (sigma2[i % d] as f64).ln() as f32).collect();
+        let logvar: Vec<f32> = (0..n * d).map(|i| sigma2[i % d].ln() as f32).collect();
         let s = |i: usize, j: usize| {
             let corr = if i == j { 1.0 } else { rho };
-            (sigma2[i] as f64).sqrt() * (sigma2[j] as f64).sqrt() * corr
+            sigma2[i].sqrt() * sigma2[j].sqrt() * corr
         };
         let v: Vec<f64> = (0..9)
             .map(|ij| {
@@ -232,14 +256,18 @@ mod tests {
             .collect();
         let s_mat: Vec<f64> = (0..9).map(|ij| s(ij / 3, ij % 3)).collect();
         let ld = |m: &[f64]| log_det_from_cholesky(&cholesky(m, 3).unwrap(), 3);
-        let corr: Vec<f64> = (0..9).map(|ij| if ij / 3 == ij % 3 { 1.0 } else { rho }).collect();
+        let corr: Vec<f64> = (0..9)
+            .map(|ij| if ij / 3 == ij % 3 { 1.0 } else { rho })
+            .collect();
         let trace_aat: f64 = a.iter().flatten().map(|x| x * x).sum();
         Toy {
             mean,
             logvar,
             n,
             mi_joint: 0.5 * (ld(&v) - ld(&s_mat)),
-            mi_dim: (0..3).map(|j| 0.5 * (v[j * 4] / s_mat[j * 4]).ln()).collect(),
+            mi_dim: (0..3)
+                .map(|j| 0.5 * (v[j * 4] / s_mat[j * 4]).ln())
+                .collect(),
             tc: 0.5 * ((0..3).map(|j| v[j * 4].ln()).sum::<f64>() - ld(&v)),
             cond_tc: -0.5 * ld(&corr),
             dw_kl: (0..3).map(|j| 0.5 * (v[j * 4] - 1.0 - v[j * 4].ln())).sum(),
@@ -251,12 +279,20 @@ mod tests {
     fn lemma_two_and_closed_form_values_on_a_toy_gaussian_encoder() {
         for rho in [0.0, 0.5] {
             let t = toy(4000, rho, 11);
-            let post = GaussianPosteriors::new(&t.mean, &t.logvar, t.n, 3).unwrap().with_noise_correlation(rho).unwrap();
+            let post = GaussianPosteriors::new(&t.mean, &t.logvar, t.n, 3)
+                .unwrap()
+                .with_noise_correlation(rho)
+                .unwrap();
             let r = information_diagnostics(&post, 1, &InfoConfig::default()).unwrap();
             // Lemma 2 holds for the estimates themselves.
-            assert!((r.isolation_gap - (r.aggregate_tc - r.conditional_tc)).abs() < 1e-9, "{r:?}");
+            assert!(
+                (r.isolation_gap - (r.aggregate_tc - r.conditional_tc)).abs() < 1e-9,
+                "{r:?}"
+            );
             // The ELBO decomposition too.
-            assert!((r.average_kl - (r.mi_joint + r.aggregate_tc + r.dimension_wise_kl)).abs() < 1e-9);
+            assert!(
+                (r.average_kl - (r.mi_joint + r.aggregate_tc + r.dimension_wise_kl)).abs() < 1e-9
+            );
             // Conditional TC is exact.
             assert!((r.conditional_tc - t.cond_tc).abs() < 1e-12);
             if rho == 0.0 {
@@ -265,13 +301,38 @@ mod tests {
             // Estimates against the population values (sampling error of the 4000
             // samples of x and of z, plus the mixture bias).
             let tol = 0.06;
-            assert!((r.mi_joint - t.mi_joint).abs() < tol, "I(z;x) {} vs {}", r.mi_joint, t.mi_joint);
+            assert!(
+                (r.mi_joint - t.mi_joint).abs() < tol,
+                "I(z;x) {} vs {}",
+                r.mi_joint,
+                t.mi_joint
+            );
             for j in 0..3 {
-                assert!((r.mi_per_dim[j] - t.mi_dim[j]).abs() < tol, "I(z_{j};x) {} vs {}", r.mi_per_dim[j], t.mi_dim[j]);
+                assert!(
+                    (r.mi_per_dim[j] - t.mi_dim[j]).abs() < tol,
+                    "I(z_{j};x) {} vs {}",
+                    r.mi_per_dim[j],
+                    t.mi_dim[j]
+                );
             }
-            assert!((r.aggregate_tc - t.tc).abs() < tol, "TC {} vs {}", r.aggregate_tc, t.tc);
-            assert!((r.dimension_wise_kl - t.dw_kl).abs() < tol, "dwKL {} vs {}", r.dimension_wise_kl, t.dw_kl);
-            assert!((r.average_kl - t.avg_kl).abs() < tol, "KL {} vs {}", r.average_kl, t.avg_kl);
+            assert!(
+                (r.aggregate_tc - t.tc).abs() < tol,
+                "TC {} vs {}",
+                r.aggregate_tc,
+                t.tc
+            );
+            assert!(
+                (r.dimension_wise_kl - t.dw_kl).abs() < tol,
+                "dwKL {} vs {}",
+                r.dimension_wise_kl,
+                t.dw_kl
+            );
+            assert!(
+                (r.average_kl - t.avg_kl).abs() < tol,
+                "KL {} vs {}",
+                r.average_kl,
+                t.avg_kl
+            );
             // Population Lemma 2 as a check on the closed forms themselves.
             let gap: f64 = t.mi_dim.iter().sum::<f64>() - t.mi_joint;
             assert!((gap - (t.tc - t.cond_tc)).abs() < 1e-12);
@@ -283,12 +344,25 @@ mod tests {
         let mean = vec![0.0f32; 5 * 10];
         let logvar = vec![0.0f32; 5 * 10];
         let rho = 0.3;
-        let post = GaussianPosteriors::new(&mean, &logvar, 10, 5).unwrap().with_noise_correlation(rho).unwrap();
+        let post = GaussianPosteriors::new(&mean, &logvar, 10, 5)
+            .unwrap()
+            .with_noise_correlation(rho)
+            .unwrap();
         let r = information_diagnostics(&post, 0, &InfoConfig { num_z_samples: 5 }).unwrap();
         let expected = -0.5 * (4.0 * (1.0f64 - rho).ln() + (1.0 + 4.0 * rho).ln());
         assert!((r.conditional_tc - expected).abs() < 1e-12);
         assert_eq!(r.num_z_samples, 5);
-        assert!(GaussianPosteriors::new(&mean, &logvar, 10, 5).unwrap().with_noise_correlation(-0.3).is_err());
-        assert!(GaussianPosteriors::new(&mean, &logvar, 10, 5).unwrap().with_noise_correlation(1.0).is_err());
+        assert!(
+            GaussianPosteriors::new(&mean, &logvar, 10, 5)
+                .unwrap()
+                .with_noise_correlation(-0.3)
+                .is_err()
+        );
+        assert!(
+            GaussianPosteriors::new(&mean, &logvar, 10, 5)
+                .unwrap()
+                .with_noise_correlation(1.0)
+                .is_err()
+        );
     }
 }

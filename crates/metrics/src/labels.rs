@@ -16,7 +16,11 @@ impl DenseLabels {
         classes.dedup();
         let labels = values
             .iter()
-            .map(|v| classes.binary_search(v).expect("value is in its own class list") as u32)
+            .map(|v| {
+                classes
+                    .binary_search(v)
+                    .expect("value is in its own class list") as u32
+            })
             .collect();
         DenseLabels { labels, classes }
     }

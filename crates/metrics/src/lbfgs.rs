@@ -53,10 +53,22 @@ pub(crate) fn minimize(
     loop {
         let gradient_max = max_abs(&g);
         if gradient_max <= options.gradient_tolerance || !f.is_finite() {
-            return LbfgsOutcome { x, gradient_max, iterations, converged: f.is_finite(), stalled };
+            return LbfgsOutcome {
+                x,
+                gradient_max,
+                iterations,
+                converged: f.is_finite(),
+                stalled,
+            };
         }
         if iterations >= options.max_iterations || stalled {
-            return LbfgsOutcome { x, gradient_max, iterations, converged: false, stalled };
+            return LbfgsOutcome {
+                x,
+                gradient_max,
+                iterations,
+                converged: false,
+                stalled,
+            };
         }
         iterations += 1;
 
@@ -83,7 +95,7 @@ pub(crate) fn minimize(
             }
         }
         let mut slope = dot(&g, &direction);
-        if !(slope < 0.0) {
+        if slope.is_nan() || slope >= 0.0 {
             history.clear();
             for (d, gi) in direction.iter_mut().zip(&g) {
                 *d = -gi;
@@ -156,7 +168,11 @@ mod tests {
                 f
             },
             vec![0.0; 20],
-            LbfgsOptions { gradient_tolerance: 1e-9, max_iterations: 1000, memory: 10 },
+            LbfgsOptions {
+                gradient_tolerance: 1e-9,
+                max_iterations: 1000,
+                memory: 10,
+            },
         );
         assert!(out.converged);
         for (i, xi) in out.x.iter().enumerate() {
@@ -170,9 +186,17 @@ mod tests {
                 (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2)
             },
             vec![-1.2, 1.0],
-            LbfgsOptions { gradient_tolerance: 1e-10, max_iterations: 1000, memory: 10 },
+            LbfgsOptions {
+                gradient_tolerance: 1e-10,
+                max_iterations: 1000,
+                memory: 10,
+            },
         );
         assert!(out.converged);
-        assert!((out.x[0] - 1.0).abs() < 1e-8 && (out.x[1] - 1.0).abs() < 1e-8, "{:?}", out.x);
+        assert!(
+            (out.x[0] - 1.0).abs() < 1e-8 && (out.x[1] - 1.0).abs() < 1e-8,
+            "{:?}",
+            out.x
+        );
     }
 }

@@ -51,17 +51,27 @@ pub mod unsupervised;
 pub use beta_vae::{BetaVaeConfig, BetaVaeResult, beta_vae_score, beta_vae_score_with_rng};
 pub use data::{Codes, FactorSizes, Factors, GaussianPosteriors};
 pub use dci::{DciConfig, DciResult, completeness, dci, disentanglement};
-pub use discretize::{discrete_entropy, discrete_mutual_info, histogram_discretize, mutual_info_matrix};
+pub use discretize::{
+    discrete_entropy, discrete_mutual_info, histogram_discretize, mutual_info_matrix,
+};
 pub use error::{BoxError, MetricsError, Result};
-pub use evaluate::{CodeSample, EvalConfig, Metric, evaluate_codes, evaluate_representation, parse_metrics};
+pub use evaluate::{
+    CodeSample, EvalConfig, Metric, evaluate_codes, evaluate_representation, parse_metrics,
+};
 pub use explicitness::{ExplicitnessConfig, ExplicitnessResult, explicitness};
-pub use factor_vae::{FactorVaeConfig, FactorVaeResult, factor_vae_score, factor_vae_score_with_rng};
+pub use factor_vae::{
+    FactorVaeConfig, FactorVaeResult, factor_vae_score, factor_vae_score_with_rng,
+};
 pub use gbt::{GbtConfig, GradientBoostedTrees};
-pub use info::{InfoConfig, InfoDiagnostics, information_diagnostics, information_diagnostics_with_rng};
+pub use info::{
+    InfoConfig, InfoDiagnostics, information_diagnostics, information_diagnostics_with_rng,
+};
 pub use linear_svm::{LinearSvmConfig, OneFeatureSvm};
 pub use logistic::{LogisticConfig, LogisticRegression};
 pub use mig::{MigConfig, MigResult, mig};
-pub use mig_continuous::{MigContinuousConfig, MigContinuousResult, MigNormalization, mig_continuous};
+pub use mig_continuous::{
+    MigContinuousConfig, MigContinuousResult, MigNormalization, mig_continuous,
+};
 pub use modularity::{ModularityConfig, ModularityResult, modularity, modularity_from_mutual_info};
 pub use report::{Report, ToReport};
 pub use representation::{Representation, SampledCodes, sample_codes};

@@ -146,15 +146,26 @@ impl BinaryProblem<'_> {
 impl OneFeatureSvm {
     pub fn fit(x: &[f64], y: &[usize], config: &LinearSvmConfig) -> Result<Self> {
         if x.is_empty() {
-            return Err(MetricsError::Empty { what: "SVM training feature" });
+            return Err(MetricsError::Empty {
+                what: "SVM training feature",
+            });
         }
         if x.len() != y.len() {
-            return Err(MetricsError::Shape { what: "SVM labels", got: y.len(), expected: x.len() });
+            return Err(MetricsError::Shape {
+                what: "SVM labels",
+                got: y.len(),
+                expected: x.len(),
+            });
         }
         if let Some(pos) = x.iter().position(|v| !v.is_finite()) {
-            return Err(MetricsError::NonFinite { what: "SVM feature", row: pos, column: 0, value: x[pos] });
+            return Err(MetricsError::NonFinite {
+                what: "SVM feature",
+                row: pos,
+                column: 0,
+                value: x[pos],
+            });
         }
-        if !(config.c > 0.0) || !config.c.is_finite() {
+        if !(config.c.is_finite() && config.c > 0.0) {
             return Err(invalid("SVM C", format!("{} (need C > 0)", config.c)));
         }
         let labels = DenseLabels::new(y);
@@ -166,7 +177,13 @@ impl OneFeatureSvm {
         }
         let class_weight: Vec<f64> = counts
             .iter()
-            .map(|&c| if config.balanced_class_weight { n as f64 / (k as f64 * c as f64) } else { 1.0 })
+            .map(|&c| {
+                if config.balanced_class_weight {
+                    n as f64 / (k as f64 * c as f64)
+                } else {
+                    1.0
+                }
+            })
             .collect();
         let mut planes = Vec::new();
         let mut sign = vec![0.0; n];
@@ -176,18 +193,39 @@ impl OneFeatureSvm {
                 sign[i] = if l == 1 { 1.0 } else { -1.0 };
                 cost[i] = config.c * class_weight[l as usize];
             }
-            planes.push(BinaryProblem { x, sign: &sign, cost: &cost }.solve(config)?);
+            planes.push(
+                BinaryProblem {
+                    x,
+                    sign: &sign,
+                    cost: &cost,
+                }
+                .solve(config)?,
+            );
         } else if k > 2 {
             for c in 0..k as u32 {
                 for (i, &l) in labels.labels.iter().enumerate() {
                     let positive = l == c;
                     sign[i] = if positive { 1.0 } else { -1.0 };
-                    cost[i] = if positive { config.c * class_weight[c as usize] } else { config.c };
+                    cost[i] = if positive {
+                        config.c * class_weight[c as usize]
+                    } else {
+                        config.c
+                    };
                 }
-                planes.push(BinaryProblem { x, sign: &sign, cost: &cost }.solve(config)?);
+                planes.push(
+                    BinaryProblem {
+                        x,
+                        sign: &sign,
+                        cost: &cost,
+                    }
+                    .solve(config)?,
+                );
             }
         }
-        Ok(OneFeatureSvm { classes: labels.classes, planes })
+        Ok(OneFeatureSvm {
+            classes: labels.classes,
+            planes,
+        })
     }
 
     pub fn classes(&self) -> &[usize] {
@@ -222,9 +260,17 @@ impl OneFeatureSvm {
 
     pub fn accuracy(&self, x: &[f64], y: &[usize]) -> Result<f64> {
         if x.len() != y.len() || x.is_empty() {
-            return Err(MetricsError::Shape { what: "SVM test labels", got: y.len(), expected: x.len() });
+            return Err(MetricsError::Shape {
+                what: "SVM test labels",
+                got: y.len(),
+                expected: x.len(),
+            });
         }
-        Ok(x.iter().zip(y).filter(|(v, c)| self.predict_one(**v) == **c).count() as f64 / x.len() as f64)
+        Ok(x.iter()
+            .zip(y)
+            .filter(|(v, c)| self.predict_one(**v) == **c)
+            .count() as f64
+            / x.len() as f64)
     }
 }
 
@@ -235,17 +281,31 @@ mod tests {
     /// The binary objective, evaluated directly.
     fn objective(x: &[f64], s: &[f64], c: &[f64], w: f64, b: f64) -> f64 {
         0.5 * (w * w + b * b)
-            + x.iter().zip(s).zip(c).map(|((x, s), c)| c * (1.0 - s * (w * x + b)).max(0.0).powi(2)).sum::<f64>()
+            + x.iter()
+                .zip(s)
+                .zip(c)
+                .map(|((x, s), c)| c * (1.0 - s * (w * x + b)).max(0.0).powi(2))
+                .sum::<f64>()
     }
 
     #[test]
     fn separable_data_gets_perfect_accuracy() {
-        let x: Vec<f64> = (0..2000).map(|i| if i % 2 == 0 { -1.0 - (i % 7) as f64 * 0.1 } else { 0.5 + (i % 5) as f64 * 0.1 }).collect();
+        let x: Vec<f64> = (0..2000)
+            .map(|i| {
+                if i % 2 == 0 {
+                    -1.0 - (i % 7) as f64 * 0.1
+                } else {
+                    0.5 + (i % 5) as f64 * 0.1
+                }
+            })
+            .collect();
         let y: Vec<usize> = (0..2000).map(|i| 10 + i % 2).collect();
         let svm = OneFeatureSvm::fit(&x, &y, &LinearSvmConfig::default()).unwrap();
         assert_eq!(svm.accuracy(&x, &y).unwrap(), 1.0);
         // Three ordered classes: one-vs-rest with linear scores still separates the ends.
-        let x: Vec<f64> = (0..3000).map(|i| (i % 3) as f64 * 2.0 + (i % 11) as f64 * 0.01).collect();
+        let x: Vec<f64> = (0..3000)
+            .map(|i| (i % 3) as f64 * 2.0 + (i % 11) as f64 * 0.01)
+            .collect();
         let y: Vec<usize> = (0..3000).map(|i| i % 3).collect();
         let svm = OneFeatureSvm::fit(&x, &y, &LinearSvmConfig::default()).unwrap();
         let acc = svm.accuracy(&x, &y).unwrap();
@@ -256,13 +316,21 @@ mod tests {
     fn solution_is_the_minimum_of_the_objective() {
         // Overlapping, unbalanced classes. Check against a brute-force grid search of the
         // same 2-D objective around the Newton solution, and the zero-gradient condition.
-        let x: Vec<f64> = (0..60).map(|i| (i as f64 * 0.37).sin() * 2.0 + if i < 20 { 1.0 } else { 0.0 }).collect();
+        let x: Vec<f64> = (0..60)
+            .map(|i| (i as f64 * 0.37).sin() * 2.0 + if i < 20 { 1.0 } else { 0.0 })
+            .collect();
         let y: Vec<usize> = (0..60).map(|i| usize::from(i < 20)).collect();
-        let config = LinearSvmConfig { c: 0.5, ..Default::default() };
+        let config = LinearSvmConfig {
+            c: 0.5,
+            ..Default::default()
+        };
         let svm = OneFeatureSvm::fit(&x, &y, &config).unwrap();
         let (w, b) = svm.planes()[0];
         let s: Vec<f64> = y.iter().map(|&l| if l == 1 { 1.0 } else { -1.0 }).collect();
-        let c: Vec<f64> = y.iter().map(|&l| 0.5 * 60.0 / (2.0 * if l == 1 { 20.0 } else { 40.0 })).collect();
+        let c: Vec<f64> = y
+            .iter()
+            .map(|&l| 0.5 * 60.0 / (2.0 * if l == 1 { 20.0 } else { 40.0 }))
+            .collect();
         let best = objective(&x, &s, &c, w, b);
         for i in -20..=20 {
             for j in -20..=20 {
@@ -280,7 +348,9 @@ mod tests {
     fn bad_input_is_an_error() {
         assert!(OneFeatureSvm::fit(&[], &[], &LinearSvmConfig::default()).is_err());
         assert!(OneFeatureSvm::fit(&[1.0], &[1, 2], &LinearSvmConfig::default()).is_err());
-        assert!(OneFeatureSvm::fit(&[f64::NAN, 1.0], &[1, 2], &LinearSvmConfig::default()).is_err());
+        assert!(
+            OneFeatureSvm::fit(&[f64::NAN, 1.0], &[1, 2], &LinearSvmConfig::default()).is_err()
+        );
         let one = OneFeatureSvm::fit(&[1.0, 2.0], &[5, 5], &LinearSvmConfig::default()).unwrap();
         assert_eq!(one.predict_one(-3.0), 5);
     }

@@ -42,9 +42,15 @@ impl Default for LogisticConfig {
 enum Weights {
     Constant,
     /// w (F) and b; the positive class is dense class 1.
-    Binary { w: Vec<f64>, b: f64 },
+    Binary {
+        w: Vec<f64>,
+        b: f64,
+    },
     /// W (K×F row-major) and b (K).
-    Multinomial { w: Vec<f64>, b: Vec<f64> },
+    Multinomial {
+        w: Vec<f64>,
+        b: Vec<f64>,
+    },
 }
 
 /// A fitted logistic regression.
@@ -61,10 +67,16 @@ const CHUNK: usize = 512;
 
 fn check_matrix(x: &[f64], n: usize, f: usize) -> Result<()> {
     if n == 0 || f == 0 {
-        return Err(MetricsError::Empty { what: "classifier features" });
+        return Err(MetricsError::Empty {
+            what: "classifier features",
+        });
     }
     if x.len() != n * f {
-        return Err(MetricsError::Shape { what: "classifier features (n×F)", got: x.len(), expected: n * f });
+        return Err(MetricsError::Shape {
+            what: "classifier features (n×F)",
+            got: x.len(),
+            expected: n * f,
+        });
     }
     if let Some(pos) = x.iter().position(|v| !v.is_finite()) {
         return Err(MetricsError::NonFinite {
@@ -93,10 +105,15 @@ fn sigmoid(t: f64) -> f64 {
 
 impl LogisticRegression {
     /// Fits on `x` (n×F, row-major) with class labels `y` (any integers).
-    pub fn fit(x: &[f64], num_features: usize, y: &[usize], config: &LogisticConfig) -> Result<Self> {
+    pub fn fit(
+        x: &[f64],
+        num_features: usize,
+        y: &[usize],
+        config: &LogisticConfig,
+    ) -> Result<Self> {
         let n = y.len();
         check_matrix(x, n, num_features)?;
-        if !(config.c > 0.0) || !config.c.is_finite() {
+        if !(config.c.is_finite() && config.c > 0.0) {
             return Err(invalid("logistic C", format!("{} (need C > 0)", config.c)));
         }
         let labels = DenseLabels::new(y);
@@ -112,8 +129,18 @@ impl LogisticRegression {
         let (weights, outcome) = match k {
             1 => (Weights::Constant, None),
             2 => {
-                let out = minimize(|p, g| binary_objective(p, g, x, f, y_dense, reg), vec![0.0; f + 1], options);
-                (Weights::Binary { w: out.x[..f].to_vec(), b: out.x[f] }, Some(out))
+                let out = minimize(
+                    |p, g| binary_objective(p, g, x, f, y_dense, reg),
+                    vec![0.0; f + 1],
+                    options,
+                );
+                (
+                    Weights::Binary {
+                        w: out.x[..f].to_vec(),
+                        b: out.x[f],
+                    },
+                    Some(out),
+                )
             }
             _ => {
                 let out = minimize(
@@ -122,7 +149,10 @@ impl LogisticRegression {
                     options,
                 );
                 (
-                    Weights::Multinomial { w: out.x[..k * f].to_vec(), b: out.x[k * f..].to_vec() },
+                    Weights::Multinomial {
+                        w: out.x[..k * f].to_vec(),
+                        b: out.x[k * f..].to_vec(),
+                    },
                     Some(out),
                 )
             }
@@ -146,7 +176,13 @@ impl LogisticRegression {
                 (out.iterations, out.gradient_max)
             }
         };
-        Ok(LogisticRegression { classes: labels.classes, num_features: f, weights, iterations, gradient_max })
+        Ok(LogisticRegression {
+            classes: labels.classes,
+            num_features: f,
+            weights,
+            iterations,
+            gradient_max,
+        })
     }
 
     /// The classes, in increasing order (columns of `predict_proba`).
@@ -166,7 +202,9 @@ impl LogisticRegression {
         match &self.weights {
             Weights::Constant => vec![],
             Weights::Binary { w, .. } => vec![w.clone()],
-            Weights::Multinomial { w, .. } => w.chunks(self.num_features).map(<[f64]>::to_vec).collect(),
+            Weights::Multinomial { w, .. } => {
+                w.chunks(self.num_features).map(<[f64]>::to_vec).collect()
+            }
         }
     }
     pub fn intercepts(&self) -> Vec<f64> {
@@ -180,8 +218,12 @@ impl LogisticRegression {
     /// Class probabilities, n×C row-major (C = number of classes).
     pub fn predict_proba(&self, x: &[f64]) -> Result<Vec<f64>> {
         let f = self.num_features;
-        if x.len() % f != 0 {
-            return Err(MetricsError::Shape { what: "features (n×F)", got: x.len(), expected: (x.len() / f + 1) * f });
+        if !x.len().is_multiple_of(f) {
+            return Err(MetricsError::Shape {
+                what: "features (n×F)",
+                got: x.len(),
+                expected: (x.len() / f + 1) * f,
+            });
         }
         let mut out = Vec::with_capacity(x.len() / f * self.classes.len());
         for row in x.chunks_exact(f) {
@@ -210,14 +252,20 @@ impl LogisticRegression {
     /// Most probable class of each row (the smaller class on ties).
     pub fn predict(&self, x: &[f64]) -> Result<Vec<usize>> {
         let p = self.predict_proba(x)?;
-        Ok(p.chunks_exact(self.classes.len()).map(|r| self.classes[argmax(r)]).collect())
+        Ok(p.chunks_exact(self.classes.len())
+            .map(|r| self.classes[argmax(r)])
+            .collect())
     }
 
     /// Fraction of rows whose predicted class equals `y`.
     pub fn accuracy(&self, x: &[f64], y: &[usize]) -> Result<f64> {
         let pred = self.predict(x)?;
         if pred.len() != y.len() || y.is_empty() {
-            return Err(MetricsError::Shape { what: "labels", got: y.len(), expected: pred.len() });
+            return Err(MetricsError::Shape {
+                what: "labels",
+                got: y.len(),
+                expected: pred.len(),
+            });
         }
         Ok(pred.iter().zip(y).filter(|(a, b)| a == b).count() as f64 / y.len() as f64)
     }
@@ -268,7 +316,15 @@ fn binary_objective(p: &[f64], g: &mut [f64], x: &[f64], f: usize, y: &[u32], re
 }
 
 /// (1/N) Σ [logsumexp_k z_ik − z_{i,y_i}] + (reg/2)‖W‖², z_ik = W_k·x_i + b_k.
-fn multinomial_objective(p: &[f64], g: &mut [f64], x: &[f64], f: usize, k: usize, y: &[u32], reg: f64) -> f64 {
+fn multinomial_objective(
+    p: &[f64],
+    g: &mut [f64],
+    x: &[f64],
+    f: usize,
+    k: usize,
+    y: &[u32],
+    reg: f64,
+) -> f64 {
     let n = y.len();
     let (w, b) = (&p[..k * f], &p[k * f..]);
     let partials: Vec<(f64, Vec<f64>)> = x
@@ -280,7 +336,12 @@ fn multinomial_objective(p: &[f64], g: &mut [f64], x: &[f64], f: usize, k: usize
             let mut z = vec![0.0; k];
             for (row, &label) in xc.chunks_exact(f).zip(yc) {
                 for (c, zc) in z.iter_mut().enumerate() {
-                    *zc = row.iter().zip(&w[c * f..(c + 1) * f]).map(|(a, c)| a * c).sum::<f64>() + b[c];
+                    *zc = row
+                        .iter()
+                        .zip(&w[c * f..(c + 1) * f])
+                        .map(|(a, c)| a * c)
+                        .sum::<f64>()
+                        + b[c];
                 }
                 let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 let mut s = 0.0;
@@ -333,7 +394,11 @@ mod tests {
         let (mut lo, mut hi) = (0.0, 2.0 * n * c);
         for _ in 0..200 {
             let mid = 0.5 * (lo + hi);
-            if mid - 2.0 * n * c / (1.0 + mid.exp()) > 0.0 { hi = mid } else { lo = mid }
+            if mid - 2.0 * n * c / (1.0 + mid.exp()) > 0.0 {
+                hi = mid
+            } else {
+                lo = mid
+            }
         }
         0.5 * (lo + hi)
     }
@@ -345,10 +410,16 @@ mod tests {
         for (n, c) in [(5usize, 1.0), (50, 0.1), (200, 1.0)] {
             let x: Vec<f64> = (0..2 * n).map(|i| if i < n { -1.0 } else { 1.0 }).collect();
             let y: Vec<usize> = (0..2 * n).map(|i| if i < n { 3 } else { 8 }).collect();
-            let config = LogisticConfig { c, ..Default::default() };
+            let config = LogisticConfig {
+                c,
+                ..Default::default()
+            };
             let model = LogisticRegression::fit(&x, 1, &y, &config).unwrap();
             let expected = solve_symmetric_binary(n as f64, c);
-            assert!((model.coefficients()[0][0] - expected).abs() < 1e-5, "{n} {c}: {model:?} vs {expected}");
+            assert!(
+                (model.coefficients()[0][0] - expected).abs() < 1e-5,
+                "{n} {c}: {model:?} vs {expected}"
+            );
             assert!(model.intercepts()[0].abs() < 1e-5);
             assert_eq!(model.classes(), &[3, 8]);
             assert_eq!(model.accuracy(&x, &y).unwrap(), 1.0);
@@ -375,7 +446,9 @@ mod tests {
         let mut grad_w = vec![vec![0.0; f]; k];
         let mut grad_b = vec![0.0; k];
         for (row, &label) in x.chunks(f).zip(&y) {
-            let z: Vec<f64> = (0..k).map(|c| (0..f).map(|j| w[c][j] * row[j]).sum::<f64>() + b[c]).collect();
+            let z: Vec<f64> = (0..k)
+                .map(|c| (0..f).map(|j| w[c][j] * row[j]).sum::<f64>() + b[c])
+                .collect();
             let denom: f64 = z.iter().map(|v| v.exp()).sum();
             for c in 0..k {
                 let r = z[c].exp() / denom - (c == label) as i32 as f64;
@@ -388,14 +461,21 @@ mod tests {
         for c in 0..k {
             for j in 0..f {
                 let g = grad_w[c][j] + w[c][j]; // C = 1
-                assert!(g.abs() < 1e-3, "dW[{c}][{j}] = {g}");
+                assert!(g.abs() < 1e-4, "dW[{c}][{j}] = {g}");
             }
-            assert!(grad_b[c].abs() < 1e-3, "db[{c}] = {}", grad_b[c]);
+            assert!(grad_b[c].abs() < 1e-4, "db[{c}] = {}", grad_b[c]);
         }
         // Σ_c W_c = 0 at the optimum (the penalty picks the centred parameterization).
-        for j in 0..f {
-            assert!((0..k).map(|c| w[c][j]).sum::<f64>().abs() < 1e-4);
-        }
+        let column_sums = w.iter().fold(vec![0.0; f], |mut acc, row| {
+            for (a, v) in acc.iter_mut().zip(row) {
+                *a += v;
+            }
+            acc
+        });
+        assert!(
+            column_sums.iter().all(|s| s.abs() < 1e-4),
+            "{column_sums:?}"
+        );
         let p = model.predict_proba(&x).unwrap();
         for r in p.chunks(k) {
             assert!((r.iter().sum::<f64>() - 1.0).abs() < 1e-12);
@@ -409,7 +489,9 @@ mod tests {
         let model = LogisticRegression::fit(&x, 1, &y, &LogisticConfig::default()).unwrap();
         // 3 classes on a line with an intercept each: the middle class wins the middle.
         assert!(model.accuracy(&x, &y).unwrap() >= 0.99);
-        let x2: Vec<f64> = (0..200).flat_map(|i| [(i % 2) as f64 * 4.0 - 2.0, (i % 7) as f64]).collect();
+        let x2: Vec<f64> = (0..200)
+            .flat_map(|i| [(i % 2) as f64 * 4.0 - 2.0, (i % 7) as f64])
+            .collect();
         let y2: Vec<usize> = (0..200).map(|i| i % 2).collect();
         let model = LogisticRegression::fit(&x2, 2, &y2, &LogisticConfig::default()).unwrap();
         assert_eq!(model.accuracy(&x2, &y2).unwrap(), 1.0);
@@ -417,12 +499,22 @@ mod tests {
 
     #[test]
     fn bad_input_is_an_error_and_one_class_is_constant() {
-        assert!(LogisticRegression::fit(&[1.0, f64::NAN], 1, &[0, 1], &LogisticConfig::default()).is_err());
-        assert!(LogisticRegression::fit(&[1.0, 2.0, 3.0], 2, &[0, 1], &LogisticConfig::default()).is_err());
+        assert!(
+            LogisticRegression::fit(&[1.0, f64::NAN], 1, &[0, 1], &LogisticConfig::default())
+                .is_err()
+        );
+        assert!(
+            LogisticRegression::fit(&[1.0, 2.0, 3.0], 2, &[0, 1], &LogisticConfig::default())
+                .is_err()
+        );
         assert!(LogisticRegression::fit(&[], 1, &[], &LogisticConfig::default()).is_err());
-        let bad_c = LogisticConfig { c: 0.0, ..Default::default() };
+        let bad_c = LogisticConfig {
+            c: 0.0,
+            ..Default::default()
+        };
         assert!(LogisticRegression::fit(&[1.0, 2.0], 1, &[0, 1], &bad_c).is_err());
-        let m = LogisticRegression::fit(&[1.0, 2.0], 1, &[4, 4], &LogisticConfig::default()).unwrap();
+        let m =
+            LogisticRegression::fit(&[1.0, 2.0], 1, &[4, 4], &LogisticConfig::default()).unwrap();
         assert_eq!(m.predict(&[7.0]).unwrap(), vec![4]);
     }
 }

@@ -53,7 +53,11 @@ pub fn mig(codes: &Codes, factors: &Factors, config: &MigConfig) -> Result<MigRe
         return Err(invalid("mig.num_train", "must be positive"));
     }
     let n = codes.num_samples().min(config.num_train);
-    let sample = DiscreteSample::new(&codes.rows(0, n), Some(&factors.rows(0, n)), config.num_bins)?;
+    let sample = DiscreteSample::new(
+        &codes.rows(0, n),
+        Some(&factors.rows(0, n)),
+        config.num_bins,
+    )?;
     let mi = sample.code_factor_mi();
     let entropies = sample.factor_entropies();
     let (score, per_factor) = mig_from_mutual_info(&mi, &entropies)?;
@@ -72,7 +76,10 @@ pub fn mig(codes: &Codes, factors: &Factors, config: &MigConfig) -> Result<MigRe
 /// Returns the score and the per-factor normalized gaps (None where H_k = 0).
 pub fn mig_from_mutual_info(mi: &[Vec<f64>], entropies: &[f64]) -> Result<(f64, Vec<Option<f64>>)> {
     if mi.len() < 2 {
-        return Err(degenerate("mig", format!("needs at least 2 codes, got {}", mi.len())));
+        return Err(degenerate(
+            "mig",
+            format!("needs at least 2 codes, got {}", mi.len()),
+        ));
     }
     let k = entropies.len();
     if let Some(row) = mi.iter().find(|r| r.len() != k) {
@@ -84,7 +91,7 @@ pub fn mig_from_mutual_info(mi: &[Vec<f64>], entropies: &[f64]) -> Result<(f64, 
     }
     let per_factor: Vec<Option<f64>> = (0..k)
         .map(|f| {
-            if !(entropies[f] > 0.0) {
+            if entropies[f].is_nan() || entropies[f] <= 0.0 {
                 return None;
             }
             let mut column: Vec<f64> = mi.iter().map(|r| r[f]).collect();
@@ -127,7 +134,9 @@ mod tests {
 
     fn uniform_factors(n: usize, sizes: &[usize], seed: u64) -> Vec<usize> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        (0..n * sizes.len()).map(|i| rng.random_range(0..sizes[i % sizes.len()])).collect()
+        (0..n * sizes.len())
+            .map(|i| rng.random_range(0..sizes[i % sizes.len()]))
+            .collect()
     }
 
     #[test]
@@ -176,8 +185,16 @@ mod tests {
             row[1] = 0;
         }
         let codes: Vec<f32> = f.iter().map(|&c| c as f32).collect();
-        let config = MigConfig { num_train: 200, num_bins: 20 };
-        let r = mig(&Codes::new(&codes, n, 2).unwrap(), &Factors::new(&f, n, 2).unwrap(), &config).unwrap();
+        let config = MigConfig {
+            num_train: 200,
+            num_bins: 20,
+        };
+        let r = mig(
+            &Codes::new(&codes, n, 2).unwrap(),
+            &Factors::new(&f, n, 2).unwrap(),
+            &config,
+        )
+        .unwrap();
         assert_eq!(r.num_samples, 200);
         assert_eq!(r.per_factor[1], None);
         assert!((r.score - 1.0).abs() < 1e-12, "{r:?}");

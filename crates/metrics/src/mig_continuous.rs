@@ -20,7 +20,10 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Factors, GaussianPosteriors};
 use crate::discretize::mutual_info_dense;
 use crate::error::{MetricsError, Result, degenerate, invalid};
-use crate::gaussian::{Params, choose_samples, draw_latents, exp_nonpositive, lane_sum, log_sum_exp_slice, max_of, with_avx2};
+use crate::gaussian::{
+    Params, choose_samples, draw_latents, exp_nonpositive, lane_sum, log_sum_exp_slice, max_of,
+    with_avx2,
+};
 use crate::labels::DenseLabels;
 use crate::report::{Report, ToReport, matrix};
 
@@ -92,15 +95,24 @@ pub fn mig_continuous_with_rng(
     if config.num_z_samples == 0 {
         return Err(invalid("mig_continuous.num_z_samples", "must be positive"));
     }
-    if let Some(&k) = config.exclude_factors.iter().find(|&&k| k >= factors.num_factors()) {
-        return Err(invalid("mig_continuous.exclude_factors", format!("factor {k} does not exist")));
+    if let Some(&k) = config
+        .exclude_factors
+        .iter()
+        .find(|&&k| k >= factors.num_factors())
+    {
+        return Err(invalid(
+            "mig_continuous.exclude_factors",
+            format!("factor {k} does not exist"),
+        ));
     }
     let p = Params::new(posteriors);
     let (n, d) = (p.n, p.d);
     if d < 2 {
         return Err(degenerate("mig_continuous", "needs at least 2 codes"));
     }
-    let labels: Vec<DenseLabels> = (0..factors.num_factors()).map(|k| DenseLabels::new(&factors.column(k))).collect();
+    let labels: Vec<DenseLabels> = (0..factors.num_factors())
+        .map(|k| DenseLabels::new(&factors.column(k)))
+        .collect();
     // members[k][c]: samples of class c of factor k.
     let members: Vec<Vec<Vec<u32>>> = labels
         .iter()
@@ -123,36 +135,40 @@ pub fn mig_continuous_with_rng(
         .zip(z.par_chunks(d))
         .map_init(
             || (vec![0.0; n * d], vec![0.0; n]),
-            |(log_density, scaled), (&m, zm)| with_avx2(|| {
-                let mut out = vec![0.0; d * (1 + num_factors)];
-                for (j, column) in log_density.chunks_exact_mut(n).enumerate() {
-                    p.log_densities(j, zm[j], column, None);
-                    // Shift by the column maximum once; the class mixtures reuse the
-                    // exponentials (their own maximum is at most this one).
-                    let max = max_of(column);
-                    for (e, &l) in scaled.iter_mut().zip(column.iter()) {
-                        *e = exp_nonpositive(l - max);
+            |(log_density, scaled), (&m, zm)| {
+                with_avx2(|| {
+                    let mut out = vec![0.0; d * (1 + num_factors)];
+                    for (j, column) in log_density.chunks_exact_mut(n).enumerate() {
+                        p.log_densities(j, zm[j], column, None);
+                        // Shift by the column maximum once; the class mixtures reuse the
+                        // exponentials (their own maximum is at most this one).
+                        let max = max_of(column);
+                        for (e, &l) in scaled.iter_mut().zip(column.iter()) {
+                            *e = exp_nonpositive(l - max);
+                        }
+                        out[j] = max + lane_sum(scaled).ln() - ln_n;
+                        for (k, l) in labels.iter().enumerate() {
+                            let class = &members[k][l.labels[m] as usize];
+                            let sum: f64 = class.iter().map(|&i| scaled[i as usize]).sum();
+                            // The class includes m itself, whose density is rarely more than
+                            // e^-700 below the maximum; if it is, recompute with its own shift.
+                            let log_sum = if sum > 1e-280 {
+                                max + sum.ln()
+                            } else {
+                                let values: Vec<f64> =
+                                    class.iter().map(|&i| column[i as usize]).collect();
+                                log_sum_exp_slice(&values)
+                            };
+                            out[d + k * d + j] = log_sum - (class.len() as f64).ln();
+                        }
                     }
-                    out[j] = max + lane_sum(scaled).ln() - ln_n;
-                    for (k, l) in labels.iter().enumerate() {
-                        let class = &members[k][l.labels[m] as usize];
-                        let sum: f64 = class.iter().map(|&i| scaled[i as usize]).sum();
-                        // The class includes m itself, whose density is rarely more than
-                        // e^-700 below the maximum; if it is, recompute with its own shift.
-                        let log_sum = if sum > 1e-280 {
-                            max + sum.ln()
-                        } else {
-                            let values: Vec<f64> = class.iter().map(|&i| column[i as usize]).collect();
-                            log_sum_exp_slice(&values)
-                        };
-                        out[d + k * d + j] = log_sum - (class.len() as f64).ln();
-                    }
-                }
-                out
-            }),
+                    out
+                })
+            },
         )
         .collect();
-    let mean_of = |idx: usize| per_sample.iter().map(|s| s[idx]).sum::<f64>() / per_sample.len() as f64;
+    let mean_of =
+        |idx: usize| per_sample.iter().map(|s| s[idx]).sum::<f64>() / per_sample.len() as f64;
     let mutual_information: Vec<Vec<f64>> = (0..d)
         .map(|j| {
             let h_marginal = -mean_of(j);
@@ -176,7 +192,7 @@ pub fn mig_continuous_with_rng(
                     mutual_info_dense(&l.labels, l.num_classes(), &l.labels, l.num_classes())
                 }
             };
-            if !(h > 0.0) {
+            if h.is_nan() || h <= 0.0 {
                 return None;
             }
             let mut column: Vec<f64> = mutual_information.iter().map(|r| r[k]).collect();
@@ -186,7 +202,10 @@ pub fn mig_continuous_with_rng(
         .collect();
     let used: Vec<f64> = per_factor.iter().flatten().copied().collect();
     if used.is_empty() {
-        return Err(degenerate("mig_continuous", "no factor left (all excluded or constant)"));
+        return Err(degenerate(
+            "mig_continuous",
+            "no factor left (all excluded or constant)",
+        ));
     }
     Ok(MigContinuousResult {
         score: used.iter().sum::<f64>() / used.len() as f64,
@@ -212,7 +231,10 @@ impl ToReport for MigContinuousResult {
                     .collect(),
             ),
         );
-        r.insert("mig.continuous_mutual_information", matrix(&self.mutual_information));
+        r.insert(
+            "mig.continuous_mutual_information",
+            matrix(&self.mutual_information),
+        );
         r.insert(
             "mig.continuous_normalization",
             match self.normalization {
@@ -220,12 +242,16 @@ impl ToReport for MigContinuousResult {
                 MigNormalization::EmpiricalEntropy => "empirical_entropy",
             },
         );
-        r.insert("mig.continuous_exclude_factors", self.exclude_factors.clone());
+        r.insert(
+            "mig.continuous_exclude_factors",
+            self.exclude_factors.clone(),
+        );
         r.insert("mig.continuous_num_samples", self.num_samples);
         r.insert("mig.continuous_num_z_samples", self.num_z_samples);
         r.insert(
             "mig.continuous_seed",
-            self.seed.map_or(serde_json::Value::Null, serde_json::Value::from),
+            self.seed
+                .map_or(serde_json::Value::Null, serde_json::Value::from),
         );
     }
 }
@@ -236,9 +262,17 @@ mod tests {
     use rand::Rng;
 
     /// μ = factor class (+ nothing) with small σ: code j knows factor j exactly.
-    fn identity_posteriors(n: usize, sizes: &[usize], sigma: f32, duplicate: bool, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<usize>, usize) {
+    fn identity_posteriors(
+        n: usize,
+        sizes: &[usize],
+        sigma: f32,
+        duplicate: bool,
+        seed: u64,
+    ) -> (Vec<f32>, Vec<f32>, Vec<usize>, usize) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let factors: Vec<usize> = (0..n * sizes.len()).map(|i| rng.random_range(0..sizes[i % sizes.len()])).collect();
+        let factors: Vec<usize> = (0..n * sizes.len())
+            .map(|i| rng.random_range(0..sizes[i % sizes.len()]))
+            .collect();
         let mut mean = Vec::new();
         for row in factors.chunks(sizes.len()) {
             for &c in row {
@@ -256,7 +290,10 @@ mod tests {
     fn identity_near_one_duplicate_near_zero() {
         let sizes = [3, 5];
         let n = 1500;
-        let config = MigContinuousConfig { num_z_samples: 500, ..Default::default() };
+        let config = MigContinuousConfig {
+            num_z_samples: 500,
+            ..Default::default()
+        };
         let (mean, logvar, factors, d) = identity_posteriors(n, &sizes, 0.05, false, 1);
         let post = GaussianPosteriors::new(&mean, &logvar, n, d).unwrap();
         let f = Factors::new(&factors, n, 2).unwrap();
@@ -268,10 +305,16 @@ mod tests {
         let f = Factors::new(&factors, n, 2).unwrap();
         let r = mig_continuous(&post, &f, 0, &config).unwrap();
         assert!(r.score < 0.05, "{r:?}");
-        let excluded = MigContinuousConfig { exclude_factors: vec![0], ..config.clone() };
+        let excluded = MigContinuousConfig {
+            exclude_factors: vec![0],
+            ..config.clone()
+        };
         let r = mig_continuous(&post, &f, 0, &excluded).unwrap();
         assert_eq!(r.per_factor[0], None);
-        let bad = MigContinuousConfig { exclude_factors: vec![7], ..config };
+        let bad = MigContinuousConfig {
+            exclude_factors: vec![7],
+            ..config
+        };
         assert!(mig_continuous(&post, &f, 0, &bad).is_err());
     }
 }

@@ -38,14 +38,22 @@ pub struct ModularityResult {
     pub seed: Option<u64>,
 }
 
-pub fn modularity(codes: &Codes, factors: &Factors, config: &ModularityConfig) -> Result<ModularityResult> {
+pub fn modularity(
+    codes: &Codes,
+    factors: &Factors,
+    config: &ModularityConfig,
+) -> Result<ModularityResult> {
     check_same_samples(codes, factors)?;
     if config.num_train == 0 {
         return Err(invalid("modularity.num_train", "must be positive"));
     }
     let n = codes.num_samples().min(config.num_train);
-    let mi = DiscreteSample::new(&codes.rows(0, n), Some(&factors.rows(0, n)), config.num_bins)?
-        .code_factor_mi();
+    let mi = DiscreteSample::new(
+        &codes.rows(0, n),
+        Some(&factors.rows(0, n)),
+        config.num_bins,
+    )?
+    .code_factor_mi();
     let per_code = modularity_per_code(&mi)?;
     Ok(ModularityResult {
         score: per_code.iter().sum::<f64>() / per_code.len() as f64,
@@ -99,7 +107,10 @@ impl ToReport for ModularityResult {
     fn write_to(&self, r: &mut Report) {
         r.insert_f64("modularity.score", self.score);
         r.insert("modularity.per_code", vector(&self.per_code));
-        r.insert("modularity.mutual_information", matrix(&self.mutual_information));
+        r.insert(
+            "modularity.mutual_information",
+            matrix(&self.mutual_information),
+        );
         r.insert("modularity.num_samples", self.num_samples);
         r.insert("modularity.num_bins", self.num_bins);
         r.insert_seed("modularity", self.seed);
@@ -130,7 +141,10 @@ mod tests {
             .collect();
         assert!((modularity_from_mutual_info(&m).unwrap() - (1.0 - 1.0 / 9.0)).abs() < 1e-12);
         // All zero → 0; redundant codes are still modular.
-        assert_eq!(modularity_from_mutual_info(&vec![vec![0.0; 4]; 4]).unwrap(), 0.0);
+        assert_eq!(
+            modularity_from_mutual_info(&vec![vec![0.0; 4]; 4]).unwrap(),
+            0.0
+        );
         let mut m = diagonal(5, 5.0);
         m.extend(diagonal(5, 5.0));
         assert!((modularity_from_mutual_info(&m).unwrap() - 1.0).abs() < 1e-12);

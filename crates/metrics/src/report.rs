@@ -25,7 +25,10 @@ impl Report {
         self.0.insert(key.into(), finite_or_null(value));
     }
     pub fn insert_seed(&mut self, namespace: &str, seed: Option<u64>) {
-        self.insert(format!("{namespace}.seed"), seed.map_or(Value::Null, Value::from));
+        self.insert(
+            format!("{namespace}.seed"),
+            seed.map_or(Value::Null, Value::from),
+        );
     }
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.get(key)

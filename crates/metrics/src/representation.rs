@@ -36,7 +36,11 @@ pub(crate) struct Encoder<'r, R: Representation> {
 
 impl<'r, R: Representation> Encoder<'r, R> {
     pub fn new(representation: &'r mut R, num_factors: usize) -> Self {
-        Encoder { representation, num_factors, num_codes: None }
+        Encoder {
+            representation,
+            num_factors,
+            num_codes: None,
+        }
     }
 
     pub fn num_codes(&self) -> Option<usize> {
@@ -69,7 +73,11 @@ impl<'r, R: Representation> Encoder<'r, R> {
             }
         };
         if codes.len() != n * d {
-            return Err(MetricsError::Shape { what: "representation output (n×D)", got: codes.len(), expected: n * d });
+            return Err(MetricsError::Shape {
+                what: "representation output (n×D)",
+                got: codes.len(),
+                expected: n * d,
+            });
         }
         if let Some(pos) = codes.iter().position(|v| !v.is_finite()) {
             return Err(MetricsError::NonFinite {
@@ -108,7 +116,8 @@ impl SampledCodes {
         Codes::new(&self.codes, self.num_samples, self.num_codes).expect("validated when encoded")
     }
     pub fn factors(&self) -> Factors<'_> {
-        Factors::new(&self.factors, self.num_samples, self.num_factors).expect("shape fixed when sampled")
+        Factors::new(&self.factors, self.num_samples, self.num_factors)
+            .expect("shape fixed when sampled")
     }
 }
 
@@ -124,7 +133,14 @@ pub fn sample_codes<R: Representation>(
 ) -> Result<SampledCodes> {
     use rand::SeedableRng;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    sample_codes_with_rng(ground_truth, representation, num_samples, &mut rng, rows_per_call).map(|mut s| {
+    sample_codes_with_rng(
+        ground_truth,
+        representation,
+        num_samples,
+        &mut rng,
+        rows_per_call,
+    )
+    .map(|mut s| {
         s.seed = seed;
         s
     })
@@ -183,11 +199,19 @@ mod tests {
     #[test]
     fn bad_representation_outputs_are_errors() {
         let sizes = FactorSizes::new(&[3, 4]).unwrap();
-        let mut wrong_len = |f: &[usize]| -> Result<Vec<f32>, std::convert::Infallible> { Ok(vec![0.0; f.len() / 2 * 3 + 1]) };
+        let mut wrong_len = |f: &[usize]| -> Result<Vec<f32>, std::convert::Infallible> {
+            Ok(vec![0.0; f.len() / 2 * 3 + 1])
+        };
         assert!(sample_codes(&sizes, &mut wrong_len, 10, 0, 4).is_err());
-        let mut nan = |f: &[usize]| -> Result<Vec<f32>, std::convert::Infallible> { Ok(vec![f32::NAN; f.len()]) };
-        assert!(matches!(sample_codes(&sizes, &mut nan, 10, 0, 4), Err(MetricsError::NonFinite { .. })));
-        let mut failing = |_: &[usize]| -> Result<Vec<f32>, String> { Err("encoder exploded".into()) };
+        let mut nan = |f: &[usize]| -> Result<Vec<f32>, std::convert::Infallible> {
+            Ok(vec![f32::NAN; f.len()])
+        };
+        assert!(matches!(
+            sample_codes(&sizes, &mut nan, 10, 0, 4),
+            Err(MetricsError::NonFinite { .. })
+        ));
+        let mut failing =
+            |_: &[usize]| -> Result<Vec<f32>, String> { Err("encoder exploded".into()) };
         let err = sample_codes(&sizes, &mut failing, 10, 0, 4).unwrap_err();
         assert!(err.to_string().contains("encoder exploded"), "{err}");
         // D changes between calls.
@@ -202,7 +226,8 @@ mod tests {
     #[test]
     fn samples_are_seeded_prefix_consistent_and_chunking_invariant() {
         let sizes = FactorSizes::new(&[3, 40]).unwrap();
-        let mut identity = |f: &[usize]| -> Result<Vec<f32>, String> { Ok(f.iter().map(|&c| c as f32).collect()) };
+        let mut identity =
+            |f: &[usize]| -> Result<Vec<f32>, String> { Ok(f.iter().map(|&c| c as f32).collect()) };
         let a = sample_codes(&sizes, &mut identity, 100, 7, 64).unwrap();
         let b = sample_codes(&sizes, &mut identity, 250, 7, 7).unwrap();
         assert_eq!(a.factors[..], b.factors[..200]);

@@ -47,18 +47,30 @@ pub fn sap(codes: &Codes, factors: &Factors, config: &SapConfig) -> Result<SapRe
     if d < 2 {
         return Err(degenerate("sap", "needs at least 2 codes"));
     }
-    let (num_train, num_test) = train_test_sizes("sap", codes.num_samples(), config.num_train, config.num_test)?;
+    let (num_train, num_test) = train_test_sizes(
+        "sap",
+        codes.num_samples(),
+        config.num_train,
+        config.num_test,
+    )?;
     let train = codes.rows(0, num_train);
     let test = codes.rows(num_train, num_test);
     let k = factors.num_factors();
-    let y_train: Vec<Vec<usize>> = (0..k).map(|f| factors.rows(0, num_train).column(f)).collect();
-    let y_test: Vec<Vec<usize>> = (0..k).map(|f| factors.rows(num_train, num_test).column(f)).collect();
+    let y_train: Vec<Vec<usize>> = (0..k)
+        .map(|f| factors.rows(0, num_train).column(f))
+        .collect();
+    let y_test: Vec<Vec<usize>> = (0..k)
+        .map(|f| factors.rows(num_train, num_test).column(f))
+        .collect();
     let score_matrix: Vec<Vec<f64>> = (0..d)
         .into_par_iter()
         .map(|i| {
             let (x_train, x_test) = (train.column(i), test.column(i));
             (0..k)
-                .map(|f| OneFeatureSvm::fit(&x_train, &y_train[f], &config.svm)?.accuracy(&x_test, &y_test[f]))
+                .map(|f| {
+                    OneFeatureSvm::fit(&x_train, &y_train[f], &config.svm)?
+                        .accuracy(&x_test, &y_test[f])
+                })
                 .collect::<Result<Vec<f64>>>()
         })
         .collect::<Result<_>>()?;
@@ -79,7 +91,10 @@ pub fn sap_from_score_matrix(scores: &[Vec<f64>]) -> Result<f64> {
     }
     let k = scores[0].len();
     if k == 0 || scores.iter().any(|r| r.len() != k) {
-        return Err(degenerate("sap", "the score matrix must be rectangular with at least one factor"));
+        return Err(degenerate(
+            "sap",
+            "the score matrix must be rectangular with at least one factor",
+        ));
     }
     let gaps: f64 = (0..k)
         .map(|f| {
@@ -121,14 +136,21 @@ mod tests {
         let factors: Vec<usize> = (0..n * 2).map(|_| rng.random_range(0..2)).collect();
         let noisy = |c: usize, rng: &mut ChaCha8Rng| c as f32 + rng.random_range(-0.2..0.2);
         let identity: Vec<f32> = factors.iter().map(|&c| noisy(c, &mut rng)).collect();
-        let config = SapConfig { num_train: 2000, num_test: 1000, ..Default::default() };
+        let config = SapConfig {
+            num_train: 2000,
+            num_test: 1000,
+            ..Default::default()
+        };
         let f = Factors::new(&factors, n, 2).unwrap();
         let r = sap(&Codes::new(&identity, n, 2).unwrap(), &f, &config).unwrap();
         // Each code predicts its factor perfectly and the other one at chance.
         assert!(r.score > 0.4, "{r:?}");
         assert_eq!(r.score_matrix[0][0], 1.0);
         // Factor 0 encoded twice: no gap for it.
-        let dup: Vec<f32> = factors.chunks(2).flat_map(|row| [row[0] as f32, row[0] as f32 + 0.01]).collect();
+        let dup: Vec<f32> = factors
+            .chunks(2)
+            .flat_map(|row| [row[0] as f32, row[0] as f32 + 0.01])
+            .collect();
         let r = sap(&Codes::new(&dup, n, 2).unwrap(), &f, &config).unwrap();
         assert!(r.score < 0.05, "{r:?}");
     }

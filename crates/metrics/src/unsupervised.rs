@@ -44,7 +44,10 @@ pub struct UnsupervisedResult {
     pub seed: Option<u64>,
 }
 
-pub fn unsupervised_scores(codes: &Codes, config: &UnsupervisedConfig) -> Result<UnsupervisedResult> {
+pub fn unsupervised_scores(
+    codes: &Codes,
+    config: &UnsupervisedConfig,
+) -> Result<UnsupervisedResult> {
     if config.num_train == 0 {
         return Err(invalid("unsupervised.num_train", "must be positive"));
     }
@@ -121,7 +124,10 @@ pub fn gaussian_wasserstein_correlation(cov: &[f64], d: usize) -> f64 {
 
 impl ToReport for UnsupervisedResult {
     fn write_to(&self, r: &mut Report) {
-        r.insert_f64("unsupervised.gaussian_total_correlation", self.gaussian_total_correlation);
+        r.insert_f64(
+            "unsupervised.gaussian_total_correlation",
+            self.gaussian_total_correlation,
+        );
         r.insert_f64(
             "unsupervised.gaussian_wasserstein_correlation",
             self.gaussian_wasserstein_correlation,
@@ -167,10 +173,12 @@ mod tests {
 
     #[test]
     fn duplicated_code_has_high_mutual_information() {
-        let values: Vec<f32> = (0..1000).flat_map(|i| {
-            let v = ((i * 7919) % 1000) as f32;
-            [v, v, ((i * 31) % 17) as f32]
-        }).collect();
+        let values: Vec<f32> = (0..1000)
+            .flat_map(|i| {
+                let v = ((i * 7919) % 1000) as f32;
+                [v, v, ((i * 31) % 17) as f32]
+            })
+            .collect();
         let codes = Codes::new(&values, 1000, 3).unwrap();
         let config = UnsupervisedConfig::default();
         let n = 1000;
