@@ -145,8 +145,12 @@ pub fn parse_metrics(list: &str) -> Result<Vec<Metric>> {
 }
 
 /// Settings of every metric; the default is the reference study's.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalConfig {
+    /// Most factor vectors per representation call in [`evaluate_representation`] (for
+    /// the shared sample and for FactorVAE and BetaVAE, overriding their own setting).
+    /// It does not change the scores of a deterministic representation.
+    pub rows_per_call: usize,
     pub mig: MigConfig,
     pub mig_continuous: MigContinuousConfig,
     pub factor_vae: FactorVaeConfig,
@@ -157,6 +161,24 @@ pub struct EvalConfig {
     pub explicitness: ExplicitnessConfig,
     pub unsupervised: UnsupervisedConfig,
     pub info: InfoConfig,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig {
+            rows_per_call: 1024,
+            mig: MigConfig::default(),
+            mig_continuous: MigContinuousConfig::default(),
+            factor_vae: FactorVaeConfig::default(),
+            beta_vae: BetaVaeConfig::default(),
+            dci: DciConfig::default(),
+            sap: SapConfig::default(),
+            modularity: ModularityConfig::default(),
+            explicitness: ExplicitnessConfig::default(),
+            unsupervised: UnsupervisedConfig::default(),
+            info: InfoConfig::default(),
+        }
+    }
 }
 
 impl EvalConfig {
@@ -301,7 +323,7 @@ pub fn evaluate_codes(
 /// reference study does: each metric draws factor vectors uniformly from ChaCha8 seeded
 /// with `seed`. The code-based metrics share one sample of
 /// [`EvalConfig::required_sample_size`] rows (a fresh same-seeded stream per metric would
-/// draw exactly these rows), encoded `rows_per_call` at a time; FactorVAE and BetaVAE
+/// draw exactly these rows), encoded `config.rows_per_call` at a time; FactorVAE and BetaVAE
 /// each draw their own interventional batches from a fresh stream. `mig-continuous` and
 /// `info` need posteriors: encode them yourself and use [`evaluate_codes`] or
 /// [`information_diagnostics`].
@@ -310,7 +332,6 @@ pub fn evaluate_representation<R: Representation>(
     ground_truth: &FactorSizes,
     representation: &mut R,
     seed: u64,
-    rows_per_call: usize,
     config: &EvalConfig,
 ) -> Result<Report> {
     if let Some(m) = metrics.iter().find(|m| m.needs_posteriors()) {
@@ -327,7 +348,13 @@ pub fn evaluate_representation<R: Representation>(
     let mut report = Report::new();
     let rows = config.required_sample_size(&code_metrics);
     if rows > 0 {
-        let sample = sample_codes(ground_truth, representation, rows, seed, rows_per_call)?;
+        let sample = sample_codes(
+            ground_truth,
+            representation,
+            rows,
+            seed,
+            config.rows_per_call,
+        )?;
         let factors = sample.factors();
         let inputs = CodeSample {
             codes: sample.codes(),
@@ -336,14 +363,22 @@ pub fn evaluate_representation<R: Representation>(
         };
         report.extend(evaluate_codes(&code_metrics, &inputs, Some(seed), config)?);
     }
+    let factor_vae_config = FactorVaeConfig {
+        rows_per_call: config.rows_per_call,
+        ..config.factor_vae.clone()
+    };
+    let beta_vae_config = BetaVaeConfig {
+        rows_per_call: config.rows_per_call,
+        ..config.beta_vae.clone()
+    };
     for &m in metrics {
         match m {
             Metric::FactorVae => {
-                factor_vae_score(ground_truth, representation, seed, &config.factor_vae)?
+                factor_vae_score(ground_truth, representation, seed, &factor_vae_config)?
                     .write_to(&mut report)
             }
             Metric::BetaVae => {
-                beta_vae_score(ground_truth, representation, seed, &config.beta_vae)?
+                beta_vae_score(ground_truth, representation, seed, &beta_vae_config)?
                     .write_to(&mut report)
             }
             _ => {}
@@ -417,8 +452,7 @@ mod tests {
             parse_metrics("mig,factor-vae,beta-vae,dci,sap,modularity,explicitness,unsupervised")
                 .unwrap();
         let config = small_config();
-        let report =
-            evaluate_representation(&metrics, &sizes, &mut encode, 7, 256, &config).unwrap();
+        let report = evaluate_representation(&metrics, &sizes, &mut encode, 7, &config).unwrap();
         for key in [
             "mig.discrete",
             "factor_vae.eval_accuracy",
@@ -465,7 +499,17 @@ mod tests {
         }
         // Same seed, same report.
         assert_eq!(
-            evaluate_representation(&metrics, &sizes, &mut encode, 7, 64, &config).unwrap(),
+            evaluate_representation(
+                &metrics,
+                &sizes,
+                &mut encode,
+                7,
+                &EvalConfig {
+                    rows_per_call: 64,
+                    ..config.clone()
+                }
+            )
+            .unwrap(),
             report
         );
     }

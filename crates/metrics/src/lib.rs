@@ -23,6 +23,31 @@
 //! estimator and sample sizes. Every random draw comes from a ChaCha8 generator seeded
 //! explicitly; results record the seed and the sample sizes and serialize to a flat
 //! [`Report`] with namespaced keys.
+//!
+//! ```
+//! use disentangle_metrics::*;
+//!
+//! // A representation: factor classes (n×K) → codes (n×D). Here the identity.
+//! let ground_truth = FactorSizes::new(&[3, 6, 8])?;
+//! let mut encode = |factors: &[usize]| -> Result<Vec<f32>, std::convert::Infallible> {
+//!     Ok(factors.iter().map(|&c| c as f32).collect())
+//! };
+//! let mut config = EvalConfig::default(); // the reference study's settings
+//! config.factor_vae.num_train = 500; // (smaller here so that the example runs fast)
+//! config.factor_vae.num_eval = 200;
+//! config.factor_vae.num_variance_estimate = 1000;
+//! let metrics = parse_metrics("mig,factor-vae")?;
+//! let report = evaluate_representation(&metrics, &ground_truth, &mut encode, 0, &config)?;
+//! assert!(report.get_f64("mig.discrete").unwrap() > 0.9);
+//! assert_eq!(report.get_f64("factor_vae.eval_accuracy"), Some(1.0));
+//!
+//! // Precomputed codes and factors (for example read from an .npz file).
+//! let sample = sample_codes(&ground_truth, &mut encode, 2000, 1, 1024)?;
+//! let inputs = CodeSample { codes: sample.codes(), factors: Some(sample.factors()), posteriors: None };
+//! let report = evaluate_codes(&[Metric::Mig, Metric::Modularity], &inputs, Some(1), &config)?;
+//! println!("{}", report.to_json_pretty());
+//! # Ok::<(), MetricsError>(())
+//! ```
 
 pub mod beta_vae;
 pub mod data;
