@@ -138,7 +138,7 @@ pub fn evaluate(a: EvaluateArgs, data_dir: Option<&Path>) -> Result<()> {
     let (posterior, others): (Vec<Metric>, Vec<Metric>) = metrics.iter().partition(|m| m.needs_posteriors());
     let mut report = Report::new();
     if !others.is_empty() {
-        report.extend(evaluate_representation(&others, &sizes, &mut representation, a.seed, 1024, &config)?);
+        report.extend(evaluate_representation(&others, &sizes, &mut representation, a.seed, &config)?);
     }
     if !posterior.is_empty() {
         let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
