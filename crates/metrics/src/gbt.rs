@@ -175,9 +175,16 @@ fn scan_feature_generic(
     if m < 2 {
         return;
     }
-    buffers.left_sum.resize(m, 0.0);
-    buffers.split_point.resize(m, 0.0);
-    buffers.proxy.resize(m, 0.0);
+    // Grow only (every position below m is overwritten), so no refilling per node.
+    for buffer in [
+        &mut buffers.left_sum,
+        &mut buffers.split_point,
+        &mut buffers.proxy,
+    ] {
+        if buffer.len() < m {
+            buffer.resize(m, 0.0);
+        }
+    }
     let (left_sum, split_point) = (&mut buffers.left_sum[..m], &mut buffers.split_point[..m]);
     let mut sum = 0.0;
     let mut last = f64::INFINITY;
@@ -454,8 +461,20 @@ fn partition_in_place(segment: &mut [Entry], goes_left: &[bool], scratch: &mut [
     segment[write..].copy_from_slice(&scratch[..spill]);
 }
 
-/// A regression tree fitted to `residual`, its leaf of every training sample, and its
-/// unnormalized feature importances.
+/// Buffers of one tree fit, reused from tree to tree by the same worker.
+#[derive(Default)]
+struct TreeWorkspace {
+    /// Per feature, the samples of every node sorted by that feature (F × n).
+    lists: Vec<Entry>,
+    goes_left: Vec<bool>,
+    scratch: Vec<Entry>,
+    buffers: ScanBuffers,
+    /// The node of every training sample; after the fit, its leaf.
+    node_of: Vec<u32>,
+}
+
+/// A regression tree fitted to `residual` and its unnormalized feature importances; the
+/// leaf of every training sample is left in `workspace.node_of`.
 ///
 /// Growth is level by level. Every node owns the same segment [start, end) of each
 /// feature's sample list, sorted by that feature; after a split each list's segment is
@@ -469,22 +488,29 @@ fn fit_tree(
     hessian: &[f64],
     leaf_scale: f64,
     max_depth: usize,
-) -> (Tree, Vec<u32>, Vec<f64>) {
+    workspace: &mut TreeWorkspace,
+) -> (Tree, Vec<f64>) {
     let n = data.num_samples;
     let num_features = data.sorted.len();
     let mut nodes = vec![Node::leaf()];
-    let mut node_of = vec![0u32; n];
     let mut importance = vec![0.0; num_features];
-    let mut lists: Vec<Entry> = Vec::new();
-    let mut goes_left = vec![false; n];
-    let mut scratch = vec![
+    let TreeWorkspace {
+        lists,
+        goes_left,
+        scratch,
+        buffers,
+        node_of,
+    } = workspace;
+    node_of.clear();
+    node_of.resize(n, 0);
+    goes_left.resize(n, false);
+    scratch.resize(
+        n,
         Entry {
             sample: 0,
-            value: 0.0
-        };
-        n
-    ];
-    let mut buffers = ScanBuffers::default();
+            value: 0.0,
+        },
+    );
     // (node, start, end, Σ residual, Σ residual²) of the nodes that may split at this
     // depth; the root's split comes precomputed.
     let mut frontier: Vec<(u32, usize, usize, f64, f64)> = Vec::new();
@@ -516,7 +542,7 @@ fn fit_tree(
                     &data.positions,
                     f as u32,
                     &mut best,
-                    &mut buffers,
+                    buffers,
                 );
             }
             if best.proxy > f64::NEG_INFINITY {
@@ -572,11 +598,11 @@ fn fit_tree(
                         partition_into(
                             &data.sorted[f][start..end],
                             &mut lists[range],
-                            &goes_left,
+                            goes_left,
                             split.num_left,
                         );
                     } else if f != chosen {
-                        partition_in_place(&mut lists[range], &goes_left, &mut scratch);
+                        partition_in_place(&mut lists[range], goes_left, scratch);
                     }
                 }
                 let middle = start + split.num_left;
@@ -603,7 +629,7 @@ fn fit_tree(
             };
         }
     }
-    (Tree { nodes }, node_of, importance)
+    (Tree { nodes }, importance)
 }
 
 /// A fitted gradient-boosted tree classifier.
@@ -700,66 +726,74 @@ impl GradientBoostedTrees {
             return Ok(model);
         }
         let data = SortedFeatures::new(x, n, num_features);
+        let m = num_outputs;
+        // Raw scores and probabilities are sample-major (n × outputs); the residuals are
+        // kept both sample-major (for the joint root scan) and per output (for the trees).
         let mut raw: Vec<f64> = (0..n).flat_map(|_| init.iter().copied()).collect();
-        let mut prob = vec![0.0; n * num_outputs];
-        let leaf_scale = if num_outputs == 1 {
+        let mut probability = vec![0.0; n * m];
+        let mut residual_rows = vec![0.0; n * m];
+        let mut residual_columns = vec![0.0; n * m];
+        let mut hessian_columns = vec![0.0; n * m];
+        let leaf_scale = if m == 1 {
             1.0
         } else {
             (k as f64 - 1.0) / k as f64
         };
         let mut importance = vec![0.0; num_features];
         for _stage in 0..config.num_stages {
-            if num_outputs == 1 {
-                for (p, r) in prob.iter_mut().zip(&raw) {
+            if m == 1 {
+                for (p, r) in probability.iter_mut().zip(&raw) {
                     *p = sigmoid(*r);
                 }
             } else {
-                for (p, r) in prob.chunks_exact_mut(k).zip(raw.chunks_exact(k)) {
-                    let m = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    let mut s = 0.0;
+                for (p, r) in probability.chunks_exact_mut(m).zip(raw.chunks_exact(m)) {
+                    let max = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let mut total = 0.0;
                     for (pi, ri) in p.iter_mut().zip(r) {
-                        *pi = (ri - m).exp();
-                        s += *pi;
+                        *pi = crate::gaussian::exp_nonpositive(ri - max);
+                        total += *pi;
                     }
                     for pi in p.iter_mut() {
-                        *pi /= s;
+                        *pi /= total;
                     }
                 }
             }
-            // Residuals y_k − p_k (class 1 for the binomial case) and hessians p(1 − p):
-            // sample-major for the joint root scan, one column per output for the trees.
-            let mut residual_rows = vec![0.0; n * num_outputs];
-            let mut residual_columns = vec![0.0; n * num_outputs];
-            let mut hessian_columns = vec![0.0; n * num_outputs];
+            // Residuals y_k − p_k (class 1 for the binomial case) and hessians p(1 − p).
             for s in 0..n {
-                for out in 0..num_outputs {
-                    let target = if num_outputs == 1 { 1 } else { out as u32 };
-                    let p = prob[s * num_outputs + out];
+                for out in 0..m {
+                    let target = if m == 1 { 1 } else { out as u32 };
+                    let p = probability[s * m + out];
                     let r = if labels.labels[s] == target { 1.0 } else { 0.0 } - p;
-                    residual_rows[s * num_outputs + out] = r;
+                    residual_rows[s * m + out] = r;
                     residual_columns[out * n + s] = r;
                     hessian_columns[out * n + s] = p * (1.0 - p);
                 }
             }
-            let roots = root_splits(&data, &residual_rows, num_outputs);
+            let roots = root_splits(&data, &residual_rows, m);
             let fitted: Vec<(Tree, Vec<u32>, Vec<f64>)> = roots
                 .into_par_iter()
                 .enumerate()
-                .map(|(out, root)| {
+                .map_init(TreeWorkspace::default, |workspace, (out, root)| {
                     let column = out * n..(out + 1) * n;
-                    fit_tree(
+                    let (tree, tree_importance) = fit_tree(
                         &data,
                         root,
                         &residual_columns[column.clone()],
                         &hessian_columns[column],
                         leaf_scale,
                         config.max_depth,
+                        workspace,
+                    );
+                    (
+                        tree,
+                        std::mem::take(&mut workspace.node_of),
+                        tree_importance,
                     )
                 })
                 .collect();
             for (out, (tree, leaf_of, tree_importance)) in fitted.into_iter().enumerate() {
                 for s in 0..n {
-                    raw[s * num_outputs + out] +=
+                    raw[s * m + out] +=
                         config.learning_rate * tree.nodes[leaf_of[s] as usize].value;
                 }
                 for (a, b) in importance.iter_mut().zip(&tree_importance) {
@@ -798,14 +832,21 @@ impl GradientBoostedTrees {
         let f = self.num_features;
         check_features(x, x.len() / f.max(1), f)?;
         let m = self.num_outputs;
-        let mut out = Vec::with_capacity(x.len() / f * m);
-        for row in x.chunks_exact(f) {
-            let start = out.len();
-            out.extend(self.init.iter().copied());
-            for (t, tree) in self.trees.iter().enumerate() {
-                out[start + t % m] += self.learning_rate * tree.predict(row);
-            }
+        let mut out: Vec<f64> = x
+            .chunks_exact(f)
+            .flat_map(|_| self.init.iter().copied())
+            .collect();
+        if m == 0 {
+            return Ok(out);
         }
+        // Rows are independent: score them in parallel, each row's sum in stage order.
+        out.par_chunks_mut(m)
+            .zip(x.par_chunks_exact(f))
+            .for_each(|(scores, row)| {
+                for (t, tree) in self.trees.iter().enumerate() {
+                    scores[t % m] += self.learning_rate * tree.predict(row);
+                }
+            });
         Ok(out)
     }
 
@@ -990,10 +1031,13 @@ mod tests {
         let hessian: Vec<f64> = (0..n).map(|_| rng.random_range(0.1..0.3)).collect();
         let data = SortedFeatures::new(&x, n, f);
         let roots = root_splits(&data, &rows, outputs);
+        // One workspace for all trees, as in fitting: reuse must not leak state.
+        let mut workspace = TreeWorkspace::default();
         for o in 0..outputs {
             let residual: Vec<f64> = (0..n).map(|s| rows[s * outputs + o]).collect();
-            let (tree, node_of, importance) =
-                fit_tree(&data, roots[o], &residual, &hessian, 0.7, 3);
+            let (tree, importance) =
+                fit_tree(&data, roots[o], &residual, &hessian, 0.7, 3, &mut workspace);
+            let node_of = &workspace.node_of;
             let mut expected_value = vec![0.0; n];
             let mut expected_importance = vec![0.0; f];
             reference_tree(
@@ -1066,6 +1110,10 @@ mod tests {
         let imp = m.feature_importances();
         assert!((imp.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert!(imp[2] > 0.95, "{imp:?}");
+        // The scores kept during fitting agree with scoring the training rows afresh.
+        let train = m.train_accuracy(&y).unwrap();
+        assert_eq!(train, m.accuracy(&x, &y).unwrap());
+        assert!(train > 0.8, "{train}");
         assert!(imp.iter().all(|&v| v >= 0.0));
     }
 
