@@ -148,7 +148,6 @@ struct Split {
 #[derive(Default)]
 struct ScanBuffers {
     left_sum: Vec<f64>,
-    split_point: Vec<f64>,
     proxy: Vec<f64>,
 }
 
@@ -156,9 +155,9 @@ struct ScanBuffers {
 /// threshold and keeps it if strictly better than `best` (so earlier features win ties).
 ///
 /// Three simple passes instead of one loop full of branches: (1) the left sums (prefix
-/// sums of the residuals in this order, the only sequential dependency) and which
-/// positions are split points; (2) the proxy of every position, element-wise, so it
-/// vectorizes; (3) the first position of the maximum, in independent lanes. The proxy is
+/// sums of the residuals in this order, the only sequential dependency); (2) whether each
+/// position is a split point and its proxy, element-wise, so it vectorizes; (3) the first
+/// position of the maximum, in independent lanes. The proxy is
 /// scikit-learn's n_l n_r (ȳ_l − ȳ_r)² = diff² / (n_l n_r), diff = n_r·sum_left −
 /// n_l·sum_right; within a feature the first best position wins, as in a sequential scan.
 #[inline(always)]
@@ -176,45 +175,44 @@ fn scan_feature_generic(
         return;
     }
     // Grow only (every position below m is overwritten), so no refilling per node.
-    for buffer in [
-        &mut buffers.left_sum,
-        &mut buffers.split_point,
-        &mut buffers.proxy,
-    ] {
+    for buffer in [&mut buffers.left_sum, &mut buffers.proxy] {
         if buffer.len() < m {
             buffer.resize(m, 0.0);
         }
     }
-    let (left_sum, split_point) = (&mut buffers.left_sum[..m], &mut buffers.split_point[..m]);
+    // Pass 1: the left sums, the only sequential dependency.
+    let left_sum = &mut buffers.left_sum[..m];
     let mut sum = 0.0;
-    let mut last = f64::INFINITY;
-    for i in 0..m {
-        let e = entries[i];
-        left_sum[i] = sum;
+    for (l, e) in left_sum.iter_mut().zip(entries) {
+        *l = sum;
         sum += residual[e.sample as usize];
-        // Position 0 and values within FEATURE_THRESHOLD of the previous one are not
-        // split points.
-        let v = e.value as f64;
-        split_point[i] = if v > last + FEATURE_THRESHOLD {
+    }
+
+    // Pass 2, element-wise: position i (1 ≤ i < m) is a split point unless its value is
+    // within FEATURE_THRESHOLD of the previous one; its proxy, or −1 (never the maximum
+    // of a splittable node) where it is not a split point.
+    let n = m as f64;
+    let proxy = &mut buffers.proxy[..m];
+    let left_sum = &buffers.left_sum[1..m];
+    let positions = &positions[1..m];
+    proxy[0] = -1.0;
+    for ((((p, &l), &nl), e), previous) in proxy[1..]
+        .iter_mut()
+        .zip(left_sum)
+        .zip(positions)
+        .zip(&entries[1..])
+        .zip(&entries[..m - 1])
+    {
+        let nr = n - nl;
+        let diff = nr * l - nl * (total - l);
+        let s = if e.value as f64 > previous.value as f64 + FEATURE_THRESHOLD {
             1.0
         } else {
             0.0
         };
-        last = v;
+        *p = s * (diff * diff / (nl * nr)) + (s - 1.0);
     }
-
-    let n = m as f64;
-    let (positions, proxy) = (&positions[..m], &mut buffers.proxy[..m]);
-    let (left_sum, split_point) = (&buffers.left_sum[..m], &buffers.split_point[..m]);
-    for i in 0..m {
-        let nl = positions[i];
-        let nr = n - nl;
-        let diff = nr * left_sum[i] - nl * (total - left_sum[i]);
-        let s = split_point[i];
-        // s = 1: the proxy (≥ 0); s = 0: −1, never the maximum of a splittable node.
-        proxy[i] = s * (diff * diff / (nl * nr)) + (s - 1.0);
-    }
-    proxy[0] = -1.0;
+    let proxy = &buffers.proxy[..m];
 
     const LANES: usize = 8;
     let mut lane_value = [f64::NEG_INFINITY; LANES];
