@@ -148,16 +148,15 @@ struct Split {
 #[derive(Default)]
 struct ScanBuffers {
     left_sum: Vec<f64>,
-    proxy: Vec<f64>,
 }
 
 /// Scans one feature of one node (its samples in increasing feature order) for the best
 /// threshold and keeps it if strictly better than `best` (so earlier features win ties).
 ///
-/// Three simple passes instead of one loop full of branches: (1) the left sums (prefix
+/// Two simple passes instead of one loop full of branches: (1) the left sums (prefix
 /// sums of the residuals in this order, the only sequential dependency); (2) whether each
-/// position is a split point and its proxy, element-wise, so it vectorizes; (3) the first
-/// position of the maximum, in independent lanes. The proxy is
+/// position is a split point, its proxy and the first position of the maximum,
+/// element-wise in independent lanes, so it vectorizes. The proxy is
 /// scikit-learn's n_l n_r (ȳ_l − ȳ_r)² = diff² / (n_l n_r), diff = n_r·sum_left −
 /// n_l·sum_right; within a feature the first best position wins, as in a sequential scan.
 #[inline(always)]
@@ -175,10 +174,8 @@ fn scan_feature_generic(
         return;
     }
     // Grow only (every position below m is overwritten), so no refilling per node.
-    for buffer in [&mut buffers.left_sum, &mut buffers.proxy] {
-        if buffer.len() < m {
-            buffer.resize(m, 0.0);
-        }
+    if buffers.left_sum.len() < m {
+        buffers.left_sum.resize(m, 0.0);
     }
     // Pass 1: the left sums, the only sequential dependency.
     let left_sum = &mut buffers.left_sum[..m];
@@ -188,46 +185,38 @@ fn scan_feature_generic(
         sum += residual[e.sample as usize];
     }
 
-    // Pass 2, element-wise: position i (1 ≤ i < m) is a split point unless its value is
-    // within FEATURE_THRESHOLD of the previous one; its proxy, or −1 (never the maximum
-    // of a splittable node) where it is not a split point.
+    // Pass 2, element-wise over positions i = 1..m, in independent lanes: whether i is a
+    // split point (its value is not within FEATURE_THRESHOLD of the previous one), its
+    // proxy (−1 where it is not a split point: never the maximum of a splittable node),
+    // and each lane's first maximum. Then the lanes merge: the larger proxy, the smaller
+    // position on ties; the tail positions come last, so a strict comparison keeps the
+    // first maximum overall.
     let n = m as f64;
-    let proxy = &mut buffers.proxy[..m];
-    let left_sum = &buffers.left_sum[1..m];
-    let positions = &positions[1..m];
-    proxy[0] = -1.0;
-    for ((((p, &l), &nl), e), previous) in proxy[1..]
-        .iter_mut()
-        .zip(left_sum)
-        .zip(positions)
-        .zip(&entries[1..])
-        .zip(&entries[..m - 1])
-    {
+    let proxy_at = |left: f64, nl: f64, value: f32, previous: f32| -> f64 {
         let nr = n - nl;
-        let diff = nr * l - nl * (total - l);
-        let s = if e.value as f64 > previous.value as f64 + FEATURE_THRESHOLD {
+        let diff = nr * left - nl * (total - left);
+        let s = if value as f64 > previous as f64 + FEATURE_THRESHOLD {
             1.0
         } else {
             0.0
         };
-        *p = s * (diff * diff / (nl * nr)) + (s - 1.0);
-    }
-    let proxy = &buffers.proxy[..m];
-
+        s * (diff * diff / (nl * nr)) + (s - 1.0)
+    };
+    let (left_sum, positions) = (&buffers.left_sum[1..m], &positions[1..m]);
+    let (current, previous) = (&entries[1..m], &entries[..m - 1]);
     const LANES: usize = 8;
     let mut lane_value = [f64::NEG_INFINITY; LANES];
     let mut lane_index = [0.0f64; LANES];
-    let full = m / LANES * LANES;
-    for (c, chunk) in proxy[..full].chunks_exact(LANES).enumerate() {
-        let base = (c * LANES) as f64;
+    let full = (m - 1) / LANES * LANES;
+    for base in (0..full).step_by(LANES) {
+        let chunk = base..base + LANES;
+        let (ls, ps) = (&left_sum[chunk.clone()], &positions[chunk.clone()]);
+        let (cur, prev) = (&current[chunk.clone()], &previous[chunk]);
         for l in 0..LANES {
-            let better = chunk[l] > lane_value[l];
-            lane_value[l] = if better { chunk[l] } else { lane_value[l] };
-            lane_index[l] = if better {
-                base + l as f64
-            } else {
-                lane_index[l]
-            };
+            let p = proxy_at(ls[l], ps[l], cur[l].value, prev[l].value);
+            let better = p > lane_value[l];
+            lane_value[l] = if better { p } else { lane_value[l] };
+            lane_index[l] = if better { ps[l] } else { lane_index[l] };
         }
     }
     let (mut value, mut index) = (f64::NEG_INFINITY, usize::MAX);
@@ -238,10 +227,16 @@ fn scan_feature_generic(
             index = i;
         }
     }
-    for (i, &p) in proxy.iter().enumerate().skip(full) {
+    for j in full..m - 1 {
+        let p = proxy_at(
+            left_sum[j],
+            positions[j],
+            current[j].value,
+            previous[j].value,
+        );
         if p > value {
             value = p;
-            index = i;
+            index = j + 1;
         }
     }
     if value >= 0.0 && value > best.proxy {
