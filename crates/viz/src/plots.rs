@@ -1,0 +1,704 @@
+//! Paper-style plots: violins of a metric over seeds (one violin per model/setting) and scatter
+//! plots, rendered with `plotters` to PNG (bitmap backend, encoded with `image`) or SVG.
+//!
+//! Choices:
+//! * Text uses the embedded DejaVu Sans registered with plotters' `ab_glyph` support, so no
+//!   system font lookup (font-kit) is needed and PNGs look the same on every machine.
+//! * Violins follow seaborn's defaults where they matter for reading a paper figure: a Gaussian
+//!   KDE per group, mirrored, all violins on one density scale (the widest fills 80 % of its slot,
+//!   so every violin has the same area and narrow = spread out), median dot + thick IQR bar,
+//!   raw values as small points (with a few seeds a KDE alone would over-state what we know).
+//! * Unlike seaborn (cut = 2 bandwidths) the density is clipped to the data range extended by one
+//!   bandwidth, so tails do not suggest values far outside what was observed.
+//! * Group labels are word-wrapped (at spaces, and after `-`, `_`, `/`, `,`) onto at most three
+//!   lines, and the font shrinks (down to 7 px) until every label fits its slot; rotated text would
+//!   be harder to read and plotters' ab_glyph path renders rotation only in 90° steps.
+//! * Statistics (`kde`, `scott_bandwidth`, `quantile`) are written here (small, testable, no
+//!   heavyweight stats dependency).
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use image::RgbImage;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::text::text_width;
+
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub label: String,
+    pub values: Vec<f64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ViolinPlot {
+    pub title: String,
+    pub y_label: String,
+    pub groups: Vec<Group>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ScatterSeries {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ScatterPlot {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<ScatterSeries>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    #[error("nothing to plot: {0}")]
+    Empty(&'static str),
+    #[error("no finite values to plot")]
+    NonFinite,
+    #[error("plot size {width}×{height} is too small (at least {MIN_SIDE}×{MIN_SIDE})")]
+    Size { width: u32, height: u32 },
+    #[error("drawing plot: {0}")]
+    Draw(String),
+    #[error("encoding plot: {0}")]
+    Encode(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Smallest accepted plot side in pixels.
+pub const MIN_SIDE: u32 = 64;
+
+// ---------------------------------------------------------------------------------------------
+// Statistics
+
+/// The `q`-quantile (q in [0, 1], clamped) of ascending `sorted` values, interpolating linearly
+/// between the two nearest ranks: position q·(n−1), as numpy's default (`method="linear"`).
+/// NaN for an empty slice.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let n = sorted.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = (lo + 1).min(n - 1);
+    let frac = pos - lo as f64;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * frac
+}
+
+/// Normal-reference ("Scott's rule") bandwidth for a Gaussian KDE: h = 1.06·σ·n^(−1/5), with σ the
+/// sample standard deviation (n − 1 denominator); 1.06 ≈ (4/3)^(1/5) is the AMISE-optimal constant
+/// for normal data. Note scipy's `gaussian_kde(bw_method="scott")` (and so seaborn) uses the factor
+/// n^(−1/5) without 1.06, i.e. ~6 % narrower. Non-finite values are ignored; returns 0 for fewer
+/// than two values or no spread.
+pub fn scott_bandwidth(values: &[f64]) -> f64 {
+    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    let n = v.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let mean = v.iter().sum::<f64>() / n as f64;
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
+    let h = 1.06 * var.sqrt() * (n as f64).powf(-0.2);
+    if h.is_finite() { h } else { 0.0 }
+}
+
+/// Gaussian kernel density estimate of `values` with `bandwidth` (standard deviation of the
+/// kernel) evaluated at each point of `grid`: f(g) = 1/(n·h) Σᵢ φ((g − xᵢ)/h). Non-finite values
+/// are ignored; all zeros when there are no values or the bandwidth is not positive.
+pub fn kde(values: &[f64], bandwidth: f64, grid: &[f64]) -> Vec<f64> {
+    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() || !(bandwidth > 0.0 && bandwidth.is_finite()) {
+        return vec![0.0; grid.len()];
+    }
+    let norm = 1.0 / (v.len() as f64 * bandwidth * (2.0 * std::f64::consts::PI).sqrt());
+    grid.iter()
+        .map(|&g| {
+            norm * v
+                .iter()
+                .map(|&x| {
+                    let z = (g - x) / bandwidth;
+                    (-0.5 * z * z).exp()
+                })
+                .sum::<f64>()
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it into place, so readers
+/// never see a half-written file. On failure the temporary file is removed.
+pub(crate) fn write_atomic_io(path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, std::io::Error)> {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(format!(".tmp-{}-{}", std::process::id(), TMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
+    let tmp = path.with_file_name(name);
+    if let Err(e) = std::fs::write(&tmp, bytes) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err((tmp, e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        (path.to_path_buf(), e)
+    })
+}
+
+/// Writes `bytes` (a rendered `.png`/`.svg`) to `path` atomically: temporary file in the same
+/// directory, then rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
+    write_atomic_io(path, bytes).map_err(|(path, source)| PlotError::Io { path, source })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering plumbing
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The embedded font is known to parse; a failure would only mean plotters reports
+        // FontUnavailable on the first text, which surfaces as PlotError::Draw.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, crate::FONT_BYTES);
+    });
+}
+
+fn draw_err<E: std::fmt::Display>(e: E) -> PlotError {
+    PlotError::Draw(e.to_string())
+}
+
+fn check_size(width: u32, height: u32) -> Result<(), PlotError> {
+    if width < MIN_SIDE || height < MIN_SIDE || width > 16384 || height > 16384 {
+        return Err(PlotError::Size { width, height });
+    }
+    Ok(())
+}
+
+fn render_png(
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), PlotError>,
+) -> Result<Vec<u8>, PlotError> {
+    check_size(width, height)?;
+    register_font();
+    let mut buf = vec![255u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(draw_err)?;
+    }
+    let img = RgbImage::from_raw(width, height, buf).ok_or_else(|| PlotError::Encode("buffer size".into()))?;
+    crate::gif::encode_png(&img).map_err(|e| PlotError::Encode(e.to_string()))
+}
+
+fn render_svg(
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), PlotError>,
+) -> Result<String, PlotError> {
+    check_size(width, height)?;
+    register_font();
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(draw_err)?;
+    }
+    Ok(out)
+}
+
+/// Muted, colour-blind-friendly palette (seaborn "deep"-like hues).
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(76, 114, 176),
+    RGBColor(221, 132, 82),
+    RGBColor(85, 168, 104),
+    RGBColor(196, 78, 82),
+    RGBColor(129, 114, 179),
+    RGBColor(147, 120, 96),
+    RGBColor(218, 139, 195),
+    RGBColor(140, 140, 140),
+    RGBColor(204, 185, 116),
+    RGBColor(100, 181, 205),
+];
+
+fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Base font size for a canvas.
+fn base_font(width: u32, height: u32) -> f64 {
+    (width.min(height) as f64 / 34.0).clamp(11.0, 18.0)
+}
+
+/// Number of decimals that tick labels over `span` need.
+fn tick_formatter(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
+    let span = (hi - lo).abs().max(f64::MIN_POSITIVE);
+    let mag = lo.abs().max(hi.abs());
+    let scientific = mag >= 1e6 || (mag > 0.0 && mag < 1e-3) || span < 1e-5 * mag.max(1e-300) || span < 1e-6;
+    let decimals = ((-(span / 10.0).log10()).ceil() as i64 + 1).clamp(0, 8) as usize;
+    move |v: &f64| {
+        if scientific {
+            return format!("{v:.2e}");
+        }
+        let mut s = format!("{v:.decimals$}");
+        if s.contains('.') {
+            while s.ends_with('0') {
+                s.pop();
+            }
+            if s.ends_with('.') {
+                s.pop();
+            }
+        }
+        if s == "-0" { "0".to_string() } else { s }
+    }
+}
+
+/// `lo..hi` widened by `frac` of its span on both sides; degenerate ranges get a sensible width.
+fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
+    let span = hi - lo;
+    if span > 0.0 && span.is_finite() {
+        (lo - frac * span, hi + frac * span)
+    } else {
+        let pad = (lo.abs() * 0.1).max(1e-3);
+        (lo - pad, hi + pad)
+    }
+}
+
+/// Width of the y label area: the widest tick label plus the rotated axis description.
+fn y_area(lo: f64, hi: f64, fs: f64, desc: &str) -> u32 {
+    let fmt = tick_formatter(lo, hi);
+    let ticks = (0..=10).map(|k| fmt(&(lo + (hi - lo) * k as f64 / 10.0)));
+    let widest = ticks.map(|t| text_width(&t, fs as f32)).max().unwrap_or(0);
+    let desc_w = if desc.trim().is_empty() { 0.0 } else { fs * 1.8 };
+    widest + 14 + desc_w as u32
+}
+
+/// Breaks `label` into lines no wider than `max_w` at `px` (greedy; breaks at spaces and after
+/// `-`, `_`, `/`, `,`). A single unbreakable piece wider than `max_w` gets a line of its own.
+fn wrap(label: &str, max_w: f64, px: f32) -> Vec<String> {
+    // Pieces: (text, preceded by a space).
+    let mut pieces: Vec<(String, bool)> = Vec::new();
+    for (wi, word) in label.split_whitespace().enumerate() {
+        let mut cur = String::new();
+        let mut first = true;
+        for c in word.chars() {
+            cur.push(c);
+            if matches!(c, '-' | '_' | '/' | ',') {
+                pieces.push((std::mem::take(&mut cur), first && wi > 0));
+                first = false;
+            }
+        }
+        if !cur.is_empty() {
+            pieces.push((cur, first && wi > 0));
+        }
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for (piece, space) in pieces {
+        let candidate = if line.is_empty() {
+            piece.clone()
+        } else if space {
+            format!("{line} {piece}")
+        } else {
+            format!("{line}{piece}")
+        };
+        if !line.is_empty() && text_width(&candidate, px) as f64 > max_w {
+            lines.push(std::mem::replace(&mut line, piece));
+        } else {
+            line = candidate;
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Largest font (≤ `fs`, ≥ 7 px) at which every label wraps into ≤ 3 lines within `max_w`.
+fn fit_labels(labels: &[&str], max_w: f64, fs: f64) -> (f64, Vec<Vec<String>>) {
+    let mut size = fs;
+    loop {
+        let wrapped: Vec<Vec<String>> = labels.iter().map(|l| wrap(l, max_w, size as f32)).collect();
+        let fits = wrapped
+            .iter()
+            .all(|ls| ls.len() <= 3 && ls.iter().all(|l| text_width(l, size as f32) as f64 <= max_w));
+        if fits || size <= 7.0 {
+            return (size, wrapped);
+        }
+        size -= 0.5;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Violins
+
+/// Per-group geometry computed before drawing.
+struct Violin {
+    sorted: Vec<f64>,
+    /// (y, density) outline; empty for a degenerate group (drawn as a bar).
+    outline: Vec<(f64, f64)>,
+}
+
+fn prepare_violins(groups: &[Group]) -> Vec<Violin> {
+    const GRID: usize = 128;
+    groups
+        .iter()
+        .map(|g| {
+            let mut sorted: Vec<f64> = g.values.iter().copied().filter(|v| v.is_finite()).collect();
+            sorted.sort_by(f64::total_cmp);
+            let h = scott_bandwidth(&sorted);
+            let outline = if sorted.len() >= 2 && h > 0.0 {
+                let (lo, hi) = (sorted[0] - h, sorted[sorted.len() - 1] + h);
+                let grid: Vec<f64> = (0..GRID).map(|k| lo + (hi - lo) * k as f64 / (GRID - 1) as f64).collect();
+                let d = kde(&sorted, h, &grid);
+                grid.into_iter().zip(d).collect()
+            } else {
+                Vec::new()
+            };
+            Violin { sorted, outline }
+        })
+        .collect()
+}
+
+impl ViolinPlot {
+    pub fn to_png(&self, width: u32, height: u32) -> Result<Vec<u8>, PlotError> {
+        let prepared = self.prepare()?;
+        render_png(width, height, |root| self.draw(root, &prepared, width, height))
+    }
+
+    pub fn to_svg(&self, width: u32, height: u32) -> Result<String, PlotError> {
+        let prepared = self.prepare()?;
+        render_svg(width, height, |root| self.draw(root, &prepared, width, height))
+    }
+
+    fn prepare(&self) -> Result<Vec<Violin>, PlotError> {
+        if self.groups.is_empty() {
+            return Err(PlotError::Empty("violin plot without groups"));
+        }
+        let v = prepare_violins(&self.groups);
+        if v.iter().all(|v| v.sorted.is_empty()) {
+            return Err(if self.groups.iter().all(|g| g.values.is_empty()) {
+                PlotError::Empty("violin plot without values")
+            } else {
+                PlotError::NonFinite
+            });
+        }
+        Ok(v)
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        violins: &[Violin],
+        width: u32,
+        height: u32,
+    ) -> Result<(), PlotError> {
+        let n = violins.len();
+        let fs = base_font(width, height);
+        // Y range: data plus the violins' tails, then a 5 % margin.
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for v in violins {
+            for &y in v.sorted.iter().chain(v.outline.iter().map(|(y, _)| y)) {
+                lo = lo.min(y);
+                hi = hi.max(y);
+            }
+        }
+        let (y0, y1) = padded(lo, hi, 0.05);
+
+        root.fill(&WHITE).map_err(draw_err)?;
+        let area = if self.title.trim().is_empty() {
+            root.clone()
+        } else {
+            root.titled(&self.title, ("sans-serif", fs * 1.4)).map_err(draw_err)?
+        };
+        let margin = (fs * 1.2) as u32;
+        let y_area = y_area(y0, y1, fs, &self.y_label);
+        let plot_w = (width as f64 - 2.0 * margin as f64 - y_area as f64).max(10.0);
+        let slot = plot_w / n as f64;
+        let labels: Vec<&str> = self.groups.iter().map(|g| g.label.as_str()).collect();
+        let (label_fs, wrapped) = fit_labels(&labels, slot * 0.92, fs);
+        let line_h = label_fs * 1.2;
+        let max_lines = wrapped.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let x_area = (max_lines as f64 * line_h + fs * 0.8) as u32;
+
+        let mut chart = ChartBuilder::on(&area)
+            .margin(margin)
+            .x_label_area_size(x_area)
+            .y_label_area_size(y_area)
+            .build_cartesian_2d(-0.5..(n as f64 - 0.5), y0..y1)
+            .map_err(draw_err)?;
+        let fmt = tick_formatter(y0, y1);
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_labels(8)
+            .y_label_formatter(&fmt)
+            .y_desc(self.y_label.as_str())
+            .label_style(("sans-serif", fs))
+            .axis_desc_style(("sans-serif", fs * 1.05))
+            .bold_line_style(BLACK.mix(0.08))
+            .light_line_style(TRANSPARENT)
+            .draw()
+            .map_err(draw_err)?;
+
+        // Densities share one scale: the highest peak gets a half-width of 0.4 slot.
+        let peak = violins
+            .iter()
+            .flat_map(|v| v.outline.iter().map(|&(_, d)| d))
+            .fold(0.0f64, f64::max);
+        let scale = if peak > 0.0 { 0.4 / peak } else { 0.0 };
+        let dot = (fs * 0.3).max(2.0) as i32;
+        let iqr_w = (fs * 0.35).max(3.0) as u32;
+
+        for (i, v) in violins.iter().enumerate() {
+            if v.sorted.is_empty() {
+                continue;
+            }
+            let x = i as f64;
+            let c = color(i);
+            if v.outline.is_empty() {
+                // n = 1 or all values equal: a thin bar at the value.
+                let y = v.sorted[0];
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(x - 0.3, y), (x + 0.3, y)],
+                        c.stroke_width(3),
+                    )))
+                    .map_err(draw_err)?;
+            } else {
+                let mut poly: Vec<(f64, f64)> = v.outline.iter().map(|&(y, d)| (x + d * scale, y)).collect();
+                poly.extend(v.outline.iter().rev().map(|&(y, d)| (x - d * scale, y)));
+                chart
+                    .draw_series(std::iter::once(Polygon::new(poly.clone(), c.mix(0.6).filled())))
+                    .map_err(draw_err)?;
+                poly.push(poly[0]);
+                chart
+                    .draw_series(std::iter::once(PathElement::new(poly, c.mix(0.9).stroke_width(1))))
+                    .map_err(draw_err)?;
+            }
+            // Raw values, spread deterministically (golden-ratio sequence) across ±0.07 slot.
+            let jitter = |k: usize| ((k as f64 * 0.618_033_988_7).fract() - 0.5) * 0.14;
+            chart
+                .draw_series(
+                    v.sorted
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &y)| Circle::new((x + jitter(k), y), dot / 2 + 1, BLACK.mix(0.45).filled())),
+                )
+                .map_err(draw_err)?;
+            let (q1, med, q3) = (quantile(&v.sorted, 0.25), quantile(&v.sorted, 0.5), quantile(&v.sorted, 0.75));
+            if q3 > q1 {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(x, q1), (x, q3)],
+                        BLACK.mix(0.85).stroke_width(iqr_w),
+                    )))
+                    .map_err(draw_err)?;
+            }
+            chart
+                .draw_series([
+                    Circle::new((x, med), dot + 1, BLACK.filled()),
+                    Circle::new((x, med), dot, WHITE.filled()),
+                ])
+                .map_err(draw_err)?;
+        }
+
+        // Group labels under their slots, drawn on the root so they may sit outside the plot.
+        let font = TextStyle::from(("sans-serif", label_fs).into_font())
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Center, VPos::Top));
+        for (i, lines) in wrapped.iter().enumerate() {
+            let (cx, axis_y) = chart.backend_coord(&(i as f64, y0));
+            for (k, line) in lines.iter().enumerate() {
+                let y = axis_y + (fs * 0.5) as i32 + (k as f64 * line_h) as i32;
+                root.draw(&Text::new(line.clone(), (cx, y), font.clone())).map_err(draw_err)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scatter
+
+impl ScatterPlot {
+    pub fn to_png(&self, width: u32, height: u32) -> Result<Vec<u8>, PlotError> {
+        let ranges = self.ranges()?;
+        render_png(width, height, |root| self.draw(root, ranges, width, height))
+    }
+
+    pub fn to_svg(&self, width: u32, height: u32) -> Result<String, PlotError> {
+        let ranges = self.ranges()?;
+        render_svg(width, height, |root| self.draw(root, ranges, width, height))
+    }
+
+    fn finite(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.series.iter().flat_map(|s| s.points.iter().copied()).filter(|(x, y)| x.is_finite() && y.is_finite())
+    }
+
+    fn ranges(&self) -> Result<((f64, f64), (f64, f64)), PlotError> {
+        if self.series.iter().all(|s| s.points.is_empty()) {
+            return Err(PlotError::Empty("scatter plot without points"));
+        }
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+        for (x, y) in self.finite() {
+            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+        }
+        if x0 > x1 {
+            return Err(PlotError::NonFinite);
+        }
+        Ok((padded(x0, x1, 0.05), padded(y0, y1, 0.05)))
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        ((x0, x1), (y0, y1)): ((f64, f64), (f64, f64)),
+        width: u32,
+        height: u32,
+    ) -> Result<(), PlotError> {
+        let fs = base_font(width, height);
+        root.fill(&WHITE).map_err(draw_err)?;
+        let area = if self.title.trim().is_empty() {
+            root.clone()
+        } else {
+            root.titled(&self.title, ("sans-serif", fs * 1.4)).map_err(draw_err)?
+        };
+        let x_area = (fs * if self.x_label.trim().is_empty() { 2.0 } else { 3.6 }) as u32;
+        let margin = (fs * 1.2) as u32;
+        // Headroom for the legend (upper right) so it never hides points.
+        let labelled = self.series.iter().filter(|s| !s.label.is_empty()).count();
+        let y1 = if labelled > 0 {
+            let title_h = if self.title.trim().is_empty() { 0.0 } else { fs * 2.2 };
+            let plot_h = (height as f64 - title_h - x_area as f64 - 2.0 * margin as f64).max(1.0);
+            let legend_h = labelled as f64 * fs * 1.6 + fs * 1.5;
+            let frac = (legend_h / plot_h).min(0.6);
+            y1 + (y1 - y0) * frac / (1.0 - frac)
+        } else {
+            y1
+        };
+        let mut chart = ChartBuilder::on(&area)
+            .margin(margin)
+            .x_label_area_size(x_area)
+            .y_label_area_size(y_area(y0, y1, fs, &self.y_label))
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(draw_err)?;
+        let (fx, fy) = (tick_formatter(x0, x1), tick_formatter(y0, y1));
+        chart
+            .configure_mesh()
+            .x_labels(8)
+            .y_labels(8)
+            .x_label_formatter(&fx)
+            .y_label_formatter(&fy)
+            .x_desc(self.x_label.as_str())
+            .y_desc(self.y_label.as_str())
+            .label_style(("sans-serif", fs))
+            .axis_desc_style(("sans-serif", fs * 1.05))
+            .bold_line_style(BLACK.mix(0.08))
+            .light_line_style(TRANSPARENT)
+            .draw()
+            .map_err(draw_err)?;
+        let r = (fs * 0.3).max(2.5) as i32;
+        for (i, s) in self.series.iter().enumerate() {
+            let c = color(i);
+            let pts = s.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite());
+            let drawn = chart
+                .draw_series(pts.map(|p| Circle::new(p, r, c.mix(0.8).filled())))
+                .map_err(draw_err)?;
+            if !s.label.is_empty() {
+                drawn.label(s.label.as_str()).legend(move |(x, y)| Circle::new((x + 6, y), r, c.filled()));
+            }
+        }
+        if labelled > 0 {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .label_font(("sans-serif", fs))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.3))
+                .draw()
+                .map_err(draw_err)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantile_matches_numpy_linear() {
+        let s = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile(&s, 0.25), 1.75);
+        assert_eq!(quantile(&s, 0.5), 2.5);
+        assert_eq!(quantile(&s, 0.75), 3.25);
+        assert_eq!(quantile(&s, 0.0), 1.0);
+        assert_eq!(quantile(&s, 1.0), 4.0);
+        assert_eq!(quantile(&[7.0], 0.3), 7.0);
+        // numpy.quantile([0, 10, 20, 30, 40], 0.1) == 4.0
+        assert!((quantile(&[0.0, 10.0, 20.0, 30.0, 40.0], 0.1) - 4.0).abs() < 1e-12);
+        assert!(quantile(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn scott_bandwidth_is_1_06_sigma_n_fifth() {
+        // [1, 2, 3, 4, 5]: sample σ = sqrt(2.5); h = 1.06·1.5811388·5^(−0.2) = 1.214736...
+        let h = scott_bandwidth(&[1.0, 2.0, 3.0, 4.0, 5.0]);
+        let expect = 1.06 * 2.5f64.sqrt() * 5f64.powf(-0.2);
+        assert!((h - expect).abs() < 1e-12);
+        assert!((h - 1.214_736).abs() < 1e-6, "{h}");
+        assert_eq!(scott_bandwidth(&[3.0]), 0.0);
+        assert_eq!(scott_bandwidth(&[2.0, 2.0, 2.0]), 0.0);
+        assert_eq!(scott_bandwidth(&[1.0, f64::NAN, 2.0, 3.0, 4.0, 5.0]), h);
+    }
+
+    #[test]
+    fn kde_integrates_to_one_and_matches_single_gaussian() {
+        let vals = [0.1, 0.4, 0.45, 0.9, 1.3];
+        let h = scott_bandwidth(&vals);
+        let grid: Vec<f64> = (0..4001).map(|k| -10.0 + k as f64 * 0.005).collect();
+        let d = kde(&vals, h, &grid);
+        let integral: f64 = d.iter().sum::<f64>() * 0.005;
+        assert!((integral - 1.0).abs() < 1e-6, "{integral}");
+        // One point at 0 with h = 2: the normal pdf with σ = 2.
+        let one = kde(&[0.0], 2.0, &[0.0, 2.0]);
+        assert!((one[0] - 0.199_471_140_2).abs() < 1e-9);
+        assert!((one[1] - 0.120_985_362_3).abs() < 1e-9);
+        assert_eq!(kde(&[1.0], 0.0, &[1.0]), vec![0.0]);
+    }
+
+    #[test]
+    fn labels_wrap_and_shrink_to_fit() {
+        let lines = wrap("factor-vae γ=30 split", 80.0, 12.0);
+        assert!(lines.len() >= 2, "{lines:?}");
+        assert!(lines.iter().all(|l| text_width(l, 12.0) <= 80), "{lines:?}");
+        assert_eq!(lines.concat().replace(' ', ""), "factor-vaeγ=30split");
+        assert_eq!(wrap("short", 200.0, 12.0), vec!["short"]);
+        let (size, w) = fit_labels(&["averyveryverylongunbreakablelabel", "b"], 60.0, 14.0);
+        assert!(size < 14.0);
+        assert_eq!(w[1], vec!["b"]);
+    }
+
+    #[test]
+    fn tick_labels_are_short() {
+        let f = tick_formatter(0.0, 1.0);
+        assert_eq!(f(&0.25), "0.25");
+        assert_eq!(f(&0.5), "0.5");
+        assert_eq!(f(&-0.0), "0");
+        let g = tick_formatter(0.0, 100.0);
+        assert_eq!(g(&40.0), "40");
+    }
+}
