@@ -6,14 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use disentangle_data::npy::{self, DType, NpzArray, NpzEntry};
-use disentangle_data::{FactorDataset, open_dataset};
-use disentangle_metrics::{
-    CodeSample, Codes, EvalConfig, FactorSizes, Factors, GaussianPosteriors, Metric, Report, evaluate_codes,
-    evaluate_representation, parse_metrics,
-};
-use disentangle_models::config::NoiseConfig;
-use disentangle_models::noise::sample_eps;
-use disentangle_train::inference::{TrainedModel, load_trained};
+use disentangle_data::open_dataset;
+use disentangle_metrics::{CodeSample, Codes, EvalConfig, Factors, GaussianPosteriors, Metric, Report, evaluate_codes, parse_metrics};
+use disentangle_study::evaluation::{EvaluateOptions, RepresentationKind as StudyRepresentation, encode_factors, eval_config_file, evaluate_run};
+use disentangle_train::inference::load_trained;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -71,31 +67,11 @@ pub struct ExportArgs {
     pub device: Option<String>,
 }
 
-/// Reads an EvalConfig: the reference defaults, overridden by whatever the TOML file sets.
 fn eval_config(path: Option<&Path>) -> Result<EvalConfig> {
-    let Some(path) = path else { return Ok(EvalConfig::default()) };
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let overrides: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let mut base = toml::Table::try_from(EvalConfig::default()).expect("EvalConfig serialises");
-    fn merge(base: &mut toml::Table, over: toml::Table, at: &str) -> Result<()> {
-        for (k, v) in over {
-            match (base.get_mut(&k), v) {
-                (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o, &format!("{at}{k}."))?,
-                (Some(slot), v) => *slot = v,
-                (None, _) => bail!("unknown setting `{at}{k}`"),
-            }
-        }
-        Ok(())
+    match path {
+        Some(p) => Ok(eval_config_file(p)?),
+        None => Ok(EvalConfig::default()),
     }
-    merge(&mut base, overrides, "").with_context(|| format!("in {}", path.display()))?;
-    toml::Value::Table(base).try_into().with_context(|| format!("invalid metric settings in {}", path.display()))
-}
-
-/// Encodes factor vectors of `dataset` with the trained model: (μ, log σ²).
-fn encode_factors(m: &TrainedModel, dataset: &dyn FactorDataset, factors: &[usize]) -> Result<(Vec<f32>, Vec<f32>)> {
-    let n = factors.len() / dataset.factors().num_factors();
-    let images = dataset.observations(factors)?;
-    Ok(m.encode(&images, n))
 }
 
 fn print_table(report: &Report) {
@@ -119,61 +95,21 @@ pub fn evaluate(a: EvaluateArgs, data_dir: Option<&Path>) -> Result<()> {
         return Ok(());
     }
     let run_dir = a.run_dir.as_ref().expect("clap requires RUN_DIR without --codes");
-    let model = load_trained(run_dir, a.device.as_deref()).with_context(|| format!("loading {}", run_dir.display()))?;
-    let dataset = open_dataset(&model.config.dataset, data_dir).with_context(|| format!("opening dataset `{}`", model.config.dataset))?;
-    let sizes = FactorSizes::new(dataset.factors().sizes())?;
-    let noise = model.config.model.noise.clone();
-    let latents = model.config.model.latents;
-    let mut noise_rng = ChaCha8Rng::seed_from_u64(a.seed ^ 0x5eed);
-    let mut representation = |factors: &[usize]| -> Result<Vec<f32>, anyhow::Error> {
-        let (mu, logvar) = encode_factors(&model, &*dataset, factors)?;
-        Ok(match a.representation {
-            RepresentationKind::Mean => mu,
-            RepresentationKind::Sampled => {
-                let eps = sample_eps(&noise, mu.len() / latents, latents, &mut noise_rng);
-                mu.iter().zip(&logvar).zip(eps).map(|((m, l), e)| m + (0.5 * l).exp() * e).collect()
-            }
-        })
+    let options = EvaluateOptions {
+        metrics,
+        representation: match a.representation {
+            RepresentationKind::Mean => StudyRepresentation::Mean,
+            RepresentationKind::Sampled => StudyRepresentation::Sampled,
+        },
+        seed: a.seed,
+        posterior_samples: a.posterior_samples,
+        config,
+        device: a.device.clone(),
+        data_dir: data_dir.map(Into::into),
     };
-    let (posterior, others): (Vec<Metric>, Vec<Metric>) = metrics.iter().partition(|m| m.needs_posteriors());
-    let mut report = Report::new();
-    if !others.is_empty() {
-        report.extend(evaluate_representation(&others, &sizes, &mut representation, a.seed, &config)?);
-    }
-    if !posterior.is_empty() {
-        let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
-        let n = a.posterior_samples;
-        let factors = dataset.sample_factors(n, &mut rng);
-        let (mu, logvar) = encode_factors(&model, &*dataset, &factors)?;
-        let rho = match noise {
-            NoiseConfig::Correlated { rho } => rho,
-            NoiseConfig::Independent => 0.0,
-        };
-        let posteriors = GaussianPosteriors::new(&mu, &logvar, n, latents)?.with_noise_correlation(rho)?;
-        let k = dataset.factors().num_factors();
-        let sample = CodeSample {
-            codes: Codes::new(&mu, n, latents)?,
-            factors: Some(Factors::new(&factors, n, k)?),
-            posteriors: Some(posteriors),
-        };
-        report.extend(evaluate_codes(&posterior, &sample, Some(a.seed), &config)?);
-    }
-    report.insert("evaluation.representation", format!("{:?}", a.representation).to_lowercase());
-    report.insert("evaluation.checkpoint", model.checkpoint.display().to_string());
-    report.insert("evaluation.step", model.step);
-    // Merge into metrics.json: earlier results for other metrics are kept.
-    let path = run_dir.join("metrics.json");
-    let mut all: serde_json::Map<String, serde_json::Value> = match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid JSON; not overwriting it", path.display()))?,
-        Err(_) => serde_json::Map::new(),
-    };
-    for (k, v) in report.iter() {
-        all.insert(k.clone(), v.clone());
-    }
-    let json = serde_json::to_string_pretty(&all)?;
-    disentangle_train::run_dir::write_atomic(&path, json.as_bytes())?;
+    let report = evaluate_run(run_dir, &options).with_context(|| format!("evaluating {}", run_dir.display()))?;
     print_table(&report);
-    println!("wrote {}", path.display());
+    println!("wrote {}", run_dir.join("metrics.json").display());
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 mod bench_cmd;
 mod data_cmd;
 mod eval_cmd;
+mod study_cmd;
 mod train_cmd;
 
 use std::path::PathBuf;
@@ -33,6 +34,13 @@ enum Command {
     Evaluate(eval_cmd::EvaluateArgs),
     /// Write codes (μ, log σ²) and factors of a trained run for a seeded sample as .npz.
     ExportCodes(eval_cmd::ExportArgs),
+    /// Reconstructions, prior samples and latent traversals (PNG, GIF) of a trained run.
+    Visualize(study_cmd::VisualizeArgs),
+    /// Sweeps: run, list, export and report studies (TOML files or presets).
+    Study {
+        #[command(subcommand)]
+        command: study_cmd::StudyCommand,
+    },
     /// Benchmarks (timings printed with the build profile and thread count).
     Bench {
         #[command(subcommand)]
@@ -48,6 +56,8 @@ fn main() -> anyhow::Result<()> {
         Command::Train(args) => train_cmd::run(args, data_dir.as_deref()),
         Command::Evaluate(args) => eval_cmd::evaluate(args, data_dir.as_deref()),
         Command::ExportCodes(args) => eval_cmd::export_codes(args, data_dir.as_deref()),
+        Command::Visualize(args) => study_cmd::visualize_run(args, data_dir.as_deref()),
+        Command::Study { command } => study_cmd::run(command, data_dir.as_deref()),
         Command::Bench { command } => bench_cmd::run(command),
     }
 }

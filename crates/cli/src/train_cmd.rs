@@ -113,26 +113,19 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
-fn objective(kind: ModelKind, a: &TrainArgs) -> ObjectiveConfig {
-    match kind {
-        ModelKind::Vae => ObjectiveConfig::Vae { beta: a.beta.unwrap_or(1.0) },
-        ModelKind::BetaVae => ObjectiveConfig::Vae { beta: a.beta.unwrap_or(4.0) },
-        ModelKind::AnnealedVae => ObjectiveConfig::AnnealedVae {
-            gamma: a.gamma.unwrap_or(1000.0),
-            c_max: a.c_max.unwrap_or(25.0),
-            iteration_threshold: a.iteration_threshold.unwrap_or(100_000),
-        },
-        ModelKind::FactorVae => ObjectiveConfig::FactorVae { gamma: a.gamma.unwrap_or(30.0) },
-        ModelKind::DipVaeI => {
-            let od = a.lambda_od.unwrap_or(10.0);
-            ObjectiveConfig::DipVaeI { lambda_od: od, lambda_d: a.lambda_d.unwrap_or(10.0 * od) }
-        }
-        ModelKind::DipVaeIi => {
-            let od = a.lambda_od.unwrap_or(10.0);
-            ObjectiveConfig::DipVaeIi { lambda_od: od, lambda_d: a.lambda_d.unwrap_or(od) }
-        }
-        ModelKind::BetaTcvae => ObjectiveConfig::BetaTcvae { beta: a.beta.unwrap_or(6.0) },
-    }
+fn objective(kind: ModelKind, a: &TrainArgs) -> Result<ObjectiveConfig> {
+    let name = kind.to_possible_value().expect("no skipped variants").get_name().to_string();
+    let flags = [
+        ("beta", a.beta),
+        ("gamma", a.gamma),
+        ("c_max", a.c_max),
+        ("iteration_threshold", a.iteration_threshold.map(|v| v as f64)),
+        ("lambda_od", a.lambda_od),
+        ("lambda_d", a.lambda_d),
+    ];
+    let given: Vec<&str> = flags.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| *k).collect();
+    let get = |k: &str| flags.iter().find(|(n, _)| *n == k).and_then(|(_, v)| *v);
+    ObjectiveConfig::from_params(&name, &get, &given).map_err(|e| anyhow::anyhow!("--model {name}: {}", e.message.replace('_', "-")))
 }
 
 /// Merges a base config (file or defaults) with the flags given.
@@ -164,7 +157,7 @@ pub fn build_config(a: &TrainArgs) -> Result<TrainConfig> {
         c.model.channels = if d.starts_with("cars3d") || std::path::Path::new(d).is_dir() { 3 } else { 1 };
     }
     if let Some(kind) = a.model {
-        c.model.objective = objective(kind, a);
+        c.model.objective = objective(kind, a)?;
     } else if a.beta.is_some() || a.gamma.is_some() || a.lambda_od.is_some() || a.c_max.is_some() {
         bail!("--beta/--gamma/--lambda-od/--c-max need --model");
     }

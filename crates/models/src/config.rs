@@ -108,7 +108,55 @@ impl Default for ObjectiveConfig {
     }
 }
 
+/// Names accepted by [`ObjectiveConfig::from_params`] (`beta-vae` is `vae` with β defaulting to 4).
+pub const OBJECTIVE_NAMES: [&str; 7] = ["vae", "beta-vae", "annealed-vae", "factor-vae", "dip-vae-i", "dip-vae-ii", "beta-tcvae"];
+
 impl ObjectiveConfig {
+    /// Builds an objective from its name and named hyperparameters (`beta`, `gamma`, `c_max`,
+    /// `iteration_threshold`, `lambda_od`, `lambda_d`); missing ones take the defaults below,
+    /// which are the usual values of the reference study. Parameters the objective does not
+    /// use are an error, so a typo in a sweep file cannot silently train the default.
+    pub fn from_params(name: &str, get: &dyn Fn(&str) -> Option<f64>, given: &[&str]) -> Result<Self, ConfigError> {
+        let uses: &[&str] = match name {
+            "vae" | "beta-vae" | "beta-tcvae" => &["beta"],
+            "annealed-vae" => &["gamma", "c_max", "iteration_threshold"],
+            "factor-vae" => &["gamma"],
+            "dip-vae-i" | "dip-vae-ii" => &["lambda_od", "lambda_d"],
+            other => return Err(bad("model", format!("unknown objective `{other}` (one of {})", OBJECTIVE_NAMES.join(", ")))),
+        };
+        if let Some(p) = given.iter().find(|p| !uses.contains(p)) {
+            return Err(bad("model", format!("`{name}` takes {}, not `{p}`", uses.join(", "))));
+        }
+        let od = get("lambda_od").unwrap_or(10.0);
+        Ok(match name {
+            "vae" => ObjectiveConfig::Vae { beta: get("beta").unwrap_or(1.0) },
+            "beta-vae" => ObjectiveConfig::Vae { beta: get("beta").unwrap_or(4.0) },
+            "annealed-vae" => ObjectiveConfig::AnnealedVae {
+                gamma: get("gamma").unwrap_or(1000.0),
+                c_max: get("c_max").unwrap_or(25.0),
+                iteration_threshold: get("iteration_threshold").unwrap_or(100_000.0) as u64,
+            },
+            "factor-vae" => ObjectiveConfig::FactorVae { gamma: get("gamma").unwrap_or(30.0) },
+            "dip-vae-i" => ObjectiveConfig::DipVaeI { lambda_od: od, lambda_d: get("lambda_d").unwrap_or(10.0 * od) },
+            "dip-vae-ii" => ObjectiveConfig::DipVaeIi { lambda_od: od, lambda_d: get("lambda_d").unwrap_or(od) },
+            _ => ObjectiveConfig::BetaTcvae { beta: get("beta").unwrap_or(6.0) },
+        })
+    }
+
+    /// The hyperparameters as (name, value) pairs, for labels and result tables.
+    pub fn params(&self) -> Vec<(&'static str, f64)> {
+        match *self {
+            ObjectiveConfig::Vae { beta } | ObjectiveConfig::BetaTcvae { beta } => vec![("beta", beta)],
+            ObjectiveConfig::AnnealedVae { gamma, c_max, iteration_threshold } => {
+                vec![("gamma", gamma), ("c_max", c_max), ("iteration_threshold", iteration_threshold as f64)]
+            }
+            ObjectiveConfig::FactorVae { gamma } => vec![("gamma", gamma)],
+            ObjectiveConfig::DipVaeI { lambda_od, lambda_d } | ObjectiveConfig::DipVaeIi { lambda_od, lambda_d } => {
+                vec![("lambda_od", lambda_od), ("lambda_d", lambda_d)]
+            }
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             ObjectiveConfig::Vae { .. } => "vae",

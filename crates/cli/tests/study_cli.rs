@@ -1,0 +1,146 @@
+//! `disentangle study` and `disentangle visualize` as a user runs them: a tiny study whose
+//! worker process is killed mid-study and rerun, its CSV, its report and a model's pictures.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn disentangle(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_disentangle")).args(args).env_remove("DISENTANGLE_DATA").output().expect("runs")
+}
+
+fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "stderr: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+const STUDY: &str = r#"
+name = "cli-tiny"
+seeds = 2
+steps = 40
+batch_size = 8
+summary_batches = 2
+checkpoint_every = 5
+metrics = ["mig"]
+
+[[grid]]
+datasets = ["dsprites"]
+encoders = ["conv", "split"]
+objectives = [{ model = "beta-vae", beta = 2 }]
+
+[eval]
+mig = { num_train = 300 }
+"#;
+
+/// Column `name` of every data row of a CSV without quoted commas in the used columns.
+fn column(csv: &str, name: &str) -> Vec<String> {
+    let mut lines = csv.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let i = head.iter().position(|h| *h == name).unwrap_or_else(|| panic!("no column {name}"));
+    lines.map(|l| l.split(',').nth(i).unwrap().to_string()).collect()
+}
+
+fn export(dir: &Path) -> String {
+    let csv = dir.join("results.csv");
+    ok(&disentangle(&["study", "export", dir.to_str().unwrap(), "--out", csv.to_str().unwrap()]));
+    std::fs::read_to_string(csv).unwrap()
+}
+
+#[test]
+fn killed_study_completes_on_rerun_without_duplicates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("tiny.toml");
+    std::fs::write(&file, STUDY).unwrap();
+    let dir = tmp.path().join("study");
+    let (file_s, dir_s) = (file.to_str().unwrap(), dir.to_str().unwrap());
+
+    let listed = ok(&disentangle(&["study", "list", file_s]));
+    assert!(listed.contains("2 configurations × 2 seeds = 4 jobs"), "{listed}");
+
+    // Start a worker and kill it as soon as the first result is in.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_disentangle"))
+        .args(["study", "run", file_s, "--dir", dir_s, "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let db = dir.join("results.sqlite");
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(600), "no job finished in 10 minutes");
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the study finished ({status}) before it could be killed");
+        }
+        if db.is_file() {
+            let csv = export(&dir);
+            if column(&csv, "status").iter().any(|s| s == "done") {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let csv = export(&dir);
+    let done_before = column(&csv, "status").iter().filter(|s| *s == "done").count();
+    assert!((1..4).contains(&done_before), "killed with {done_before} of 4 done");
+
+    // Rerun: the dead worker's job is taken over at once, the rest run, nothing twice.
+    let out = ok(&disentangle(&["study", "run", file_s, "--dir", dir_s, "--quiet", "--jobs", "2"]));
+    assert!(out.contains(&format!("{} runs completed now, 0 failed, {done_before} were already done, of 4", 4 - done_before)), "{out}");
+    let csv = export(&dir);
+    assert_eq!(column(&csv, "status"), ["done"; 4]);
+    let mut keys = column(&csv, "key");
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 4);
+    let attempts: u32 = column(&csv, "attempts").iter().map(|a| a.parse::<u32>().unwrap()).sum();
+    assert!((4..=5).contains(&attempts), "at most the killed job runs twice: {attempts} attempts");
+    for m in column(&csv, "mig.discrete") {
+        let v: f64 = m.parse().unwrap();
+        assert!((0.0..=1.0).contains(&v));
+    }
+
+    // The report: every section, plots decodable.
+    let report = ok(&disentangle(&["study", "report", dir_s]));
+    assert!(report.contains("report.html"), "{report}");
+    let html = std::fs::read_to_string(dir.join("report").join("report.html")).unwrap();
+    for id in ["mig", "factor-vae", "kl-recon", "table", "paired", "pictures"] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "section {id} missing");
+    }
+    let png = std::fs::read(dir.join("report/plots/mig_dsprites.png")).unwrap();
+    image::load_from_memory(&png).unwrap();
+    assert!(dir.join("report/plots/kl_recon_dsprites.svg").is_file());
+
+    // Slurm script for the same study.
+    let sbatch = tmp.path().join("job.sbatch");
+    ok(&disentangle(&["study", "slurm", file_s, "--dir", dir_s, "--out", sbatch.to_str().unwrap()]));
+    let script = std::fs::read_to_string(&sbatch).unwrap();
+    assert!(script.contains("#SBATCH --array=0-3\n") && script.contains("--index \"$SLURM_ARRAY_TASK_ID\""), "{script}");
+    // A task whose job is done exits at once.
+    ok(&disentangle(&["study", "run-one", file_s, "--dir", dir_s, "--index", "2"]));
+    let bad = disentangle(&["study", "run-one", file_s, "--dir", dir_s, "--index", "9"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("has 4 jobs"));
+
+    // Pictures of one run.
+    let run = dir.join("runs").join("dsprites.vae_beta-2.split.independent.s1");
+    let pics = tmp.path().join("pics");
+    let out = ok(&disentangle(&["visualize", run.to_str().unwrap(), "--out", pics.to_str().unwrap(), "--kl-samples", "64", "--steps", "5"]));
+    assert!(out.contains("latents by mean KL"), "{out}");
+    let names: Vec<String> = std::fs::read_dir(&pics).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    for suffix in ["_reconstructions.png", "_prior_samples.png", "_traversals.png", "_traversals.gif", "_caption.txt"] {
+        let name = names.iter().find(|n| n.ends_with(suffix)).unwrap_or_else(|| panic!("no *{suffix} in {names:?}"));
+        assert!(name.starts_with("dsprites.vae_beta-2.split.independent.s1.step40"), "{name}");
+    }
+    let trav = names.iter().find(|n| n.ends_with("_traversals.png")).unwrap();
+    let img = image::open(pics.join(trav)).unwrap();
+    // 10 latent rows of 64 px (+ gaps and the caption line), 5 columns plus the label column.
+    assert!(img.height() >= 10 * 64 && img.width() > 5 * 64, "{}×{}", img.width(), img.height());
+    let caption = std::fs::read_to_string(pics.join(names.iter().find(|n| n.ends_with("_caption.txt")).unwrap())).unwrap();
+    assert!(caption.contains("kind = \"split\"") && caption.contains("z"), "{caption}");
+
+    // Bad input: an unknown preset is named.
+    let bad = disentangle(&["study", "run", "no-such-study"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("neither a study file nor a preset"));
+}

@@ -1,0 +1,294 @@
+//! Running a study: workers claim jobs from the results database, train (or resume) each
+//! run in `STUDY_DIR/runs/KEY`, score it, and record the result — until nothing is left.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use disentangle_metrics::{EvalConfig, Metric, parse_metrics};
+use disentangle_train::TrainConfig;
+use disentangle_train::checkpoint;
+use disentangle_train::run_dir::write_atomic;
+use disentangle_train::trainer::{Summary, TrainOptions, resume, train};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::error::{Result, StudyError};
+use crate::evaluation::{EvaluateOptions, RepresentationKind, evaluate_run};
+use crate::spec::StudySpec;
+use crate::store::{Claim, ClaimOne, RunNumbers, Store, WorkerId};
+
+pub const DB_FILE: &str = "results.sqlite";
+pub const SPEC_FILE: &str = "study.toml";
+
+/// Where a study lives: `study.toml` (the spec it was last run with), `results.sqlite`,
+/// `runs/KEY/` (one run directory per job).
+#[derive(Clone, Debug)]
+pub struct StudyDir {
+    pub root: PathBuf,
+}
+
+impl StudyDir {
+    pub fn new(root: &Path) -> Self {
+        StudyDir { root: root.to_path_buf() }
+    }
+    pub fn db_path(&self) -> PathBuf {
+        self.root.join(DB_FILE)
+    }
+    pub fn spec_path(&self) -> PathBuf {
+        self.root.join(SPEC_FILE)
+    }
+
+    /// Creates the folder, records the spec and adds its jobs to the database.
+    pub fn prepare(&self, spec: &StudySpec) -> Result<Store> {
+        std::fs::create_dir_all(self.root.join("runs")).map_err(|e| StudyError::io(&self.root, e))?;
+        write_atomic(&self.spec_path(), spec.to_toml().as_bytes())?;
+        let mut store = Store::open(&self.db_path())?;
+        store.sync_jobs(&spec.jobs()?)?;
+        Ok(store)
+    }
+
+    /// Opens an existing study folder (for export and report).
+    pub fn open(&self) -> Result<(StudySpec, Store)> {
+        let db = self.db_path();
+        if !db.is_file() {
+            return Err(StudyError::Invalid(format!("{} holds no study (no {DB_FILE}); run `disentangle study run` first", self.root.display())));
+        }
+        let spec = StudySpec::load(&self.spec_path())?;
+        Ok((spec, Store::open(&db)?))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Worker threads in this process.
+    pub jobs: usize,
+    pub progress: bool,
+    /// A running job whose heartbeat is older than this is taken over (workers on other hosts).
+    pub stale_after: Duration,
+    /// Also run jobs that failed before.
+    pub retry_failed: bool,
+    pub data_dir: Option<PathBuf>,
+    /// Samples for the posterior-based metrics (info, mig-continuous).
+    pub posterior_samples: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { jobs: 1, progress: true, stale_after: Duration::from_secs(600), retry_failed: false, data_dir: None, posterior_samples: 10_000 }
+    }
+}
+
+/// What one `run` call did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunReport {
+    pub completed: usize,
+    pub failed: usize,
+    /// Jobs already done when the call started.
+    pub already_done: usize,
+    pub total: usize,
+}
+
+/// Everything a worker needs to run a job, shared by threads.
+struct Context {
+    dir: StudyDir,
+    metrics: Vec<Metric>,
+    eval_config: EvalConfig,
+    eval_seed: u64,
+    options: RunOptions,
+}
+
+/// Runs every job not done yet with `options.jobs` worker threads.
+pub fn run_study(spec: &StudySpec, dir: &StudyDir, options: &RunOptions) -> Result<RunReport> {
+    let store = dir.prepare(spec)?;
+    let counts = store.counts()?;
+    let ctx = Arc::new(Context {
+        dir: dir.clone(),
+        metrics: parse_metrics(&spec.metrics.join(","))?,
+        eval_config: spec.eval_config()?,
+        eval_seed: spec.eval_seed,
+        options: options.clone(),
+    });
+    let bar = ProgressBar::with_draw_target(
+        Some(counts.total() as u64),
+        if options.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+    );
+    bar.set_style(ProgressStyle::with_template("study {bar:30} {pos}/{len} runs  ETA {eta}  {msg}").expect("valid template"));
+    bar.set_position(counts.done as u64);
+    let stop_heartbeat = Arc::new(AtomicBool::new(false));
+    let heartbeat = spawn_heartbeat(dir.db_path(), stop_heartbeat.clone(), options.stale_after);
+    let workers: Vec<_> = (0..options.jobs.max(1))
+        .map(|t| {
+            let (ctx, bar) = (ctx.clone(), bar.clone());
+            std::thread::spawn(move || worker_loop(&ctx, t, &bar))
+        })
+        .collect();
+    let mut report = RunReport { already_done: counts.done, total: counts.total(), ..Default::default() };
+    let mut first_error = None;
+    for w in workers {
+        match w.join().expect("worker threads do not panic") {
+            Ok((c, f)) => {
+                report.completed += c;
+                report.failed += f;
+            }
+            Err(e) => first_error = first_error.or(Some(e)),
+        }
+    }
+    stop_heartbeat.store(true, Ordering::Relaxed);
+    let _ = heartbeat.join();
+    bar.finish_with_message("finished");
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+/// Runs job `index` of the study (a Slurm array task): nothing if it is done or held by a
+/// live worker. Returns whether this call ran it.
+pub fn run_one(spec: &StudySpec, dir: &StudyDir, index: usize, options: &RunOptions) -> Result<bool> {
+    let jobs = spec.jobs()?;
+    let job = jobs
+        .get(index)
+        .ok_or_else(|| StudyError::Invalid(format!("--index {index}: the study `{}` has {} jobs (0 … {})", spec.name, jobs.len(), jobs.len().saturating_sub(1))))?;
+    let mut store = dir.prepare(spec)?;
+    let worker = WorkerId::this_process(0);
+    let claim = match store.claim_key(&job.key, &worker, options.stale_after)? {
+        ClaimOne::Claimed(c) => c,
+        ClaimOne::AlreadyDone => {
+            eprintln!("job {index} ({}) is already done", job.key);
+            return Ok(false);
+        }
+        ClaimOne::HeldBy(w) => {
+            eprintln!("job {index} ({}) is being run by {w}", job.key);
+            return Ok(false);
+        }
+    };
+    let ctx = Context {
+        dir: dir.clone(),
+        metrics: parse_metrics(&spec.metrics.join(","))?,
+        eval_config: spec.eval_config()?,
+        eval_seed: spec.eval_seed,
+        options: options.clone(),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let heartbeat = spawn_heartbeat(dir.db_path(), stop.clone(), options.stale_after);
+    let result = execute(&ctx, &claim, &ProgressBar::hidden());
+    stop.store(true, Ordering::Relaxed);
+    let _ = heartbeat.join();
+    record(&mut store, &claim, &worker, result, &ProgressBar::hidden())?;
+    Ok(true)
+}
+
+fn spawn_heartbeat(db: PathBuf, stop: Arc<AtomicBool>, stale_after: Duration) -> std::thread::JoinHandle<()> {
+    // Beat well within the stale limit; a failed beat is retried at the next tick.
+    let every = (stale_after / 4).clamp(Duration::from_millis(200), Duration::from_secs(30));
+    std::thread::spawn(move || {
+        let Ok(store) = Store::open(&db) else { return };
+        let mut last = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+            if last.elapsed() >= every {
+                let _ = store.heartbeat();
+                last = Instant::now();
+            }
+        }
+    })
+}
+
+fn worker_loop(ctx: &Context, thread: usize, bar: &ProgressBar) -> Result<(usize, usize)> {
+    let mut store = Store::open(&ctx.dir.db_path())?;
+    let worker = WorkerId::this_process(thread);
+    let (mut completed, mut failed) = (0, 0);
+    while let Some(claim) = store.claim_next(&worker, ctx.options.stale_after, ctx.options.retry_failed)? {
+        bar.set_message(claim.key.clone());
+        let result = execute(ctx, &claim, bar);
+        if record(&mut store, &claim, &worker, result, bar)? {
+            completed += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    Ok((completed, failed))
+}
+
+/// Stores a job's outcome; true when it succeeded.
+fn record(store: &mut Store, claim: &Claim, worker: &WorkerId, result: Result<(RunNumbers, Vec<(String, f64)>)>, bar: &ProgressBar) -> Result<bool> {
+    match result {
+        Ok((numbers, metrics)) => {
+            let mig = metrics.iter().find(|(k, _)| k == "mig.discrete").map(|(_, v)| format!("  MIG {v:.3}")).unwrap_or_default();
+            if store.finish(&claim.key, worker, &numbers, &metrics)? {
+                bar.inc(1);
+                bar.println(format!("done   {}  recon {:.2}  KL {:.2}{mig}  ({:.0} s)", claim.key, numbers.reconstruction_loss, numbers.kl, numbers.train_seconds + numbers.eval_seconds));
+            } else {
+                bar.println(format!("note   {}: another worker took this job over; its result is the one kept", claim.key));
+            }
+            Ok(true)
+        }
+        Err(e) => {
+            bar.println(format!("FAILED {}: {e}", claim.key));
+            store.fail(&claim.key, worker, &e.to_string())?;
+            Ok(false)
+        }
+    }
+}
+
+/// Trains (or resumes, or reuses a finished training of) the job's run, then scores it.
+fn execute(ctx: &Context, claim: &Claim, _bar: &ProgressBar) -> Result<(RunNumbers, Vec<(String, f64)>)> {
+    let job_err = |m: String| StudyError::Job { key: claim.key.clone(), message: m };
+    let config: TrainConfig = toml::from_str(&claim.config_toml).map_err(|e| job_err(format!("stored config: {e}")))?;
+    let run_dir = ctx.dir.root.join(&claim.run_dir);
+    let options = TrainOptions { progress: false, stop_after: None, data_dir: ctx.options.data_dir.clone() };
+    let started = Instant::now();
+    let summary = train_or_resume(&config, &run_dir, &options)?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let eval = EvaluateOptions {
+        metrics: ctx.metrics.clone(),
+        representation: RepresentationKind::Mean,
+        seed: ctx.eval_seed,
+        posterior_samples: ctx.options.posterior_samples,
+        config: ctx.eval_config.clone(),
+        device: None,
+        data_dir: ctx.options.data_dir.clone(),
+    };
+    let report = evaluate_run(&run_dir, &eval)?;
+    let metrics: Vec<(String, f64)> = report.scalars().map(|(k, v)| (k.to_string(), v)).collect();
+    let numbers = RunNumbers {
+        reconstruction_loss: summary.reconstruction_loss,
+        kl: summary.kl,
+        elbo: summary.elbo,
+        regularizer: summary.regularizer,
+        loss: summary.loss,
+        tc: summary.tc,
+        train_seconds,
+        eval_seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok((numbers, metrics))
+}
+
+/// A fresh run; or the continuation of a run a killed worker left behind; or, when that run
+/// had already finished training, its summary.
+fn train_or_resume(config: &TrainConfig, run_dir: &Path, options: &TrainOptions) -> Result<Summary> {
+    let has_config = run_dir.join("config.toml").is_file();
+    let latest = if has_config { checkpoint::latest(&run_dir.join("checkpoints"))? } else { None };
+    match latest {
+        Some(ckpt) => {
+            let step = checkpoint::load_state(&ckpt)?.step;
+            let summary_path = run_dir.join("summary.json");
+            if step == config.steps
+                && let Ok(bytes) = std::fs::read(&summary_path)
+                && let Ok(summary) = serde_json::from_slice::<Summary>(&bytes)
+            {
+                return Ok(summary);
+            }
+            Ok(resume(run_dir, Some(config.steps), options)?.summary)
+        }
+        None => {
+            // Nothing worth keeping (killed before the first checkpoint): start over.
+            if run_dir.exists() {
+                std::fs::remove_dir_all(run_dir).map_err(|e| StudyError::io(run_dir, e))?;
+            }
+            Ok(train(config.clone(), run_dir, options)?.summary)
+        }
+    }
+}
