@@ -125,7 +125,7 @@ pub fn visualize(run_dir: &Path, out_dir: &Path, o: &PictureOptions) -> Result<P
     std::fs::create_dir_all(out_dir).map_err(|e| StudyError::io(out_dir, e))?;
     let config = Configuration::from_train(&model.config);
     let prefix = format!("{}.s{}.step{}", config.slug(), model.config.seed, model.step);
-    let title = format!("{} · {} · {} · seed {} · step {}", config.dataset, config.label(), "", model.config.seed, model.step).replace(" ·  ·", " ·");
+    let title = format!("{} · {} · seed {} · step {}", config.dataset, config.label(), model.config.seed, model.step);
     let shape = dataset.observation_shape();
     let latents = model.config.model.latents;
     let mut rng = ChaCha8Rng::seed_from_u64(o.seed);

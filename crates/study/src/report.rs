@@ -104,7 +104,7 @@ impl PairedDifference {
     pub fn spread(&self) -> Option<Spread> {
         spread(&self.differences.iter().map(|d| d.1).collect::<Vec<_>>())
     }
-    /// Seeds where the split encoder scored higher.
+    /// Seeds where the split encoder's value is higher.
     pub fn wins(&self) -> usize {
         self.differences.iter().filter(|d| d.1 > 0.0).count()
     }
@@ -325,13 +325,13 @@ fn write_tables(html: &mut String, configs: &[Configuration], rows: &[JobRow]) {
             fmt(spread(&vals("kl")).map(|s| s.median), 2),
         );
     }
-    html.push_str("</table>\n<h2 id=\"paired\">Paired differences split − conv (same objective, noise and seed)</h2>\n<table>\n<tr><th>dataset</th><th>split configuration</th><th>metric</th><th>pairs</th><th>median difference</th><th>IQR</th><th>min … max</th><th>split better</th></tr>\n");
+    html.push_str("</table>\n<h2 id=\"paired\">Paired differences split − conv (same objective, noise and seed)</h2>\n<table>\n<tr><th>dataset</th><th>split configuration</th><th>metric</th><th>pairs</th><th>median difference</th><th>IQR</th><th>min … max</th><th>split &gt; conv</th></tr>\n");
     let mut any = false;
-    for (metric, name, higher_better) in [(MIG, "MIG", true), (FACTOR_VAE, "FactorVAE score", true), ("reconstruction_loss", "reconstruction error", false), ("kl", "KL", false)] {
+    for (metric, name) in [(MIG, "MIG"), (FACTOR_VAE, "FactorVAE score"), ("reconstruction_loss", "reconstruction error"), ("kl", "KL")] {
         for p in paired_differences(configs, rows, metric) {
             let Some(s) = p.spread() else { continue };
             any = true;
-            let better = if higher_better { p.wins() } else { p.differences.iter().filter(|d| d.1 < 0.0).count() };
+            let better = p.wins();
             let _ = writeln!(
                 html,
                 "<tr><td>{}</td><td>{}</td><td>{name}</td><td>{}</td><td>{:+.4}</td><td>[{:+.4}, {:+.4}]</td><td>{:+.4} … {:+.4}</td><td>{better}/{}</td></tr>",

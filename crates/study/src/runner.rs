@@ -211,6 +211,11 @@ fn worker_loop(ctx: &Context, thread: usize, bar: &ProgressBar) -> Result<(usize
     Ok((completed, failed))
 }
 
+/// A line above the progress bar, or on stderr when the bar is hidden (logs, Slurm output).
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() { eprintln!("{line}") } else { bar.println(line) }
+}
+
 /// Stores a job's outcome; true when it succeeded.
 fn record(store: &mut Store, claim: &Claim, worker: &WorkerId, result: Result<(RunNumbers, Vec<(String, f64)>)>, bar: &ProgressBar) -> Result<bool> {
     match result {
@@ -218,14 +223,14 @@ fn record(store: &mut Store, claim: &Claim, worker: &WorkerId, result: Result<(R
             let mig = metrics.iter().find(|(k, _)| k == "mig.discrete").map(|(_, v)| format!("  MIG {v:.3}")).unwrap_or_default();
             if store.finish(&claim.key, worker, &numbers, &metrics)? {
                 bar.inc(1);
-                bar.println(format!("done   {}  recon {:.2}  KL {:.2}{mig}  ({:.0} s)", claim.key, numbers.reconstruction_loss, numbers.kl, numbers.train_seconds + numbers.eval_seconds));
+                say(bar, format!("done   {}  recon {:.2}  KL {:.2}{mig}  ({:.0} s)", claim.key, numbers.reconstruction_loss, numbers.kl, numbers.train_seconds + numbers.eval_seconds));
             } else {
-                bar.println(format!("note   {}: another worker took this job over; its result is the one kept", claim.key));
+                say(bar, format!("note   {}: another worker took this job over; its result is the one kept", claim.key));
             }
             Ok(true)
         }
         Err(e) => {
-            bar.println(format!("FAILED {}: {e}", claim.key));
+            say(bar, format!("FAILED {}: {e}", claim.key));
             store.fail(&claim.key, worker, &e.to_string())?;
             Ok(false)
         }
