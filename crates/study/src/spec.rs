@@ -25,6 +25,8 @@ use std::path::Path;
 
 use disentangle_models::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
 use disentangle_train::TrainConfig;
+// Training defaults are the training config's own (the reference study's).
+use disentangle_train::config::{default_batch_size, default_device, default_lr, default_summary_batches};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StudyError};
@@ -83,20 +85,8 @@ fn default_noises() -> Vec<String> {
 fn default_metrics() -> Vec<String> {
     vec!["mig".into(), "factor-vae".into()]
 }
-fn default_batch_size() -> usize {
-    64
-}
 fn default_latents() -> usize {
     10
-}
-fn default_lr() -> f64 {
-    1e-4
-}
-fn default_summary_batches() -> usize {
-    1000
-}
-fn default_device() -> String {
-    "flex".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

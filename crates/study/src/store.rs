@@ -201,7 +201,9 @@ impl Store {
     }
 
     /// Adds the study's jobs that the database does not hold yet (keyed by `Job::key`) and
-    /// refreshes the positions of all of them; results already there are never touched.
+    /// refreshes the positions of all of them. Jobs not started (or failed) take the spec's
+    /// current training config (e.g. new `steps`); running and finished ones keep theirs, so
+    /// results already there are never touched.
     pub fn sync_jobs(&mut self, jobs: &[Job]) -> Result<()> {
         let path = self.path.clone();
         let db = move |source| StudyError::Db { path: path.clone(), source };
@@ -211,7 +213,9 @@ impl Store {
                 .prepare(
                     "INSERT INTO jobs (key, idx, dataset, configuration, objective, hyperparameters, encoder, noise, seed, steps, config_toml, run_dir)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                     ON CONFLICT(key) DO UPDATE SET idx = excluded.idx",
+                     ON CONFLICT(key) DO UPDATE SET idx = excluded.idx,
+                         config_toml = CASE WHEN status IN ('pending', 'failed') THEN excluded.config_toml ELSE config_toml END,
+                         steps = CASE WHEN status IN ('pending', 'failed') THEN excluded.steps ELSE steps END",
                 )
                 .map_err(&db)?;
             for j in jobs {

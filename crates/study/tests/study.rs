@@ -253,3 +253,21 @@ fn tiny_study_end_to_end_with_a_dead_worker() {
         }
     }
 }
+
+#[test]
+fn changed_spec_updates_waiting_jobs_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = tiny_store(tmp.path());
+    let w = WorkerId::this_process(0);
+    let c = store.claim_next(&w, Duration::from_secs(3600), false).unwrap().unwrap();
+    assert!(store.finish(&c.key, &w, &RunNumbers::default(), &[]).unwrap());
+    // Longer training and one more seed.
+    let spec = StudySpec::parse(&TINY.replace("steps = 12", "steps = 20").replace("seeds = 2", "seeds = 3"), "test").unwrap();
+    let store = StudyDir::new(tmp.path()).prepare(&spec).unwrap();
+    let rows = store.rows().unwrap();
+    assert_eq!(rows.len(), 6);
+    for r in &rows {
+        assert_eq!(r.steps, if r.key == c.key { 12 } else { 20 }, "{}", r.key);
+    }
+    assert_eq!(store.counts().unwrap().done, 1);
+}

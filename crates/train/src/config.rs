@@ -41,10 +41,10 @@ pub struct TrainConfig {
     pub model: ModelConfig,
 }
 
-fn default_batch_size() -> usize {
+pub fn default_batch_size() -> usize {
     64
 }
-fn default_lr() -> f64 {
+pub fn default_lr() -> f64 {
     1e-4
 }
 fn default_log_every() -> u64 {
@@ -53,7 +53,7 @@ fn default_log_every() -> u64 {
 fn default_checkpoint_every() -> u64 {
     10_000
 }
-fn default_summary_batches() -> usize {
+pub fn default_summary_batches() -> usize {
     1000
 }
 pub fn default_device() -> String {
