@@ -172,7 +172,7 @@ pub fn run_one(spec: &StudySpec, dir: &StudyDir, index: usize, options: &RunOpti
     };
     let stop = Arc::new(AtomicBool::new(false));
     let heartbeat = spawn_heartbeat(dir.db_path(), stop.clone(), options.stale_after);
-    let result = execute(&ctx, &claim, &ProgressBar::hidden());
+    let result = execute_caught(&ctx, &claim, &ProgressBar::hidden());
     stop.store(true, Ordering::Relaxed);
     let _ = heartbeat.join();
     record(&mut store, &claim, &worker, result, &ProgressBar::hidden())?;
@@ -201,7 +201,7 @@ fn worker_loop(ctx: &Context, thread: usize, bar: &ProgressBar) -> Result<(usize
     let (mut completed, mut failed) = (0, 0);
     while let Some(claim) = store.claim_next(&worker, ctx.options.stale_after, ctx.options.retry_failed)? {
         bar.set_message(claim.key.clone());
-        let result = execute(ctx, &claim, bar);
+        let result = execute_caught(ctx, &claim, bar);
         if record(&mut store, &claim, &worker, result, bar)? {
             completed += 1;
         } else {
@@ -235,6 +235,19 @@ fn record(store: &mut Store, claim: &Claim, worker: &WorkerId, result: Result<(R
             Ok(false)
         }
     }
+}
+
+/// [`execute`], with a panic (a bug, or a backend abort) turned into this job's failure so
+/// the worker records it and goes on instead of leaving the job claimed by a live process.
+fn execute_caught(ctx: &Context, claim: &Claim, bar: &ProgressBar) -> Result<(RunNumbers, Vec<(String, f64)>)> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute(ctx, claim, bar))).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(StudyError::Job { key: claim.key.clone(), message: format!("panicked: {message}") })
+    })
 }
 
 /// Trains (or resumes, or reuses a finished training of) the job's run, then scores it.
