@@ -188,7 +188,7 @@ pub fn build_config(a: &TrainArgs) -> Result<TrainConfig> {
 }
 
 pub fn run(a: TrainArgs, data_dir: Option<&std::path::Path>) -> Result<()> {
-    let options = TrainOptions { progress: !a.quiet, stop_after: None, data_dir: data_dir.map(Into::into) };
+    let options = TrainOptions { progress: !a.quiet, data_dir: data_dir.map(Into::into), ..Default::default() };
     let outcome = if let Some(dir) = &a.resume {
         resume(dir, a.steps, &options).with_context(|| format!("resuming {}", dir.display()))?
     } else {

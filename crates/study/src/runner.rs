@@ -2,7 +2,7 @@
 //! run in `STUDY_DIR/runs/KEY`, score it, and record the result — until nothing is left.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use disentangle_metrics::{EvalConfig, Metric, parse_metrics};
 use disentangle_train::TrainConfig;
 use disentangle_train::checkpoint;
 use disentangle_train::run_dir::write_atomic;
-use disentangle_train::trainer::{Summary, TrainOptions, resume, train};
+use disentangle_train::trainer::{ProgressCallback, Summary, TrainOptions, resume, train};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::{Result, StudyError};
@@ -96,6 +96,22 @@ struct Context {
     eval_config: EvalConfig,
     eval_seed: u64,
     options: RunOptions,
+    /// What each worker thread is doing, shown as the progress bar's message.
+    status: Arc<Mutex<Vec<String>>>,
+}
+
+impl Context {
+    fn set_status(&self, thread: usize, text: String, bar: &ProgressBar) {
+        show_status(&self.status, thread, text, bar);
+    }
+}
+
+fn show_status(status: &Mutex<Vec<String>>, thread: usize, text: String, bar: &ProgressBar) {
+    let mut s = status.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(slot) = s.get_mut(thread) {
+        *slot = text;
+    }
+    bar.set_message(s.iter().filter(|t| !t.is_empty()).cloned().collect::<Vec<_>>().join("  |  "));
 }
 
 /// Runs every job not done yet with `options.jobs` worker threads.
@@ -108,6 +124,7 @@ pub fn run_study(spec: &StudySpec, dir: &StudyDir, options: &RunOptions) -> Resu
         eval_config: spec.eval_config()?,
         eval_seed: spec.eval_seed,
         options: options.clone(),
+        status: Arc::new(Mutex::new(vec![String::new(); options.jobs.max(1)])),
     });
     let bar = ProgressBar::with_draw_target(
         Some(counts.total() as u64),
@@ -169,10 +186,11 @@ pub fn run_one(spec: &StudySpec, dir: &StudyDir, index: usize, options: &RunOpti
         eval_config: spec.eval_config()?,
         eval_seed: spec.eval_seed,
         options: options.clone(),
+        status: Arc::new(Mutex::new(vec![String::new()])),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let heartbeat = spawn_heartbeat(dir.db_path(), stop.clone(), options.stale_after);
-    let result = execute_caught(&ctx, &claim, &ProgressBar::hidden());
+    let result = execute_caught(&ctx, &claim, 0, &ProgressBar::hidden());
     stop.store(true, Ordering::Relaxed);
     let _ = heartbeat.join();
     record(&mut store, &claim, &worker, result, &ProgressBar::hidden())?;
@@ -200,14 +218,15 @@ fn worker_loop(ctx: &Context, thread: usize, bar: &ProgressBar) -> Result<(usize
     let worker = WorkerId::this_process(thread);
     let (mut completed, mut failed) = (0, 0);
     while let Some(claim) = store.claim_next(&worker, ctx.options.stale_after, ctx.options.retry_failed)? {
-        bar.set_message(claim.key.clone());
-        let result = execute_caught(ctx, &claim, bar);
+        ctx.set_status(thread, claim.key.clone(), bar);
+        let result = execute_caught(ctx, &claim, thread, bar);
         if record(&mut store, &claim, &worker, result, bar)? {
             completed += 1;
         } else {
             failed += 1;
         }
     }
+    ctx.set_status(thread, String::new(), bar);
     Ok((completed, failed))
 }
 
@@ -239,8 +258,8 @@ fn record(store: &mut Store, claim: &Claim, worker: &WorkerId, result: Result<(R
 
 /// [`execute`], with a panic (a bug, or a backend abort) turned into this job's failure so
 /// the worker records it and goes on instead of leaving the job claimed by a live process.
-fn execute_caught(ctx: &Context, claim: &Claim, bar: &ProgressBar) -> Result<(RunNumbers, Vec<(String, f64)>)> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute(ctx, claim, bar))).unwrap_or_else(|payload| {
+fn execute_caught(ctx: &Context, claim: &Claim, thread: usize, bar: &ProgressBar) -> Result<(RunNumbers, Vec<(String, f64)>)> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute(ctx, claim, thread, bar))).unwrap_or_else(|payload| {
         let message = payload
             .downcast_ref::<String>()
             .cloned()
@@ -251,14 +270,17 @@ fn execute_caught(ctx: &Context, claim: &Claim, bar: &ProgressBar) -> Result<(Ru
 }
 
 /// Trains (or resumes, or reuses a finished training of) the job's run, then scores it.
-fn execute(ctx: &Context, claim: &Claim, _bar: &ProgressBar) -> Result<(RunNumbers, Vec<(String, f64)>)> {
+fn execute(ctx: &Context, claim: &Claim, thread: usize, bar: &ProgressBar) -> Result<(RunNumbers, Vec<(String, f64)>)> {
     let job_err = |m: String| StudyError::Job { key: claim.key.clone(), message: m };
     let config: TrainConfig = toml::from_str(&claim.config_toml).map_err(|e| job_err(format!("stored config: {e}")))?;
     let run_dir = ctx.dir.root.join(&claim.run_dir);
-    let options = TrainOptions { progress: false, stop_after: None, data_dir: ctx.options.data_dir.clone() };
+    let (status, bar2, key) = (ctx.status.clone(), bar.clone(), claim.key.clone());
+    let on_progress = ProgressCallback(Arc::new(move |step, total| show_status(&status, thread, format!("{key} {step}/{total}"), &bar2)));
+    let options = TrainOptions { progress: false, data_dir: ctx.options.data_dir.clone(), on_progress: Some(on_progress), ..Default::default() };
     let started = Instant::now();
     let summary = train_or_resume(&config, &run_dir, &options)?;
     let train_seconds = started.elapsed().as_secs_f64();
+    ctx.set_status(thread, format!("{} scoring", claim.key), bar);
     let started = Instant::now();
     let eval = EvaluateOptions {
         metrics: ctx.metrics.clone(),

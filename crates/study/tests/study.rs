@@ -192,7 +192,7 @@ fn tiny_study_end_to_end_with_a_dead_worker() {
     let dead = WorkerId { host: disentangle_study::store::hostname(), pid: u32::MAX - 11, thread: 0 };
     let ClaimOne::Claimed(claim) = store.claim_key(&jobs[1].key, &dead, Duration::from_secs(3600)).unwrap() else { panic!("claimable") };
     let run_dir = tmp.path().join(&claim.run_dir);
-    train(jobs[1].train.clone(), &run_dir, &TrainOptions { progress: false, stop_after: Some(4), data_dir: None }).unwrap();
+    train(jobs[1].train.clone(), &run_dir, &TrainOptions { progress: false, stop_after: Some(4), ..Default::default() }).unwrap();
     assert!(!run_dir.join("summary.json").exists());
     let options = RunOptions { jobs: 2, progress: false, ..RunOptions::default() };
     let r = run_study(&spec, &dir, &options).unwrap();
@@ -270,4 +270,17 @@ fn changed_spec_updates_waiting_jobs_only() {
         assert_eq!(r.steps, if r.key == c.key { 12 } else { 20 }, "{}", r.key);
     }
     assert_eq!(store.counts().unwrap().done, 1);
+}
+
+#[test]
+fn training_reports_progress_to_the_caller() {
+    use std::sync::{Arc, Mutex};
+    let tmp = tempfile::tempdir().unwrap();
+    let job = StudySpec::parse(TINY, "test").unwrap().jobs().unwrap().remove(0);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let cb = disentangle_train::trainer::ProgressCallback(Arc::new(move |step, total| sink.lock().unwrap().push((step, total))));
+    let o = TrainOptions { on_progress: Some(cb), ..Default::default() };
+    train(job.train, &tmp.path().join("run"), &o).unwrap();
+    assert_eq!(*seen.lock().unwrap(), [(10, 12), (12, 12)]);
 }

@@ -66,6 +66,19 @@ pub struct TrainOptions {
     pub stop_after: Option<u64>,
     /// Folder of official dataset files (default `$DISENTANGLE_DATA`).
     pub data_dir: Option<PathBuf>,
+    /// Called with (step, total steps) every 10 steps and at the end — how a caller with its
+    /// own display (a study's progress bar) follows the run.
+    pub on_progress: Option<ProgressCallback>,
+}
+
+/// A shareable progress callback (see [`TrainOptions::on_progress`]).
+#[derive(Clone)]
+pub struct ProgressCallback(pub std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressCallback")
+    }
 }
 
 /// Everything that changes during training.
@@ -267,6 +280,9 @@ fn run_loop(
         running.tc += tv.unwrap_or(0.0);
         running.disc += dv.unwrap_or(0.0);
         bar.set_position(s.step);
+        if let Some(cb) = options.on_progress.as_ref().filter(|_| s.step % 10 == 0 || s.step == end) {
+            (cb.0)(s.step, config.steps);
+        }
         if s.step % 10 == 0 || s.step == end {
             let mut msg = format!("loss {lv:.2}  recon {rv:.2}  KL {kv:.2}");
             if let Some(t) = tv {

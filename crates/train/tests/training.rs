@@ -162,7 +162,7 @@ fn resume_reproduces_an_uninterrupted_run_exactly() {
     let quiet = TrainOptions::default();
     let full = train_with(short(7), &dataset, &dir.path().join("full"), &quiet).unwrap();
     // Interrupted after 3 steps (checkpoints at 2 and 3), then resumed to 7.
-    let cut = TrainOptions { progress: false, stop_after: Some(3), data_dir: None };
+    let cut = TrainOptions { progress: false, stop_after: Some(3), ..Default::default() };
     let part = train_with(short(7), &dataset, &dir.path().join("cut"), &cut).unwrap();
     assert!(!dir.path().join("cut/summary.json").exists(), "an interrupted run has no summary");
     assert_ne!(flat_parameters(&part.model.vae), flat_parameters(&full.model.vae));
