@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use disentangle_data::npy::{self, DType, NpzArray, NpzEntry};
 use disentangle_data::open_dataset;
 use disentangle_metrics::{CodeSample, Codes, EvalConfig, Factors, GaussianPosteriors, Metric, Report, evaluate_codes, parse_metrics};
-use disentangle_study::evaluation::{EvaluateOptions, RepresentationKind as StudyRepresentation, encode_factors, eval_config_file, evaluate_run};
+use disentangle_study::evaluation::{EvaluateOptions, RepresentationKind as StudyRepresentation, encode_in_chunks, eval_config_file, evaluate_run};
 use disentangle_train::inference::load_trained;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -153,14 +153,8 @@ pub fn export_codes(a: ExportArgs, data_dir: Option<&Path>) -> Result<()> {
     let dataset = open_dataset(&model.config.dataset, data_dir)?;
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let factors = dataset.sample_factors(a.num, &mut rng);
-    let mut mu = Vec::with_capacity(a.num * model.config.model.latents);
-    let mut logvar = Vec::with_capacity(mu.capacity());
+    let (mu, logvar) = encode_in_chunks(&model, &*dataset, &factors)?;
     let k = dataset.factors().num_factors();
-    for chunk in factors.chunks(1024 * k) {
-        let (m, l) = encode_factors(&model, &*dataset, chunk)?;
-        mu.extend(m);
-        logvar.extend(l);
-    }
     let j = model.config.model.latents;
     let f64s: Vec<i64> = factors.iter().map(|&v| v as i64).collect();
     let sizes: Vec<i64> = dataset.factors().sizes().iter().map(|&v| v as i64).collect();

@@ -209,7 +209,7 @@ pub fn run(command: StudyCommand, data_dir: Option<&Path>) -> Result<()> {
         }
         StudyCommand::Slurm(a) => {
             let spec = load_study(&a.study)?;
-            let dir = a.dir.clone().unwrap_or_else(|| PathBuf::from("studies").join(&spec.name));
+            let dir = study_dir(&spec, a.dir.as_deref()).root;
             let dir = std::path::absolute(&dir).with_context(|| format!("resolving {}", dir.display()))?;
             // Tasks get an absolute study file, unless it is a preset name.
             let study = if Path::new(&a.study).is_file() { std::path::absolute(&a.study)?.display().to_string() } else { a.study.clone() };

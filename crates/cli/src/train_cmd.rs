@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use disentangle_models::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig, default_branch_channels, default_branch_hidden};
+use disentangle_models::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
 use disentangle_train::TrainConfig;
 use disentangle_train::trainer::{TrainOptions, resume, train};
 
@@ -154,7 +154,7 @@ pub fn build_config(a: &TrainArgs) -> Result<TrainConfig> {
     };
     if let Some(d) = &a.dataset {
         c.dataset = d.clone();
-        c.model.channels = if d.starts_with("cars3d") || std::path::Path::new(d).is_dir() { 3 } else { 1 };
+        c.model.channels = disentangle_data::dataset_channels(d);
     }
     if let Some(kind) = a.model {
         c.model.objective = objective(kind, a)?;
@@ -162,15 +162,12 @@ pub fn build_config(a: &TrainArgs) -> Result<TrainConfig> {
         bail!("--beta/--gamma/--lambda-od/--c-max need --model");
     }
     if let Some(e) = a.encoder {
-        c.model.encoder = match e {
-            EncoderKind::Conv => EncoderConfig::Conv { k4_all: false },
-            EncoderKind::ConvK4 => EncoderConfig::Conv { k4_all: true },
-            EncoderKind::Split => EncoderConfig::Split {
-                branch_channels: a.branch_channels.unwrap_or_else(default_branch_channels),
-                branch_hidden: a.branch_hidden.unwrap_or_else(default_branch_hidden),
-            },
-            EncoderKind::Shared => EncoderConfig::Shared,
-        };
+        let name = e.to_possible_value().expect("no skipped variants");
+        c.model.encoder = EncoderConfig::from_variant(name.get_name()).expect("every --encoder value is an encoder variant");
+        if let EncoderConfig::Split { branch_channels, branch_hidden } = &mut c.model.encoder {
+            *branch_channels = a.branch_channels.unwrap_or(*branch_channels);
+            *branch_hidden = a.branch_hidden.unwrap_or(*branch_hidden);
+        }
     }
     if let Some(n) = a.noise {
         c.model.noise = match n {

@@ -26,6 +26,12 @@ pub const DATASET_NAMES: &str = "dsprites (procedural, default), dsprites-offici
 
 /// Opens a dataset by name or path. `dsprites` and `cars3d` are the procedural versions
 /// (nothing to download); the `-official` names read the official files from the data folder.
+/// Image channels of a dataset named as [`open_dataset`] takes it, without opening it (which
+/// for Cars3D means rendering it): Cars3D names and folders are RGB, dSprites names and files grey.
+pub fn dataset_channels(spec: &str) -> usize {
+    if spec.starts_with("cars3d") || Path::new(spec).is_dir() { 3 } else { 1 }
+}
+
 pub fn open_dataset(spec: &str, data_dir: Option<&Path>) -> Result<Box<dyn FactorDataset>> {
     match spec {
         "dsprites" => return Ok(Box::new(DSpritesProcedural::new())),

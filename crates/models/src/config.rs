@@ -54,6 +54,9 @@ impl Default for EncoderConfig {
     }
 }
 
+/// Names accepted by [`EncoderConfig::from_variant`].
+pub const ENCODER_VARIANTS: [&str; 4] = ["conv", "conv-k4", "split", "shared"];
+
 impl EncoderConfig {
     pub fn name(&self) -> &'static str {
         match self {
@@ -61,6 +64,25 @@ impl EncoderConfig {
             EncoderConfig::Split { .. } => "split",
             EncoderConfig::Shared => "shared",
         }
+    }
+
+    /// The name that tells every variant apart (`conv-k4` for the reference encoder with k4 convs).
+    pub fn variant(&self) -> &'static str {
+        match self {
+            EncoderConfig::Conv { k4_all: true } => "conv-k4",
+            other => other.name(),
+        }
+    }
+
+    /// The encoder named by [`EncoderConfig::variant`], with default branch widths.
+    pub fn from_variant(name: &str) -> Option<Self> {
+        Some(match name {
+            "conv" => EncoderConfig::Conv { k4_all: false },
+            "conv-k4" => EncoderConfig::Conv { k4_all: true },
+            "split" => EncoderConfig::Split { branch_channels: default_branch_channels(), branch_hidden: default_branch_hidden() },
+            "shared" => EncoderConfig::Shared,
+            _ => return None,
+        })
     }
 }
 

@@ -71,6 +71,19 @@ pub fn encode_factors(m: &TrainedModel, dataset: &dyn FactorDataset, factors: &[
     Ok(m.encode(&images, n))
 }
 
+/// As [`encode_factors`] for any number of factor vectors: rendered and encoded 1,024 at a
+/// time, so memory stays bounded.
+pub fn encode_in_chunks(m: &TrainedModel, dataset: &dyn FactorDataset, factors: &[usize]) -> Result<(Vec<f32>, Vec<f32>)> {
+    let k = dataset.factors().num_factors();
+    let (mut mu, mut logvar) = (Vec::with_capacity(factors.len() / k * m.config.model.latents), Vec::new());
+    for chunk in factors.chunks(1024 * k) {
+        let (a, b) = encode_factors(m, dataset, chunk)?;
+        mu.extend(a);
+        logvar.extend(b);
+    }
+    Ok((mu, logvar))
+}
+
 /// Scores the run in `run_dir`, merges the results into `run_dir/metrics.json` (results of
 /// other metrics already there are kept) and returns this evaluation's report.
 pub fn evaluate_run(run_dir: &Path, o: &EvaluateOptions) -> Result<Report> {
@@ -99,7 +112,7 @@ pub fn evaluate_run(run_dir: &Path, o: &EvaluateOptions) -> Result<Report> {
         let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
         let n = o.posterior_samples;
         let factors = dataset.sample_factors(n, &mut rng);
-        let (mu, logvar) = encode_factors(&model, &*dataset, &factors)?;
+        let (mu, logvar) = encode_in_chunks(&model, &*dataset, &factors)?;
         let rho = match noise {
             NoiseConfig::Correlated { rho } => rho,
             NoiseConfig::Independent => 0.0,

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use disentangle_data::{FactorDataset, open_dataset};
-use disentangle_train::inference::{TrainedModel, load_trained};
+use disentangle_data::open_dataset;
+use disentangle_train::inference::load_trained;
 use disentangle_train::run_dir::write_atomic;
 use disentangle_viz::{ImageGrid, label_rows, save_gif, save_png};
 use image::RgbImage;
@@ -15,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::error::{Result, StudyError};
+use crate::evaluation::encode_in_chunks;
 use crate::spec::{Configuration, fmt_num};
 
 #[derive(Clone, Debug)]
@@ -216,17 +217,6 @@ pub fn visualize(run_dir: &Path, out_dir: &Path, o: &PictureOptions) -> Result<P
     text.push_str(&model.config.to_toml());
     write_atomic(&caption, text.as_bytes())?;
     Ok(Pictures { reconstructions, samples, traversals, traversal_gif, caption, latent_order: order, latent_kl })
-}
-
-fn encode_in_chunks(model: &TrainedModel, dataset: &dyn FactorDataset, factors: &[usize]) -> Result<(Vec<f32>, Vec<f32>)> {
-    let k = dataset.factors().num_factors();
-    let (mut mu, mut lv) = (Vec::new(), Vec::new());
-    for chunk in factors.chunks(512 * k) {
-        let (m, l) = crate::evaluation::encode_factors(model, dataset, chunk)?;
-        mu.extend(m);
-        lv.extend(l);
-    }
-    Ok((mu, lv))
 }
 
 fn save_labelled(grid: &ImageGrid, rows: usize, labels: &[String], caption: &str, path: &Path) -> Result<()> {

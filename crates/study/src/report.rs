@@ -122,27 +122,28 @@ fn value_of(row: &JobRow, metric: &str) -> Option<f64> {
 /// Paired differences split − conv for every split configuration with a conv twin.
 pub fn paired_differences(configs: &[Configuration], rows: &[JobRow], metric: &str) -> Vec<PairedDifference> {
     let mut out = Vec::new();
-    for c in configs.iter().filter(|c| c.encoder_name == "split") {
+    for c in configs.iter().filter(|c| c.encoder_name() == "split") {
         let conv_label = c.label_with_encoder("conv");
         if !configs.iter().any(|o| o.dataset == c.dataset && o.label() == conv_label) {
             continue;
         }
-        let done = |label: &str| -> BTreeMap<u64, f64> {
-            rows.iter()
-                .filter(|r| r.status == "done" && r.dataset == c.dataset && r.configuration == label)
-                .filter_map(|r| value_of(r, metric).map(|v| (r.seed, v)))
-                .collect()
+        let done = |label: String| -> BTreeMap<u64, f64> {
+            done_rows(rows, &c.dataset, label).filter_map(|r| value_of(r, metric).map(|v| (r.seed, v))).collect()
         };
-        let (split, conv) = (done(&c.label()), done(&conv_label));
+        let (split, conv) = (done(c.label()), done(conv_label.clone()));
         let differences: Vec<(u64, f64)> = split.iter().filter_map(|(s, v)| conv.get(s).map(|w| (*s, v - w))).collect();
         out.push(PairedDifference { dataset: c.dataset.clone(), split: c.label(), conv: conv_label, metric: metric.into(), differences });
     }
     out
 }
 
-fn rows_of<'a>(rows: &'a [JobRow], c: &Configuration) -> impl Iterator<Item = &'a JobRow> {
-    let label = c.label();
-    rows.iter().filter(move |r| r.status == "done" && r.dataset == c.dataset && r.configuration == label)
+/// The finished runs of configuration `label` on `dataset`.
+fn done_rows<'a>(rows: &'a [JobRow], dataset: &'a str, label: String) -> impl Iterator<Item = &'a JobRow> {
+    rows.iter().filter(move |r| r.status == "done" && r.dataset == dataset && r.configuration == label)
+}
+
+fn rows_of<'a>(rows: &'a [JobRow], c: &'a Configuration) -> impl Iterator<Item = &'a JobRow> {
+    done_rows(rows, &c.dataset, c.label())
 }
 
 fn slug(s: &str) -> String {

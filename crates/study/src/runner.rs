@@ -101,6 +101,17 @@ struct Context {
 }
 
 impl Context {
+    fn new(spec: &StudySpec, dir: &StudyDir, options: &RunOptions) -> Result<Self> {
+        Ok(Context {
+            dir: dir.clone(),
+            metrics: parse_metrics(&spec.metrics.join(","))?,
+            eval_config: spec.eval_config()?,
+            eval_seed: spec.eval_seed,
+            options: options.clone(),
+            status: Arc::new(Mutex::new(vec![String::new(); options.jobs.max(1)])),
+        })
+    }
+
     fn set_status(&self, thread: usize, text: String, bar: &ProgressBar) {
         show_status(&self.status, thread, text, bar);
     }
@@ -118,14 +129,7 @@ fn show_status(status: &Mutex<Vec<String>>, thread: usize, text: String, bar: &P
 pub fn run_study(spec: &StudySpec, dir: &StudyDir, options: &RunOptions) -> Result<RunReport> {
     let store = dir.prepare(spec)?;
     let counts = store.counts()?;
-    let ctx = Arc::new(Context {
-        dir: dir.clone(),
-        metrics: parse_metrics(&spec.metrics.join(","))?,
-        eval_config: spec.eval_config()?,
-        eval_seed: spec.eval_seed,
-        options: options.clone(),
-        status: Arc::new(Mutex::new(vec![String::new(); options.jobs.max(1)])),
-    });
+    let ctx = Arc::new(Context::new(spec, dir, options)?);
     let bar = ProgressBar::with_draw_target(
         Some(counts.total() as u64),
         if options.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
@@ -180,14 +184,7 @@ pub fn run_one(spec: &StudySpec, dir: &StudyDir, index: usize, options: &RunOpti
             return Ok(false);
         }
     };
-    let ctx = Context {
-        dir: dir.clone(),
-        metrics: parse_metrics(&spec.metrics.join(","))?,
-        eval_config: spec.eval_config()?,
-        eval_seed: spec.eval_seed,
-        options: options.clone(),
-        status: Arc::new(Mutex::new(vec![String::new()])),
-    };
+    let ctx = Context::new(spec, dir, options)?;
     let stop = Arc::new(AtomicBool::new(false));
     let heartbeat = spawn_heartbeat(dir.db_path(), stop.clone(), options.stale_after);
     let result = execute_caught(&ctx, &claim, 0, &ProgressBar::hidden());

@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use disentangle_models::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
+use disentangle_models::config::{ENCODER_VARIANTS, EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
 use disentangle_train::TrainConfig;
 // Training defaults are the training config's own (the reference study's).
 use disentangle_train::config::{default_batch_size, default_device, default_lr, default_summary_batches};
@@ -129,24 +129,18 @@ pub struct Configuration {
     pub dataset: String,
     pub objective: ObjectiveConfig,
     pub encoder: EncoderConfig,
-    pub encoder_name: String,
     pub noise: NoiseConfig,
 }
 
 impl Configuration {
     /// The configuration a training config describes (for runs made outside a study).
     pub fn from_train(t: &TrainConfig) -> Self {
-        let encoder_name = match t.model.encoder {
-            EncoderConfig::Conv { k4_all: true } => "conv-k4",
-            ref e => e.name(),
-        };
-        Configuration {
-            dataset: t.dataset.clone(),
-            objective: t.model.objective.clone(),
-            encoder: t.model.encoder.clone(),
-            encoder_name: encoder_name.into(),
-            noise: t.model.noise.clone(),
-        }
+        Configuration { dataset: t.dataset.clone(), objective: t.model.objective.clone(), encoder: t.model.encoder.clone(), noise: t.model.noise.clone() }
+    }
+
+    /// `conv`, `conv-k4`, `split` or `shared`.
+    pub fn encoder_name(&self) -> &'static str {
+        self.encoder.variant()
     }
 
     /// e.g. `factor-vae γ=30`.
@@ -161,7 +155,7 @@ impl Configuration {
     }
     /// Human label without the dataset: `factor-vae γ=30 · split · independent`.
     pub fn label(&self) -> String {
-        format!("{} · {} · {}", self.objective_label(), self.encoder_name, self.noise_label())
+        self.label_with_encoder(self.encoder_name())
     }
     /// The same configuration with another encoder (to pair split with conv).
     pub fn label_with_encoder(&self, encoder: &str) -> String {
@@ -175,7 +169,7 @@ impl Configuration {
             NoiseConfig::Correlated { rho } => format!("correlated-{}", fmt_num(rho)),
         };
         let objective = if params.is_empty() { self.objective.name().to_string() } else { format!("{}_{}", self.objective.name(), params.join("_")) };
-        sanitize(&format!("{}.{}.{}.{}", self.dataset, objective, self.encoder_name, noise))
+        sanitize(&format!("{}.{}.{}.{}", self.dataset, objective, self.encoder_name(), noise))
     }
 }
 
@@ -225,16 +219,8 @@ pub struct Job {
 }
 
 fn parse_encoder(s: &str, origin: &str) -> Result<EncoderConfig> {
-    Ok(match s {
-        "conv" => EncoderConfig::Conv { k4_all: false },
-        "conv-k4" => EncoderConfig::Conv { k4_all: true },
-        "split" => EncoderConfig::Split {
-            branch_channels: disentangle_models::config::default_branch_channels(),
-            branch_hidden: disentangle_models::config::default_branch_hidden(),
-        },
-        "shared" => EncoderConfig::Shared,
-        other => return Err(StudyError::spec(origin, format!("grid.encoders: unknown encoder `{other}` (conv, conv-k4, split, shared)"))),
-    })
+    EncoderConfig::from_variant(s)
+        .ok_or_else(|| StudyError::spec(origin, format!("grid.encoders: unknown encoder `{s}` ({})", ENCODER_VARIANTS.join(", "))))
 }
 
 fn parse_noise(s: &str, origin: &str) -> Result<NoiseConfig> {
@@ -267,10 +253,6 @@ fn expand_objective(o: &ObjectiveSpec, origin: &str) -> Result<Vec<ObjectiveConf
             ObjectiveConfig::from_params(&o.model, &get, &given).map_err(|e| StudyError::spec(origin, format!("objectives: {}", e.message)))
         })
         .collect()
-}
-
-fn channels_of(dataset: &str) -> usize {
-    if dataset.starts_with("cars3d") || Path::new(dataset).is_dir() { 3 } else { 1 }
 }
 
 impl StudySpec {
@@ -346,7 +328,6 @@ impl StudySpec {
                                     dataset: dataset.clone(),
                                     objective: objective.clone(),
                                     encoder: parse_encoder(e, origin)?,
-                                    encoder_name: e.clone(),
                                     noise: parse_noise(n, origin)?,
                                 };
                                 if !out.iter().any(|x| x.slug() == c.slug()) {
@@ -384,7 +365,7 @@ impl StudySpec {
                     device: self.device.clone(),
                     model: ModelConfig {
                         latents: self.latents,
-                        channels: channels_of(&c.dataset),
+                        channels: disentangle_data::dataset_channels(&c.dataset),
                         encoder: c.encoder.clone(),
                         noise: c.noise.clone(),
                         objective: c.objective.clone(),

@@ -175,6 +175,12 @@ impl Counts {
     }
 }
 
+/// Maps SQLite errors to errors naming the database file. Borrowing only the path lets it
+/// live beside a transaction, which borrows the connection mutably.
+fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> StudyError + '_ {
+    move |source| StudyError::Db { path: path.to_path_buf(), source }
+}
+
 pub struct Store {
     conn: Connection,
     path: PathBuf,
@@ -197,7 +203,7 @@ impl Store {
     }
 
     fn db(&self) -> impl Fn(rusqlite::Error) -> StudyError + '_ {
-        move |source| StudyError::Db { path: self.path.clone(), source }
+        db_error(&self.path)
     }
 
     /// Adds the study's jobs that the database does not hold yet (keyed by `Job::key`) and
@@ -205,8 +211,7 @@ impl Store {
     /// current training config (e.g. new `steps`); running and finished ones keep theirs, so
     /// results already there are never touched.
     pub fn sync_jobs(&mut self, jobs: &[Job]) -> Result<()> {
-        let path = self.path.clone();
-        let db = move |source| StudyError::Db { path: path.clone(), source };
+        let db = db_error(&self.path);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&db)?;
         {
             let mut insert = tx
@@ -229,7 +234,7 @@ impl Store {
                         c.label(),
                         c.objective_label(),
                         hyper.join(";"),
-                        c.encoder_name,
+                        c.encoder_name(),
                         c.noise_label(),
                         j.seed as i64,
                         j.train.steps as i64,
@@ -252,8 +257,7 @@ impl Store {
     /// Claims the first job (by position) that is pending — or running under a dead worker,
     /// or failed when `retry_failed` — for `worker`.
     pub fn claim_next(&mut self, worker: &WorkerId, stale_after: Duration, retry_failed: bool) -> Result<Option<Claim>> {
-        let path = self.path.clone();
-        let db = move |source| StudyError::Db { path: path.clone(), source };
+        let db = db_error(&self.path);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&db)?;
         let candidates: Vec<(String, String, Option<String>, Option<f64>)> = {
             let mut q = tx.prepare("SELECT key, status, worker, heartbeat FROM jobs WHERE status != 'done' ORDER BY idx").map_err(&db)?;
@@ -276,8 +280,7 @@ impl Store {
 
     /// Claims the job `key` unless it is done or held by a live worker.
     pub fn claim_key(&mut self, key: &str, worker: &WorkerId, stale_after: Duration) -> Result<ClaimOne> {
-        let path = self.path.clone();
-        let db = move |source| StudyError::Db { path: path.clone(), source };
+        let db = db_error(&self.path);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&db)?;
         let row: Option<(String, Option<String>, Option<f64>)> = tx
             .query_row("SELECT status, worker, heartbeat FROM jobs WHERE key = ?1", [key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -317,8 +320,7 @@ impl Store {
     /// Returns false (and writes nothing) if the job is no longer held by `worker` — another
     /// worker took it over, and its result will be the one recorded.
     pub fn finish(&mut self, key: &str, worker: &WorkerId, numbers: &RunNumbers, metrics: &[(String, f64)]) -> Result<bool> {
-        let path = self.path.clone();
-        let db = move |source| StudyError::Db { path: path.clone(), source };
+        let db = db_error(&self.path);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&db)?;
         let n = tx
             .execute(

@@ -280,10 +280,10 @@ fn run_loop(
         running.tc += tv.unwrap_or(0.0);
         running.disc += dv.unwrap_or(0.0);
         bar.set_position(s.step);
-        if let Some(cb) = options.on_progress.as_ref().filter(|_| s.step % 10 == 0 || s.step == end) {
-            (cb.0)(s.step, config.steps);
-        }
         if s.step % 10 == 0 || s.step == end {
+            if let Some(cb) = &options.on_progress {
+                (cb.0)(s.step, config.steps);
+            }
             let mut msg = format!("loss {lv:.2}  recon {rv:.2}  KL {kv:.2}");
             if let Some(t) = tv {
                 msg += &format!("  TC {t:.3}");
