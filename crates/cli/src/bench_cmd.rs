@@ -3,15 +3,21 @@
 
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use disentangle_data::{DSpritesProcedural, FactorDataset, generate_cars3d};
 use disentangle_models::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
-use disentangle_models::noise::sample_eps;
-use disentangle_models::ops::scalar;
+use disentangle_engine::{Network, Workspace};
+use disentangle_models::Model;
+use disentangle_models::ops::{tensor_from, to_vec};
 use disentangle_train::TrainConfig;
-use disentangle_train::device::parse_device;
-use disentangle_train::trainer::{State, batch};
+use disentangle_train::device::{Backend, parse_backend};
+use disentangle_train::trainer::{State, batch_values};
+use rand::SeedableRng;
+
+/// Every encoder variant × the two objectives of the PyTorch peer.
+const DEFAULT_CONFIGS: &str =
+    "conv/vae,conv/factor-vae,conv-k4/vae,conv-k4/factor-vae,split/vae,split/factor-vae,shared/vae,shared/factor-vae";
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -22,16 +28,33 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 183)]
         cars_models: usize,
     },
-    /// ms per training step for each encoder (conv, split, shared) × objective (vae,
-    /// factor-vae), split into data, forward and backward + optimizer phases.
+    /// ms per training step (median and minimum; data generation included and also shown
+    /// alone) for each encoder × objective.
     Train {
         #[arg(long, default_value_t = 64)]
         batch_size: usize,
         /// Timed steps per configuration (after 2 warm-up steps).
         #[arg(long, default_value_t = 10)]
         steps: usize,
-        #[arg(long, default_value = "flex")]
+        /// `cpu` (the CPU engine), `flex` (burn on the CPU) or a GPU device.
+        #[arg(long, default_value = "cpu")]
         device: String,
+        /// ENCODER/OBJECTIVE pairs, comma-separated.
+        #[arg(long, default_value = DEFAULT_CONFIGS)]
+        configs: String,
+    },
+    /// Images per second of encoding (no gradients), the metrics' hot path, per encoder.
+    Encode {
+        #[arg(long, default_value_t = 256)]
+        batch_size: usize,
+        /// Timed encodings (after 2 warm-up ones).
+        #[arg(long, default_value_t = 10)]
+        reps: usize,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// ENCODER/OBJECTIVE pairs, comma-separated (only the encoders matter here).
+        #[arg(long, default_value = DEFAULT_CONFIGS)]
+        configs: String,
     },
 }
 
@@ -63,62 +86,123 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                 );
             }
         }
-        BenchCommand::Train { batch_size, steps, device } => bench_train(batch_size, steps, &device)?,
+        BenchCommand::Train { batch_size, steps, device, configs } => bench_train(batch_size, steps, &device, &configs)?,
+        BenchCommand::Encode { batch_size, reps, device, configs } => bench_encode(batch_size, reps, &device, &configs)?,
     }
     Ok(())
 }
 
-fn bench_train(batch_size: usize, steps: usize, device_name: &str) -> Result<()> {
-    let device = parse_device(device_name)?;
+/// The encoder × objective pairs named in `--configs` (`conv/vae,split/factor-vae`, …).
+fn parse_configs(list: &str) -> Result<Vec<(EncoderConfig, ObjectiveConfig)>> {
+    list.split(',')
+        .map(|item| {
+            let (e, o) = item.trim().split_once('/').with_context(|| format!("--configs: `{item}` is not ENCODER/OBJECTIVE"))?;
+            let encoder = EncoderConfig::from_variant(e).with_context(|| format!("--configs: unknown encoder `{e}`"))?;
+            let objective = ObjectiveConfig::from_params(o, &|_| None, &[]).with_context(|| format!("--configs: objective `{o}`"))?;
+            Ok((encoder, objective))
+        })
+        .collect()
+}
+
+fn bench_config(encoder: EncoderConfig, objective: ObjectiveConfig, batch_size: usize, device: &str) -> TrainConfig {
+    TrainConfig {
+        dataset: "dsprites".into(),
+        steps: 1_000_000,
+        batch_size,
+        learning_rate: 1e-4,
+        discriminator_learning_rate: 1e-4,
+        seed: 0,
+        log_every: 100,
+        checkpoint_every: 10_000,
+        summary_batches: 1,
+        device: device.into(),
+        model: ModelConfig { latents: 10, channels: 1, encoder, noise: NoiseConfig::Independent, objective },
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn bench_train(batch_size: usize, steps: usize, device_name: &str, configs: &str) -> Result<()> {
+    let backend = parse_backend(device_name)?;
     let dataset = DSpritesProcedural::new();
-    println!("device: {device_name}, batch {batch_size}, {steps} timed steps after 2 warm-up steps");
-    println!("{:<8} {:<11} {:>9} {:>9} {:>9} {:>12}", "encoder", "objective", "data ms", "fwd ms", "bwd+opt ms", "total ms/step");
-    for encoder in [EncoderConfig::Conv { k4_all: false }, EncoderConfig::Split { branch_channels: 16, branch_hidden: 64 }, EncoderConfig::Shared] {
-        for objective in [ObjectiveConfig::Vae { beta: 1.0 }, ObjectiveConfig::FactorVae { gamma: 30.0 }] {
-            let config = TrainConfig {
-                dataset: "dsprites".into(),
-                steps: 1_000_000,
-                batch_size,
-                learning_rate: 1e-4,
-                discriminator_learning_rate: 1e-4,
-                seed: 0,
-                log_every: 100,
-                checkpoint_every: 10_000,
-                summary_batches: 1,
-                device: device_name.into(),
-                model: ModelConfig { latents: 10, channels: 1, encoder: encoder.clone(), noise: NoiseConfig::Independent, objective: objective.clone() },
-            };
-            let mut state = State::new(&config, &device)?;
-            let (mut data, mut fwd, mut bwd) = (0.0, 0.0, 0.0);
-            for i in 0..steps + 2 {
-                let t0 = Instant::now();
-                let x = batch(&dataset, batch_size, &mut state.rngs.data, &device)?;
-                let eps = sample_eps(&config.model.noise, batch_size, 10, &mut state.rngs.noise);
-                let t1 = Instant::now();
-                let parts = state.model.loss(x, eps, i as u64);
-                let _ = scalar(parts.loss.clone()); // forces the forward pass to finish
-                let t2 = Instant::now();
-                state.vae_step(&config, parts.loss);
-                state.discriminator_step(&config, parts.z, &device);
-                let _ = scalar(state.model.vae.decoder.dense1.bias.as_ref().expect("bias").val().narrow(0, 0, 1));
-                let t3 = Instant::now();
-                if i >= 2 {
-                    data += (t1 - t0).as_secs_f64();
-                    fwd += (t2 - t1).as_secs_f64();
-                    bwd += (t3 - t2).as_secs_f64();
+    println!("device: {device_name}, batch {batch_size}, {steps} timed steps after 2 warm-up steps (data included)");
+    for (encoder, objective) in parse_configs(configs)? {
+        let config = bench_config(encoder.clone(), objective.clone(), batch_size, device_name);
+        let mut state = State::new(&config, &backend)?;
+        let mut times = Vec::with_capacity(steps);
+        for i in 0..steps + 2 {
+            let t0 = Instant::now();
+            state.step_once(&config, &dataset)?.map_err(|(l, _, _)| anyhow::anyhow!("non-finite loss {l}"))?;
+            if i >= 2 {
+                times.push(1000.0 * t0.elapsed().as_secs_f64());
+            }
+        }
+        // Data alone: the same number of batches from a copy of the data stream.
+        let mut rng = state.rngs.data.clone();
+        let t0 = Instant::now();
+        for _ in 0..steps {
+            std::hint::black_box(batch_values(&dataset, batch_size, &mut rng)?);
+        }
+        let data_ms = 1000.0 * t0.elapsed().as_secs_f64() / steps as f64;
+        let min = times.iter().cloned().fold(f64::INFINITY, f64::min);
+        println!(
+            "{:<7} {:<11} median {:7.1} ms/step  min {:7.1}  (data {data_ms:.1} ms)",
+            encoder.variant(),
+            objective.name(),
+            median(times),
+            min
+        );
+    }
+    Ok(())
+}
+
+/// Images per second of encoding one fixed batch (no gradients), median over `reps`.
+fn bench_encode(batch_size: usize, reps: usize, device_name: &str, configs: &str) -> Result<()> {
+    let backend = parse_backend(device_name)?;
+    let dataset = DSpritesProcedural::new();
+    println!("device: {device_name}, batch {batch_size}, median of {reps} encodings after 2 warm-up ones");
+    let mut encoders: Vec<EncoderConfig> = Vec::new();
+    for (e, _) in parse_configs(configs)? {
+        if !encoders.contains(&e) {
+            encoders.push(e);
+        }
+    }
+    for encoder in encoders {
+        let config = bench_config(encoder.clone(), ObjectiveConfig::Vae { beta: 1.0 }, batch_size, device_name);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let x = batch_values(&dataset, batch_size, &mut rng)?;
+        let mut times = Vec::with_capacity(reps);
+        match &backend {
+            Backend::Cpu => {
+                let net = Network::init(&config.model, 0)?;
+                let mut ws = Workspace::new(&net, batch_size, false);
+                for i in 0..reps + 2 {
+                    let t0 = Instant::now();
+                    net.encode(&mut ws, &x, batch_size);
+                    std::hint::black_box(&ws.mu);
+                    if i >= 2 {
+                        times.push(t0.elapsed().as_secs_f64());
+                    }
                 }
             }
-            let ms = |s: f64| 1000.0 * s / steps as f64;
-            println!(
-                "{:<8} {:<11} {:>9.1} {:>9.1} {:>9.1} {:>12.1}",
-                encoder.name(),
-                objective.name(),
-                ms(data),
-                ms(fwd),
-                ms(bwd),
-                ms(data + fwd + bwd)
-            );
+            Backend::Burn(device) => {
+                let device = device.clone().inner();
+                let model = Model::new(config.model.clone(), 0, &device)?;
+                for i in 0..reps + 2 {
+                    let t0 = Instant::now();
+                    let xt = tensor_from(x.clone(), [batch_size, 1, 64, 64], &device);
+                    let (mu, _) = model.vae.encoder.forward(xt);
+                    std::hint::black_box(to_vec(mu));
+                    if i >= 2 {
+                        times.push(t0.elapsed().as_secs_f64());
+                    }
+                }
+            }
         }
+        println!("{:<7} encode      {:9.0} images/s (no grad, batch {batch_size})", encoder.variant(), batch_size as f64 / median(times));
     }
     Ok(())
 }

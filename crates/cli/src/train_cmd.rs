@@ -142,7 +142,7 @@ pub fn build_config(a: &TrainArgs) -> Result<TrainConfig> {
             log_every: 100,
             checkpoint_every: 10_000,
             summary_batches: 1000,
-            device: "flex".into(),
+            device: disentangle_train::config::default_device(),
             model: ModelConfig {
                 latents: 10,
                 channels: 1,

@@ -5,13 +5,18 @@
 
 use std::path::{Path, PathBuf};
 
+use disentangle_models::Model;
 use disentangle_models::burn::module::Module;
 use disentangle_models::burn::optim::{ModuleOptimizer, OptimizerRecord};
+use disentangle_models::burn::tensor::Device;
 use disentangle_models::burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
 
+use crate::config::TrainConfig;
+use crate::cpu_bridge;
 use crate::error::{Result, TrainError};
 use crate::rng::RngState;
+use crate::trainer::{Nets, burn_model};
 use crate::run_dir::write_atomic;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,32 +36,75 @@ fn record_err(path: &Path, e: impl std::fmt::Display) -> TrainError {
     TrainError::Record { path: path.to_path_buf(), message: e.to_string() }
 }
 
-/// The parts of a training state a checkpoint holds.
-pub struct Parts<'a, V: Module, D: Module> {
-    pub vae: &'a V,
-    pub vae_optim: &'a ModuleOptimizer,
-    pub discriminator: Option<(&'a D, &'a ModuleOptimizer)>,
-    pub state: CheckpointState,
+/// Writes a complete checkpoint of `nets` for `state.step`; returns its folder. Both engines
+/// write the same files (burn's module and optimizer formats), so either resumes either.
+pub fn save_nets(dir: &Path, nets: &Nets, state: CheckpointState) -> Result<PathBuf> {
+    save_with(dir, &state, |tmp| {
+        match nets {
+            Nets::Burn { model, vae_optim, disc_optim, .. } => {
+                save_module(&model.vae, &tmp.join(VAE))?;
+                let p = tmp.join(VAE_OPTIM);
+                vae_optim.save(&p).map_err(|e| record_err(&p, e))?;
+                if let (Some(d), Some(opt)) = (&model.discriminator, disc_optim) {
+                    save_module(d, &tmp.join(DISC))?;
+                    let p = tmp.join(DISC_OPTIM);
+                    opt.save(&p).map_err(|e| record_err(&p, e))?;
+                }
+            }
+            Nets::Cpu(t) => {
+                let model = burn_model(&t.net)?;
+                save_module(&model.vae, &tmp.join(VAE))?;
+                cpu_bridge::save_adam(&t.vae_adam, &model.vae, &t.net.vae, &tmp.join(VAE_OPTIM))?;
+                if let (Some(d), Some(adam), Some(p)) = (&model.discriminator, &t.disc_adam, &t.net.disc) {
+                    save_module(d, &tmp.join(DISC))?;
+                    cpu_bridge::save_adam(adam, d, p, &tmp.join(DISC_OPTIM))?;
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
-/// Writes a complete checkpoint for `state.step`; returns its folder.
-pub fn save<V: Module, D: Module>(dir: &Path, parts: Parts<'_, V, D>) -> Result<PathBuf> {
-    let name = format!("step-{:09}", parts.state.step);
+/// Loads the checkpoint in folder `checkpoint` into `nets` (weights and optimizer states).
+pub fn load_into(nets: &mut Nets, config: &TrainConfig, checkpoint: &Path) -> Result<()> {
+    match nets {
+        Nets::Burn { model, vae_optim, disc_optim, .. } => {
+            model.vae = load_module(model.vae.clone(), checkpoint, false)?;
+            *vae_optim = load_optimizer(vae_optim.clone(), checkpoint, false)?;
+            if let (Some(d), Some(opt)) = (model.discriminator.take(), disc_optim.as_mut()) {
+                model.discriminator = Some(load_module(d, checkpoint, true)?);
+                *opt = load_optimizer(opt.clone(), checkpoint, true)?;
+            }
+        }
+        Nets::Cpu(t) => {
+            let model = Model::new(config.model.clone(), config.seed, &Device::flex())?;
+            let vae = load_module(model.vae, checkpoint, false)?;
+            cpu_bridge::copy_from_module(&vae, &mut t.net.vae)?;
+            cpu_bridge::load_adam(&mut t.vae_adam, &vae, &t.net.vae, &checkpoint.join(VAE_OPTIM))?;
+            if let (Some(d), Some(adam), Some(p)) = (model.discriminator, t.disc_adam.as_mut(), t.net.disc.as_mut()) {
+                let d = load_module(d, checkpoint, true)?;
+                cpu_bridge::copy_from_module(&d, p)?;
+                cpu_bridge::load_adam(adam, &d, p, &checkpoint.join(DISC_OPTIM))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn save_module<M: Module>(module: &M, path: &Path) -> Result<()> {
+    module.clone().save_file(path).map_err(|e| record_err(path, e))
+}
+
+/// Writes a checkpoint folder: `write` fills a temporary folder, which is then renamed into
+/// place, named in `latest`, and older checkpoints removed.
+fn save_with(dir: &Path, state: &CheckpointState, write: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
+    let name = format!("step-{:09}", state.step);
     let final_dir = dir.join(&name);
     let tmp = dir.join(format!(".tmp-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
-    let p = tmp.join(VAE);
-    parts.vae.clone().save_file(&p).map_err(|e| record_err(&p, e))?;
-    let p = tmp.join(VAE_OPTIM);
-    parts.vae_optim.save(&p).map_err(|e| record_err(&p, e))?;
-    if let Some((d, opt)) = parts.discriminator {
-        let p = tmp.join(DISC);
-        d.clone().save_file(&p).map_err(|e| record_err(&p, e))?;
-        let p = tmp.join(DISC_OPTIM);
-        opt.save(&p).map_err(|e| record_err(&p, e))?;
-    }
-    let json = serde_json::to_vec_pretty(&parts.state).expect("state serialises");
+    write(&tmp)?;
+    let json = serde_json::to_vec_pretty(state).expect("state serialises");
     write_atomic(&tmp.join(STATE), &json)?;
     let _ = std::fs::remove_dir_all(&final_dir);
     std::fs::rename(&tmp, &final_dir).map_err(|e| TrainError::io(&final_dir, e))?;

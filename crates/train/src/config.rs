@@ -35,7 +35,8 @@ pub struct TrainConfig {
     /// Batches averaged for summary.json at the end (reference: 1,000).
     #[serde(default = "default_summary_batches")]
     pub summary_batches: usize,
-    /// `flex` (CPU), `cuda`, `cuda:N` or `wgpu` (GPU backends need the cargo features).
+    /// `cpu` (the CPU engine), `flex` (burn on the CPU), `cuda`, `cuda:N` or `wgpu` (burn; GPU
+    /// backends need the cargo features).
     #[serde(default = "default_device")]
     pub device: String,
     pub model: ModelConfig,
@@ -57,7 +58,7 @@ pub fn default_summary_batches() -> usize {
     1000
 }
 pub fn default_device() -> String {
-    "flex".into()
+    "cpu".into()
 }
 
 impl TrainConfig {

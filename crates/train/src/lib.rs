@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod cpu_bridge;
 pub mod device;
 pub mod error;
 pub mod inference;

@@ -10,15 +10,17 @@ use disentangle_models::burn::tensor::{Device, Tensor};
 use disentangle_models::discriminator::{column_permutations, permute_dims};
 use disentangle_models::noise::sample_eps;
 use disentangle_models::ops::{scalar, tensor_from};
+use disentangle_engine::{Network, Trainer, Workspace};
 use disentangle_models::{LossParts, Model};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::checkpoint::{self, CheckpointState, Parts};
+use crate::checkpoint::{self, CheckpointState};
 use crate::config::TrainConfig;
-use crate::device::parse_device;
+use crate::cpu_bridge;
+use crate::device::{Backend, parse_backend};
 use crate::error::{Result, TrainError};
 use crate::rng::{RunRngs, summary_rng};
 use crate::run_dir::{RunDir, write_atomic};
@@ -81,11 +83,17 @@ impl std::fmt::Debug for ProgressCallback {
     }
 }
 
+/// The networks and optimizers of a run, on the engine that trains them.
+pub enum Nets {
+    /// burn (the reference; `flex` on the CPU, or a GPU device).
+    Burn { model: Model, vae_optim: ModuleOptimizer, disc_optim: Option<ModuleOptimizer>, device: Device },
+    /// The CPU engine.
+    Cpu(Box<Trainer>),
+}
+
 /// Everything that changes during training.
 pub struct State {
-    pub model: Model,
-    pub vae_optim: ModuleOptimizer,
-    pub disc_optim: Option<ModuleOptimizer>,
+    pub nets: Nets,
     pub rngs: RunRngs,
     /// Steps completed.
     pub step: u64,
@@ -101,53 +109,100 @@ pub struct StepStats {
     pub discriminator_loss: Option<f64>,
 }
 
+impl Nets {
+    /// Fresh networks for `config` on `backend` (the same initial weights on every backend).
+    pub fn new(config: &TrainConfig, backend: &Backend) -> Result<Self> {
+        Ok(match backend {
+            Backend::Burn(device) => {
+                let model = Model::new(config.model.clone(), config.seed, device)?;
+                let disc_optim = model.discriminator.as_ref().map(|_| discriminator_optimizer());
+                Nets::Burn { model, vae_optim: vae_optimizer(), disc_optim, device: device.clone() }
+            }
+            Backend::Cpu => Nets::Cpu(Box::new(Trainer::new(Network::init(&config.model, config.seed)?, config.batch_size))),
+        })
+    }
+
+    /// The model as burn modules (on burn's CPU backend for the CPU engine).
+    pub fn to_model(&self) -> Result<Model> {
+        match self {
+            Nets::Burn { model, .. } => Ok(Model {
+                config: model.config.clone(),
+                vae: model.vae.clone(),
+                discriminator: model.discriminator.clone(),
+            }),
+            Nets::Cpu(t) => burn_model(&t.net),
+        }
+    }
+}
+
+/// The burn model holding `net`'s weights, on burn's CPU backend.
+pub fn burn_model(net: &Network) -> Result<Model> {
+    let mut model = Model::new(net.config.clone(), 0, &Device::flex())?;
+    model.vae = cpu_bridge::module_with_params(model.vae, &net.vae)?;
+    if let (Some(d), Some(p)) = (model.discriminator.take(), net.disc.as_ref()) {
+        model.discriminator = Some(cpu_bridge::module_with_params(d, p)?);
+    }
+    Ok(model)
+}
+
 impl State {
     /// A fresh state: initial weights and streams from `config.seed`.
-    pub fn new(config: &TrainConfig, device: &Device) -> Result<Self> {
-        let model = Model::new(config.model.clone(), config.seed, device)?;
-        let disc_optim = model.discriminator.as_ref().map(|_| discriminator_optimizer());
-        Ok(State { model, vae_optim: vae_optimizer(), disc_optim, rngs: RunRngs::new(config.seed), step: 0 })
+    pub fn new(config: &TrainConfig, backend: &Backend) -> Result<Self> {
+        Ok(State { nets: Nets::new(config, backend)?, rngs: RunRngs::new(config.seed), step: 0 })
     }
 
     /// One training step: a fresh batch, the VAE update, then (FactorVAE) the discriminator
     /// update on the same batch's detached codes. A non-finite loss changes nothing and is
     /// returned as `Ok(Err((loss, recon, kl)))`.
     #[allow(clippy::type_complexity)]
-    pub fn step_once(&mut self, config: &TrainConfig, dataset: &dyn FactorDataset, device: &Device) -> Result<std::result::Result<StepStats, (f64, f64, f64)>> {
+    pub fn step_once(&mut self, config: &TrainConfig, dataset: &dyn FactorDataset) -> Result<std::result::Result<StepStats, (f64, f64, f64)>> {
         let (bs, j) = (config.batch_size, config.model.latents);
-        let x = batch(dataset, bs, &mut self.rngs.data, device)?;
+        let x = batch_values(dataset, bs, &mut self.rngs.data)?;
         let eps = sample_eps(&config.model.noise, bs, j, &mut self.rngs.noise);
-        let LossParts { loss, recon, kl, tc, z } = self.model.loss(x, eps, self.step);
-        let (lv, rv, kv) = (scalar(loss.clone()), scalar(recon), scalar(kl));
-        if !lv.is_finite() {
-            return Ok(Err((lv, rv, kv)));
-        }
-        let tv = tc.map(scalar);
-        self.vae_step(config, loss);
-        let dv = self.discriminator_step(config, z, device);
+        let stats = match &mut self.nets {
+            Nets::Burn { model, vae_optim, disc_optim, device } => {
+                let [c, h, w] = dataset.observation_shape();
+                let x = tensor_from(x, [bs, c, h, w], device);
+                let LossParts { loss, recon, kl, tc, z } = model.loss(x, eps, self.step);
+                let (lv, rv, kv) = (scalar(loss.clone()), scalar(recon), scalar(kl));
+                if !lv.is_finite() {
+                    return Ok(Err((lv, rv, kv)));
+                }
+                let tv = tc.map(scalar);
+                let grads = GradientsParams::from_grads(loss.backward(), &model.vae);
+                model.vae = vae_optim.step(config.learning_rate, model.vae.clone(), grads);
+                let dv = match (model.discriminator.take(), disc_optim.as_mut()) {
+                    (Some(d), Some(opt)) => {
+                        let perm = column_permutations(bs, j, &mut self.rngs.permutation);
+                        let z = z.detach();
+                        let z_perm = permute_dims(z.clone(), perm, device);
+                        let dloss = d.loss(z, z_perm);
+                        let dv = scalar(dloss.clone());
+                        let grads = GradientsParams::from_grads(dloss.backward(), &d);
+                        model.discriminator = Some(opt.step(config.discriminator_learning_rate, d, grads));
+                        Some(dv)
+                    }
+                    _ => None,
+                };
+                StepStats { loss: lv, recon: rv, kl: kv, tc: tv, discriminator_loss: dv }
+            }
+            Nets::Cpu(t) => {
+                let v = t.forward(&x, &eps, self.step);
+                if !v.loss.is_finite() {
+                    return Ok(Err((v.loss, v.recon, v.kl)));
+                }
+                t.vae_update(&x, self.step, config.learning_rate);
+                let dv = if t.disc_adam.is_some() {
+                    let perm = column_permutations(bs, j, &mut self.rngs.permutation);
+                    t.discriminator_update(&perm, config.discriminator_learning_rate)
+                } else {
+                    None
+                };
+                StepStats { loss: v.loss, recon: v.recon, kl: v.kl, tc: v.tc, discriminator_loss: dv }
+            }
+        };
         self.step += 1;
-        Ok(Ok(StepStats { loss: lv, recon: rv, kl: kv, tc: tv, discriminator_loss: dv }))
-    }
-
-    /// Applies the VAE optimizer to the gradients of `loss` (only the VAE's parameters).
-    pub fn vae_step(&mut self, config: &TrainConfig, loss: Tensor<1>) {
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model.vae);
-        let vae = self.model.vae.clone();
-        self.model.vae = self.vae_optim.step(config.learning_rate, vae, grads);
-    }
-
-    /// Trains the discriminator to tell `z` from its dimension-wise permutation; `z` is
-    /// detached, so this moves only the discriminator. Returns its loss.
-    pub fn discriminator_step(&mut self, config: &TrainConfig, z: Tensor<2>, device: &Device) -> Option<f64> {
-        let (d, opt) = (self.model.discriminator.take()?, self.disc_optim.as_mut()?);
-        let perm = column_permutations(config.batch_size, config.model.latents, &mut self.rngs.permutation);
-        let z = z.detach();
-        let z_perm = permute_dims(z.clone(), perm, device);
-        let dloss = d.loss(z, z_perm);
-        let dv = scalar(dloss.clone());
-        let grads = GradientsParams::from_grads(dloss.backward(), &d);
-        self.model.discriminator = Some(opt.step(config.discriminator_learning_rate, d, grads));
-        Some(dv)
+        Ok(Ok(stats))
     }
 }
 
@@ -162,10 +217,10 @@ pub fn train(config: TrainConfig, out: &Path, options: &TrainOptions) -> Result<
 pub fn train_with(config: TrainConfig, dataset: &dyn FactorDataset, out: &Path, options: &TrainOptions) -> Result<TrainOutcome> {
     config.validate()?;
     check_dataset(&config, dataset)?;
-    let device = parse_device(&config.device)?;
-    let state = State::new(&config, &device)?;
+    let backend = parse_backend(&config.device)?;
+    let state = State::new(&config, &backend)?;
     let run = RunDir::create(out, &config)?;
-    run_loop(&config, dataset, &run, state, &device, options)
+    run_loop(&config, dataset, &run, state, options)
 }
 
 /// Continues the run in `run_dir` from its last checkpoint; `steps` extends the run.
@@ -179,24 +234,16 @@ pub fn resume(run_dir: &Path, steps: Option<u64>, options: &TrainOptions) -> Res
     config.validate()?;
     let dataset = open_dataset(&config.dataset, disentangle_data::data_dir(options.data_dir.as_deref()).as_deref())?;
     check_dataset(&config, &*dataset)?;
-    let device = parse_device(&config.device)?;
-    let mut model = Model::new(config.model.clone(), config.seed, &device)?;
-    let mut vae_optim = vae_optimizer();
-    let mut disc_optim = model.discriminator.as_ref().map(|_| discriminator_optimizer());
-    let mut rngs = RunRngs::new(config.seed);
-    let mut step = 0;
+    let backend = parse_backend(&config.device)?;
+    let mut state = State::new(&config, &backend)?;
     if let Some(ckpt) = checkpoint::latest(&run.checkpoints())? {
         let st = checkpoint::load_state(&ckpt)?;
-        model.vae = checkpoint::load_module(model.vae, &ckpt, false)?;
-        vae_optim = checkpoint::load_optimizer(vae_optim, &ckpt, false)?;
-        if let Some(d) = model.discriminator.take() {
-            model.discriminator = Some(checkpoint::load_module(d, &ckpt, true)?);
-            disc_optim = Some(checkpoint::load_optimizer(disc_optim.expect("paired with the discriminator"), &ckpt, true)?);
-        }
-        rngs = RunRngs::restore(config.seed, &st.rng)
+        checkpoint::load_into(&mut state.nets, &config, &ckpt)?;
+        state.rngs = RunRngs::restore(config.seed, &st.rng)
             .ok_or_else(|| TrainError::Invalid(format!("{}: unreadable RNG state", ckpt.display())))?;
-        step = st.step;
+        state.step = st.step;
     }
+    let step = state.step;
     if step > config.steps {
         return Err(TrainError::Invalid(format!(
             "{} has trained {step} steps, more than the {} asked for",
@@ -205,8 +252,7 @@ pub fn resume(run_dir: &Path, steps: Option<u64>, options: &TrainOptions) -> Res
         )));
     }
     run.truncate_log_after(step)?;
-    let state = State { model, vae_optim, disc_optim, rngs, step };
-    run_loop(&config, &*dataset, &run, state, &device, options)
+    run_loop(&config, &*dataset, &run, state, options)
 }
 
 fn check_dataset(config: &TrainConfig, dataset: &dyn FactorDataset) -> Result<()> {
@@ -225,12 +271,16 @@ fn check_dataset(config: &TrainConfig, dataset: &dyn FactorDataset) -> Result<()
     Ok(())
 }
 
+/// One batch of `n` images [n, C, H, W], drawn i.i.d. over the factor space.
+pub fn batch_values(dataset: &dyn FactorDataset, n: usize, rng: &mut dyn RngCore) -> Result<Vec<f32>> {
+    let factors = dataset.sample_factors(n, rng);
+    Ok(dataset.observations(&factors)?)
+}
+
 /// One batch of images as a tensor.
 pub fn batch(dataset: &dyn FactorDataset, n: usize, rng: &mut dyn RngCore, device: &Device) -> Result<Tensor<4>> {
-    let factors = dataset.sample_factors(n, rng);
-    let obs = dataset.observations(&factors)?;
     let [c, h, w] = dataset.observation_shape();
-    Ok(tensor_from(obs, [n, c, h, w], device))
+    Ok(tensor_from(batch_values(dataset, n, rng)?, [n, c, h, w], device))
 }
 
 #[derive(Default)]
@@ -248,7 +298,6 @@ fn run_loop(
     dataset: &dyn FactorDataset,
     run: &RunDir,
     mut s: State,
-    device: &Device,
     options: &TrainOptions,
 ) -> Result<TrainOutcome> {
     let end = options.stop_after.map_or(config.steps, |stop| stop.min(config.steps));
@@ -265,7 +314,7 @@ fn run_loop(
     let mut last_checkpoint = checkpoint::latest(&run.checkpoints())?;
     let mut running = Running::default();
     while s.step < end {
-        let stats = match s.step_once(config, dataset, device)? {
+        let stats = match s.step_once(config, dataset)? {
             Ok(stats) => stats,
             Err((loss, recon, kl)) => {
                 bar.abandon();
@@ -314,50 +363,58 @@ fn run_loop(
     }
     bar.finish();
     let train_seconds = start.elapsed().as_secs_f64();
-    let summary = summarize(config, dataset, &s.model, device, train_seconds)?;
+    let summary = summarize(config, dataset, &s.nets, train_seconds)?;
     if s.step == config.steps {
         let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
         write_atomic(&run.summary_path(), &json)?;
     }
-    Ok(TrainOutcome { run_dir: run.root().to_path_buf(), summary, model: s.model })
+    Ok(TrainOutcome { run_dir: run.root().to_path_buf(), summary, model: s.nets.to_model()? })
 }
 
 fn save_checkpoint(run: &RunDir, s: &State) -> Result<PathBuf> {
-    checkpoint::save(
-        &run.checkpoints(),
-        Parts {
-            vae: &s.model.vae,
-            vae_optim: &s.vae_optim,
-            discriminator: s.model.discriminator.as_ref().zip(s.disc_optim.as_ref()),
-            state: CheckpointState { step: s.step, rng: s.rngs.state() },
-        },
-    )
+    checkpoint::save_nets(&run.checkpoints(), &s.nets, CheckpointState { step: s.step, rng: s.rngs.state() })
 }
 
 /// Averages of the loss terms over `summary_batches` fresh batches, without gradients,
 /// drawn from the run's summary stream (so they never shift the training streams).
-pub fn summarize(config: &TrainConfig, dataset: &dyn FactorDataset, model: &Model, device: &Device, train_seconds: f64) -> Result<Summary> {
-    let inner = device.clone().inner();
-    let eval = Model {
-        config: model.config.clone(),
-        vae: model.vae.valid(),
-        discriminator: model.discriminator.as_ref().map(|d| d.valid()),
-    };
+pub fn summarize(config: &TrainConfig, dataset: &dyn FactorDataset, nets: &Nets, train_seconds: f64) -> Result<Summary> {
     let mut rng = summary_rng(config.seed);
     let (bs, j) = (config.batch_size, config.model.latents);
     let n = config.summary_batches.max(1);
     let (mut loss, mut recon, mut kl, mut tc) = (0.0, 0.0, 0.0, 0.0);
     let mut has_tc = false;
-    for _ in 0..n {
-        let x = batch(dataset, bs, &mut rng, &inner)?;
-        let eps = sample_eps(&config.model.noise, bs, j, &mut rng);
-        let p = eval.loss(x, eps, config.steps);
-        loss += scalar(p.loss);
-        recon += scalar(p.recon);
-        kl += scalar(p.kl);
-        if let Some(t) = p.tc {
-            tc += scalar(t);
+    let mut add = |l: f64, r: f64, k: f64, t: Option<f64>| {
+        loss += l;
+        recon += r;
+        kl += k;
+        if let Some(t) = t {
+            tc += t;
             has_tc = true;
+        }
+    };
+    match nets {
+        Nets::Burn { model, device, .. } => {
+            let inner = device.clone().inner();
+            let eval = Model {
+                config: model.config.clone(),
+                vae: model.vae.valid(),
+                discriminator: model.discriminator.as_ref().map(|d| d.valid()),
+            };
+            for _ in 0..n {
+                let x = batch(dataset, bs, &mut rng, &inner)?;
+                let eps = sample_eps(&config.model.noise, bs, j, &mut rng);
+                let p = eval.loss(x, eps, config.steps);
+                add(scalar(p.loss), scalar(p.recon), scalar(p.kl), p.tc.map(scalar));
+            }
+        }
+        Nets::Cpu(t) => {
+            let mut ws = Workspace::new(&t.net, bs, false);
+            for _ in 0..n {
+                let x = batch_values(dataset, bs, &mut rng)?;
+                let eps = sample_eps(&config.model.noise, bs, j, &mut rng);
+                let v = t.net.forward_loss(&mut ws, &x, &eps, bs, config.steps);
+                add(v.loss, v.recon, v.kl, v.tc);
+            }
         }
     }
     let n_f = n as f64;

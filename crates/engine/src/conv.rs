@@ -1,0 +1,338 @@
+//! Convolutions (stride s, symmetric zero padding p, kernel kh×kw) and their transposes,
+//! lowered onto GEMM through im2col / col2im, one sample at a time inside one task per
+//! thread, so each thread's column buffer stays in its own cache.
+//!
+//! A conv maps a "big" image [C, H, W] to a "small" one [C', H', W']; the transposed conv
+//! used by the decoder is its adjoint with the same geometry, small → big. Both therefore
+//! share one [`Geometry`] and the same two lowering kernels.
+
+use rayon::prelude::*;
+
+use crate::matmul::{View, matmul};
+
+/// The spatial mapping of a conv from a big image to a small one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    /// Channels of the big image.
+    pub channels: usize,
+    pub h: usize,
+    pub w: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+impl Geometry {
+    pub fn new(channels: usize, h: usize, w: usize, kh: usize, kw: usize, stride: usize, pad: usize) -> Self {
+        let oh = (h + 2 * pad - kh) / stride + 1;
+        let ow = (w + 2 * pad - kw) / stride + 1;
+        Geometry { channels, h, w, kh, kw, stride, pad, oh, ow }
+    }
+    /// Rows of the column matrix: channels·kh·kw.
+    pub fn k(&self) -> usize {
+        self.channels * self.kh * self.kw
+    }
+    /// Columns of the column matrix: small-image positions.
+    pub fn p(&self) -> usize {
+        self.oh * self.ow
+    }
+    pub fn big_len(&self) -> usize {
+        self.channels * self.h * self.w
+    }
+
+    /// For kernel offset `kx` along a row: the output columns whose input column is inside
+    /// the image, and the input column of the first of them.
+    fn valid_range(&self, kx: usize, o: usize, size: usize) -> (usize, usize) {
+        // input = ox·s + kx − p must lie in 0..size.
+        let lo = if kx >= self.pad { 0 } else { (self.pad - kx).div_ceil(self.stride) };
+        let hi = if size + self.pad > kx { ((size + self.pad - kx - 1) / self.stride + 1).min(o) } else { 0 };
+        (lo, hi.max(lo))
+    }
+
+    /// col [K, P] ← the patches of `img` [C, H, W] (zero outside the image).
+    pub fn im2col(&self, img: &[f32], col: &mut [f32]) {
+        let (p, s) = (self.p(), self.stride);
+        for c in 0..self.channels {
+            let plane = &img[c * self.h * self.w..(c + 1) * self.h * self.w];
+            for ky in 0..self.kh {
+                let (ylo, yhi) = self.valid_range(ky, self.oh, self.h);
+                for kx in 0..self.kw {
+                    let (xlo, xhi) = self.valid_range(kx, self.ow, self.w);
+                    let row = &mut col[((c * self.kh + ky) * self.kw + kx) * p..][..p];
+                    for oy in 0..self.oh {
+                        let out = &mut row[oy * self.ow..(oy + 1) * self.ow];
+                        if oy < ylo || oy >= yhi || xlo >= xhi {
+                            out.fill(0.0);
+                            continue;
+                        }
+                        let iy = oy * s + ky - self.pad;
+                        let src = &plane[iy * self.w..(iy + 1) * self.w];
+                        out[..xlo].fill(0.0);
+                        out[xhi..].fill(0.0);
+                        let ix0 = xlo * s + kx - self.pad;
+                        if s == 1 {
+                            out[xlo..xhi].copy_from_slice(&src[ix0..ix0 + (xhi - xlo)]);
+                        } else {
+                            for (i, o) in out[xlo..xhi].iter_mut().enumerate() {
+                                *o = src[ix0 + i * s];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// img [C, H, W] += the patches in col [K, P] (the adjoint of [`Geometry::im2col`]).
+    pub fn col2im_add(&self, col: &[f32], img: &mut [f32]) {
+        let (p, s) = (self.p(), self.stride);
+        for c in 0..self.channels {
+            let plane = &mut img[c * self.h * self.w..(c + 1) * self.h * self.w];
+            for ky in 0..self.kh {
+                let (ylo, yhi) = self.valid_range(ky, self.oh, self.h);
+                for kx in 0..self.kw {
+                    let (xlo, xhi) = self.valid_range(kx, self.ow, self.w);
+                    if xlo >= xhi {
+                        continue;
+                    }
+                    let row = &col[((c * self.kh + ky) * self.kw + kx) * p..][..p];
+                    for oy in ylo..yhi {
+                        let iy = oy * s + ky - self.pad;
+                        let dst = &mut plane[iy * self.w..(iy + 1) * self.w];
+                        let ix0 = xlo * s + kx - self.pad;
+                        for (i, v) in row[oy * self.ow + xlo..oy * self.ow + xhi].iter().enumerate() {
+                            dst[ix0 + i * s] += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Per-thread buffers for the lowered convolutions, sized once for the largest layer.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    pub col: Vec<f32>,
+    pub dcol: Vec<f32>,
+    /// Partial weight and bias gradients of this thread's samples.
+    pub dw: Vec<f32>,
+    pub db: Vec<f32>,
+}
+
+impl Scratch {
+    pub fn reserve(&mut self, col: usize, weights: usize, bias: usize) {
+        for (buf, n) in [(&mut self.col, col), (&mut self.dcol, col), (&mut self.dw, weights), (&mut self.db, bias)] {
+            if buf.len() < n {
+                buf.resize(n, 0.0);
+            }
+        }
+    }
+}
+
+/// Samples per task: the batch split evenly over the scratch buffers (one per thread).
+fn per_task(batch: usize, tasks: usize) -> usize {
+    batch.div_ceil(tasks.max(1)).max(1)
+}
+
+/// A conv layer (big → small) or a transposed conv layer (small → big).
+#[derive(Debug, Clone, Copy)]
+pub struct ConvLayer {
+    pub geom: Geometry,
+    /// Channels of the small image.
+    pub small_channels: usize,
+    /// `true`: the transposed conv (decoder), input small, output big.
+    pub transposed: bool,
+    pub relu: bool,
+}
+
+impl ConvLayer {
+    pub fn input_len(&self) -> usize {
+        if self.transposed { self.small_channels * self.geom.p() } else { self.geom.big_len() }
+    }
+    pub fn output_len(&self) -> usize {
+        if self.transposed { self.geom.big_len() } else { self.small_channels * self.geom.p() }
+    }
+    /// Weight elements: conv [small C, big C·kh·kw], transposed [small C, big C·kh·kw] too
+    /// (burn's [in, out, kh, kw] for a transposed conv has the small image's channels first).
+    pub fn weight_len(&self) -> usize {
+        self.small_channels * self.geom.k()
+    }
+    pub fn bias_len(&self) -> usize {
+        if self.transposed { self.geom.channels } else { self.small_channels }
+    }
+    pub fn col_len(&self) -> usize {
+        self.geom.k() * self.geom.p()
+    }
+
+    /// y = act(conv(x) + b) for a batch; x and y hold whole samples back to back.
+    pub fn forward(&self, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32], batch: usize, scratch: &mut [Scratch]) {
+        let (il, ol) = (self.input_len(), self.output_len());
+        let per = per_task(batch, scratch.len());
+        let (g, cs, kk, p) = (self.geom, self.small_channels, self.geom.k(), self.geom.p());
+        y[..batch * ol].par_chunks_mut(per * ol).zip(scratch.par_iter_mut()).enumerate().for_each(|(t, (ys, sc))| {
+            for (i, yo) in ys.chunks_mut(ol).enumerate() {
+                let xs = &x[(t * per + i) * il..][..il];
+                let col = &mut sc.col[..kk * p];
+                if self.transposed {
+                    // col [K, P] = Wᵀ [K, C_small] · x [C_small, P], then scattered into y.
+                    matmul(kk, p, cs, col, p, false, View::transposed(w, kk), View::rows(xs, p), false);
+                    yo.fill(0.0);
+                    g.col2im_add(col, yo);
+                } else {
+                    g.im2col(xs, col);
+                    matmul(cs, p, kk, yo, p, false, View::rows(w, kk), View::rows(col, p), false);
+                }
+                let plane = yo.len() / b.len();
+                for (row, &bias) in yo.chunks_mut(plane).zip(b) {
+                    if self.relu {
+                        row.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
+                    } else {
+                        row.iter_mut().for_each(|v| *v += bias);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Given y (the forward output) and dy (∂loss/∂y, overwritten with ∂loss/∂ pre-activation),
+    /// writes dw, db (overwritten) and, if asked, dx (overwritten).
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(
+        &self,
+        w: &[f32],
+        x: &[f32],
+        y: &[f32],
+        dy: &mut [f32],
+        dw: &mut [f32],
+        db: &mut [f32],
+        mut dx: Option<&mut [f32]>,
+        batch: usize,
+        scratch: &mut [Scratch],
+    ) {
+        let (il, ol) = (self.input_len(), self.output_len());
+        let per = per_task(batch, scratch.len());
+        let (g, cs, kk, p) = (self.geom, self.small_channels, self.geom.k(), self.geom.p());
+        let (wl, bl) = (self.weight_len(), self.bias_len());
+        let tasks = batch.div_ceil(per);
+        let dx_ptr = dx.as_mut().map(|d| SendPtr(d.as_mut_ptr()));
+        if let Some(d) = &dx {
+            assert!(d.len() >= batch * il, "conv backward: dx too small");
+        }
+        dy[..batch * ol].par_chunks_mut(per * ol).zip(scratch[..tasks].par_iter_mut()).enumerate().for_each(|(t, (dys, sc))| {
+            let (dwp, dbp) = (&mut sc.dw[..wl], &mut sc.db[..bl]);
+            dwp.fill(0.0);
+            dbp.fill(0.0);
+            for (i, dyo) in dys.chunks_mut(ol).enumerate() {
+                let s = t * per + i;
+                let (xs, ys) = (&x[s * il..][..il], &y[s * ol..][..ol]);
+                if self.relu {
+                    dyo.iter_mut().zip(ys).for_each(|(d, &v)| {
+                        if v <= 0.0 {
+                            *d = 0.0
+                        }
+                    });
+                }
+                let plane = ol / bl;
+                for (row, acc) in dyo.chunks(plane).zip(dbp.iter_mut()) {
+                    *acc += row.iter().sum::<f32>();
+                }
+                // SAFETY: sample s's slice of dx belongs to this task alone.
+                let dxs = dx_ptr.as_ref().map(|ptr| unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s * il), il) });
+                let col = &mut sc.col[..kk * p];
+                let dcol = &mut sc.dcol[..kk * p];
+                if self.transposed {
+                    // The output gradient's patches: dcol [K, P] = im2col(dy).
+                    g.im2col(dyo, dcol);
+                    // dW [C_small, K] += x [C_small, P] · dcolᵀ.
+                    matmul(cs, kk, p, dwp, kk, true, View::rows(xs, p), View::transposed(dcol, p), false);
+                    if let Some(dxs) = dxs {
+                        matmul(cs, p, kk, dxs, p, false, View::rows(w, kk), View::rows(dcol, p), false);
+                    }
+                } else {
+                    g.im2col(xs, col);
+                    // dW [C_small, K] += dy [C_small, P] · colᵀ.
+                    matmul(cs, kk, p, dwp, kk, true, View::rows(dyo, p), View::transposed(col, p), false);
+                    if let Some(dxs) = dxs {
+                        matmul(kk, p, cs, dcol, p, false, View::transposed(w, kk), View::rows(dyo, p), false);
+                        dxs.fill(0.0);
+                        g.col2im_add(dcol, dxs);
+                    }
+                }
+            }
+        });
+        dw[..wl].copy_from_slice(&scratch[0].dw[..wl]);
+        db[..bl].copy_from_slice(&scratch[0].db[..bl]);
+        for sc in &scratch[1..tasks] {
+            dw[..wl].iter_mut().zip(&sc.dw[..wl]).for_each(|(a, b)| *a += b);
+            db[..bl].iter_mut().zip(&sc.db[..bl]).for_each(|(a, b)| *a += b);
+        }
+    }
+}
+
+/// A raw pointer that may cross to rayon's threads; each task touches a disjoint range.
+#[derive(Clone, Copy)]
+pub(crate) struct SendPtr(pub *mut f32);
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn direct_conv(g: &Geometry, cs: usize, w: &[f32], x: &[f32]) -> Vec<f32> {
+        let mut y = vec![0.0; cs * g.p()];
+        for co in 0..cs {
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let mut acc = 0.0;
+                    for c in 0..g.channels {
+                        for ky in 0..g.kh {
+                            for kx in 0..g.kw {
+                                let iy = (oy * g.stride + ky) as isize - g.pad as isize;
+                                let ix = (ox * g.stride + kx) as isize - g.pad as isize;
+                                if iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w {
+                                    acc += x[(c * g.h + iy as usize) * g.w + ix as usize]
+                                        * w[((co * g.channels + c) * g.kh + ky) * g.kw + kx];
+                                }
+                            }
+                        }
+                    }
+                    y[(co * g.oh + oy) * g.ow + ox] = acc;
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn lowered_conv_equals_the_direct_sum_and_col2im_is_its_adjoint() {
+        for (h, k, s, p) in [(8, 4, 2, 1), (8, 2, 2, 0), (7, 3, 1, 0), (6, 3, 2, 1)] {
+            let g = Geometry::new(3, h, h, k, k + (s == 1) as usize, s, p);
+            let cs = 4;
+            let x: Vec<f32> = (0..g.big_len()).map(|i| (i as f32 * 0.7).sin()).collect();
+            let w: Vec<f32> = (0..cs * g.k()).map(|i| (i as f32 * 0.3).cos()).collect();
+            let layer = ConvLayer { geom: g, small_channels: cs, transposed: false, relu: false };
+            let mut scratch: Vec<Scratch> = (0..2).map(|_| Scratch::default()).collect();
+            scratch.iter_mut().for_each(|s| s.reserve(layer.col_len(), layer.weight_len(), cs));
+            let mut y = vec![0.0; cs * g.p()];
+            layer.forward(&w, &vec![0.0; cs], &x, &mut y, 1, &mut scratch);
+            let want = direct_conv(&g, cs, &w, &x);
+            for (a, b) in y.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+            }
+            // <im2col(x), c> = <x, col2im(c)>.
+            let c: Vec<f32> = (0..g.k() * g.p()).map(|i| (i as f32 * 0.13).sin()).collect();
+            let mut col = vec![0.0; g.k() * g.p()];
+            g.im2col(&x, &mut col);
+            let mut back = vec![0.0; g.big_len()];
+            g.col2im_add(&c, &mut back);
+            let lhs: f64 = col.iter().zip(&c).map(|(a, b)| (*a * *b) as f64).sum();
+            let rhs: f64 = x.iter().zip(&back).map(|(a, b)| (*a * *b) as f64).sum();
+            assert!((lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0));
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Dense layers y = act(x·W + b) on row-major [rows, features] batches (burn's Linear
+//! layout: W is [in, out]), and the split encoder's per-latent dense heads.
+
+use crate::matmul::{View, matmul};
+
+/// The activation after a layer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Activation {
+    Identity,
+    Relu,
+    /// max(x, 0) + slope·min(x, 0) (the FactorVAE discriminator's, slope 0.2).
+    LeakyRelu(f32),
+}
+
+impl Activation {
+    /// y = act(y + b) per row.
+    pub fn bias_and_apply(self, y: &mut [f32], b: &[f32]) {
+        for row in y.chunks_mut(b.len()) {
+            match self {
+                Activation::Identity => row.iter_mut().zip(b).for_each(|(v, c)| *v += c),
+                Activation::Relu => row.iter_mut().zip(b).for_each(|(v, c)| *v = (*v + c).max(0.0)),
+                Activation::LeakyRelu(s) => row.iter_mut().zip(b).for_each(|(v, c)| {
+                    let t = *v + c;
+                    *v = if t >= 0.0 { t } else { s * t };
+                }),
+            }
+        }
+    }
+
+    /// dy ← dy ⊙ act′, read off the activation's output y (both activations keep the sign).
+    pub fn backward_in_place(self, y: &[f32], dy: &mut [f32]) {
+        match self {
+            Activation::Identity => {}
+            Activation::Relu => dy.iter_mut().zip(y).for_each(|(d, &v)| {
+                if v <= 0.0 {
+                    *d = 0.0
+                }
+            }),
+            Activation::LeakyRelu(s) => dy.iter_mut().zip(y).for_each(|(d, &v)| {
+                if v < 0.0 {
+                    *d *= s
+                }
+            }),
+        }
+    }
+}
+
+/// Column sums of a row-major [rows, cols] matrix into `out` (overwritten).
+pub fn column_sums(m: &[f32], cols: usize, out: &mut [f32]) {
+    out[..cols].fill(0.0);
+    for row in m.chunks(cols) {
+        out.iter_mut().zip(row).for_each(|(o, v)| *o += v);
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct DenseLayer {
+    pub din: usize,
+    pub dout: usize,
+    pub act: Activation,
+}
+
+impl DenseLayer {
+    pub fn forward(&self, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32], rows: usize) {
+        matmul(rows, self.dout, self.din, y, self.dout, false, View::rows(x, self.din), View::rows(w, self.dout), true);
+        self.act.bias_and_apply(&mut y[..rows * self.dout], b);
+    }
+
+    /// dy is ∂loss/∂y on entry and ∂loss/∂(pre-activation) after. Writes (overwrites) the
+    /// gradients that are asked for.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(
+        &self,
+        w: &[f32],
+        x: &[f32],
+        y: &[f32],
+        dy: &mut [f32],
+        grads: Option<(&mut [f32], &mut [f32])>,
+        dx: Option<&mut [f32]>,
+        rows: usize,
+    ) {
+        let (din, dout) = (self.din, self.dout);
+        self.act.backward_in_place(&y[..rows * dout], &mut dy[..rows * dout]);
+        if let Some((dw, db)) = grads {
+            column_sums(&dy[..rows * dout], dout, db);
+            // dW [in, out] = xᵀ [in, rows] · dy [rows, out].
+            matmul(din, dout, rows, dw, dout, false, View::transposed(x, din), View::rows(dy, dout), true);
+        }
+        if let Some(dx) = dx {
+            // dx [rows, in] = dy [rows, out] · Wᵀ [out, in].
+            matmul(rows, din, dout, dx, din, false, View::rows(dy, dout), View::transposed(w, dout), true);
+        }
+    }
+}

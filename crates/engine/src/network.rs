@@ -1,0 +1,467 @@
+//! The model family as layer plans over a [`ParamSet`]: the three encoders (conv / conv-k4,
+//! split, shared), the decoder and the FactorVAE discriminator, with forward and backward
+//! passes over a [`Workspace`] that is allocated once for a batch size and then reused.
+
+use disentangle_models::config::{EncoderConfig, ModelConfig, ObjectiveConfig};
+
+use crate::conv::{ConvLayer, Geometry, Scratch};
+use crate::dense::{Activation, DenseLayer, column_sums};
+use crate::matmul::{View, matmul};
+use crate::params::{ParamSet, TensorId};
+
+/// One layer of a sequential body, with its weight and bias tensors.
+#[derive(Debug, Clone, Copy)]
+pub enum Stage {
+    Conv { layer: ConvLayer, w: TensorId, b: TensorId },
+    Dense { layer: DenseLayer, w: TensorId, b: TensorId },
+}
+
+impl Stage {
+    pub fn output_len(&self) -> usize {
+        match self {
+            Stage::Conv { layer, .. } => layer.output_len(),
+            Stage::Dense { layer, .. } => layer.dout,
+        }
+    }
+    fn tensors(&self) -> (TensorId, TensorId) {
+        match *self {
+            Stage::Conv { w, b, .. } | Stage::Dense { w, b, .. } => (w, b),
+        }
+    }
+    fn col_len(&self) -> usize {
+        match self {
+            Stage::Conv { layer, .. } => layer.col_len(),
+            Stage::Dense { .. } => 0,
+        }
+    }
+
+    fn forward(&self, p: &ParamSet, x: &[f32], y: &mut [f32], n: usize, scratch: &mut [Scratch]) {
+        match *self {
+            Stage::Conv { layer, w, b } => layer.forward(p.get(w), p.get(b), x, y, n, scratch),
+            Stage::Dense { layer, w, b } => layer.forward(p.get(w), p.get(b), x, y, n),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn backward(&self, p: &ParamSet, grads: &mut [f32], x: &[f32], y: &[f32], dy: &mut [f32], dx: Option<&mut [f32]>, n: usize, scratch: &mut [Scratch]) {
+        let (wid, bid) = self.tensors();
+        let (dw, db) = tensor_pair_mut(p, grads, wid, bid);
+        match *self {
+            Stage::Conv { layer, .. } => layer.backward(p.get(wid), x, y, dy, dw, db, dx, n, scratch),
+            Stage::Dense { layer, .. } => layer.backward(p.get(wid), x, y, dy, Some((dw, db)), dx, n),
+        }
+    }
+}
+
+/// The gradient slices of a weight and its bias (adjacent tensors, weight first).
+fn tensor_pair_mut<'g>(p: &ParamSet, grads: &'g mut [f32], w: TensorId, b: TensorId) -> (&'g mut [f32], &'g mut [f32]) {
+    let (tw, tb) = (&p.tensors[w], &p.tensors[b]);
+    debug_assert!(tw.offset + tw.len <= tb.offset);
+    let (lo, hi) = grads.split_at_mut(tb.offset);
+    (&mut lo[tw.offset..tw.offset + tw.len], &mut hi[..tb.len])
+}
+
+/// How the encoder's last features become (μ, log σ²).
+#[derive(Debug, Clone, Copy)]
+pub enum Head {
+    /// Two dense layers on the same features (the reference encoder).
+    Dense { mu: Stage, logvar: Stage },
+    /// Per latent j, its own dense layers on its own block of conv channels (split encoder).
+    Split { latents: usize, features: usize, hidden: usize, w1: TensorId, b1: TensorId, w2: TensorId, b2: TensorId },
+    /// The body's last conv already gives [μ (J) | log σ² (J)] per sample (shared encoder).
+    Interleaved,
+}
+
+#[derive(Debug, Clone)]
+pub struct EncoderPlan {
+    pub body: Vec<Stage>,
+    pub head: Head,
+}
+
+/// The whole model: plans and parameters.
+#[derive(Debug, Clone)]
+pub struct Network {
+    pub config: ModelConfig,
+    pub encoder: EncoderPlan,
+    pub decoder: Vec<Stage>,
+    pub discriminator: Option<Vec<Stage>>,
+    /// Encoder and decoder parameters, in burn's visiting order of `Vae`.
+    pub vae: ParamSet,
+    /// Discriminator parameters, in burn's visiting order of `Discriminator`.
+    pub disc: Option<ParamSet>,
+}
+
+/// Discriminator width and depth (the reference's 6 × 1000, leaky ReLU 0.2).
+pub const DISC_WIDTH: usize = 1000;
+pub const DISC_HIDDEN: usize = 6;
+
+fn conv_stage(p: &mut ParamSet, name: &str, cin: usize, cout: usize, hw: usize, k: [usize; 2], stride: usize, pad: usize, relu: bool) -> Stage {
+    let w = p.add(format!("{name}.weight"), &[cout, cin, k[0], k[1]]);
+    let b = p.add(format!("{name}.bias"), &[cout]);
+    let geom = Geometry::new(cin, hw, hw, k[0], k[1], stride, pad);
+    Stage::Conv { layer: ConvLayer { geom, small_channels: cout, transposed: false, relu }, w, b }
+}
+
+/// A transposed conv k4 s2 p1 doubling `hw` (its input size).
+fn deconv_stage(p: &mut ParamSet, name: &str, cin: usize, cout: usize, hw: usize, relu: bool) -> Stage {
+    let w = p.add(format!("{name}.weight"), &[cin, cout, 4, 4]);
+    let b = p.add(format!("{name}.bias"), &[cout]);
+    let geom = Geometry::new(cout, 2 * hw, 2 * hw, 4, 4, 2, 1);
+    Stage::Conv { layer: ConvLayer { geom, small_channels: cin, transposed: true, relu }, w, b }
+}
+
+fn dense_stage(p: &mut ParamSet, name: &str, din: usize, dout: usize, act: Activation) -> Stage {
+    let w = p.add(format!("{name}.weight"), &[din, dout]);
+    let b = p.add(format!("{name}.bias"), &[dout]);
+    Stage::Dense { layer: DenseLayer { din, dout, act }, w, b }
+}
+
+/// A halving conv of the reference encoder: k4 s2 p1 or k2 s2 p0.
+fn halving(p: &mut ParamSet, name: &str, cin: usize, cout: usize, hw: usize, k4: bool) -> Stage {
+    if k4 { conv_stage(p, name, cin, cout, hw, [4, 4], 2, 1, true) } else { conv_stage(p, name, cin, cout, hw, [2, 2], 2, 0, true) }
+}
+
+impl Network {
+    /// The plan for `config` with zero parameters (see [`Network::init`]).
+    pub fn new(config: &ModelConfig) -> Result<Self, disentangle_models::config::ConfigError> {
+        config.validate()?;
+        let (c, j) = (config.channels, config.latents);
+        let mut p = ParamSet::default();
+        let shared_convs = |p: &mut ParamSet, k4_third: bool| {
+            vec![
+                halving(p, "encoder.convs.conv1", c, 32, 64, true),
+                halving(p, "encoder.convs.conv2", 32, 32, 32, true),
+                halving(p, "encoder.convs.conv3", 32, 64, 16, k4_third),
+            ]
+        };
+        let encoder = match config.encoder {
+            EncoderConfig::Conv { k4_all } => {
+                let mut body = shared_convs(&mut p, k4_all);
+                body.push(halving(&mut p, "encoder.conv4", 64, 64, 8, k4_all));
+                body.push(dense_stage(&mut p, "encoder.dense", 1024, 256, Activation::Relu));
+                let mu = dense_stage(&mut p, "encoder.mu", 256, j, Activation::Identity);
+                let logvar = dense_stage(&mut p, "encoder.logvar", 256, j, Activation::Identity);
+                EncoderPlan { body, head: Head::Dense { mu, logvar } }
+            }
+            EncoderConfig::Split { branch_channels: cb, branch_hidden: h } => {
+                let mut body = shared_convs(&mut p, false);
+                body.push(halving(&mut p, "encoder.branch_conv", 64, j * cb, 8, false));
+                let f = cb * 16;
+                let w1 = p.add("encoder.dense1_weight", &[j, f, h]);
+                let b1 = p.add("encoder.dense1_bias", &[j, 1, h]);
+                let w2 = p.add("encoder.dense2_weight", &[j, h, 2]);
+                let b2 = p.add("encoder.dense2_bias", &[j, 1, 2]);
+                EncoderPlan { body, head: Head::Split { latents: j, features: f, hidden: h, w1, b1, w2, b2 } }
+            }
+            EncoderConfig::Shared => {
+                let (r, cc) = disentangle_models::encoder::shared::output_grid(j).expect("validated latent count");
+                let mut body = shared_convs(&mut p, false);
+                body.push(conv_stage(&mut p, "encoder.head", 64, 2, 8, [9 - r, 9 - cc], 1, 0, false));
+                EncoderPlan { body, head: Head::Interleaved }
+            }
+        };
+        let decoder = vec![
+            dense_stage(&mut p, "decoder.dense1", j, 256, Activation::Relu),
+            dense_stage(&mut p, "decoder.dense2", 256, 1024, Activation::Relu),
+            deconv_stage(&mut p, "decoder.deconv1", 64, 64, 4, true),
+            deconv_stage(&mut p, "decoder.deconv2", 64, 32, 8, true),
+            deconv_stage(&mut p, "decoder.deconv3", 32, 32, 16, true),
+            deconv_stage(&mut p, "decoder.deconv4", 32, c, 32, false),
+        ];
+        let (discriminator, disc) = if matches!(config.objective, ObjectiveConfig::FactorVae { .. }) {
+            let mut d = ParamSet::default();
+            let mut stages = Vec::new();
+            let mut din = j;
+            for i in 0..DISC_HIDDEN {
+                stages.push(dense_stage(&mut d, &format!("hidden.{i}"), din, DISC_WIDTH, Activation::LeakyRelu(0.2)));
+                din = DISC_WIDTH;
+            }
+            stages.push(dense_stage(&mut d, "out", DISC_WIDTH, 2, Activation::Identity));
+            (Some(stages), Some(d))
+        } else {
+            (None, None)
+        };
+        Ok(Network { config: config.clone(), encoder, decoder, discriminator, vae: p, disc })
+    }
+
+    /// A freshly initialised model: the weights `disentangle_models::Model::new` gives for the
+    /// same seed (VAE from `seed`, discriminator from `seed + 1`).
+    pub fn init(config: &ModelConfig, seed: u64) -> Result<Self, disentangle_models::config::ConfigError> {
+        let mut net = Network::new(config)?;
+        net.vae.init_glorot(seed);
+        if let Some(d) = net.disc.as_mut() {
+            d.init_glorot(seed.wrapping_add(1));
+        }
+        Ok(net)
+    }
+
+    pub fn latents(&self) -> usize {
+        self.config.latents
+    }
+    pub fn image_len(&self) -> usize {
+        self.config.channels * 64 * 64
+    }
+}
+
+/// Forward activations and (for training) gradient buffers for up to `capacity` samples.
+#[derive(Debug)]
+pub struct Workspace {
+    pub capacity: usize,
+    pub enc: Vec<Vec<f32>>,
+    /// Split encoder: hidden activations [J, n, H] and head outputs [J, n, 2].
+    pub split_hidden: Vec<f32>,
+    pub split_out: Vec<f32>,
+    pub mu: Vec<f32>,
+    pub logvar: Vec<f32>,
+    pub eps: Vec<f32>,
+    pub z: Vec<f32>,
+    pub dec: Vec<Vec<f32>>,
+    /// Discriminator input [2n, J] (codes, then permuted codes) and layer outputs [2n, width].
+    pub disc_in: Vec<f32>,
+    pub disc: Vec<Vec<f32>>,
+    pub scratch: Vec<Scratch>,
+    pub grads: Option<Gradients>,
+}
+
+/// Gradient buffers mirroring the activations, and the parameter gradients.
+#[derive(Debug)]
+pub struct Gradients {
+    pub enc: Vec<Vec<f32>>,
+    pub split_hidden: Vec<f32>,
+    pub split_out: Vec<f32>,
+    pub mu: Vec<f32>,
+    pub logvar: Vec<f32>,
+    pub z: Vec<f32>,
+    pub dec: Vec<Vec<f32>>,
+    pub disc: Vec<Vec<f32>>,
+    pub disc_in: Vec<f32>,
+    pub vae: Vec<f32>,
+    pub disc_params: Vec<f32>,
+}
+
+impl Workspace {
+    /// Buffers for batches of up to `capacity`; `training` adds the gradient buffers.
+    pub fn new(net: &Network, capacity: usize, training: bool) -> Self {
+        let n = capacity.max(1);
+        let j = net.latents();
+        let bufs = |stages: &[Stage], rows: usize| stages.iter().map(|s| vec![0.0; rows * s.output_len()]).collect::<Vec<_>>();
+        let (sh, so) = match net.encoder.head {
+            Head::Split { latents, hidden, .. } => (latents * n * hidden, latents * n * 2),
+            _ => (0, 0),
+        };
+        let disc_stages = net.discriminator.as_deref().unwrap_or(&[]);
+        let threads = rayon::current_num_threads().max(1);
+        let col = net.encoder.body.iter().chain(&net.decoder).map(Stage::col_len).max().unwrap_or(0);
+        let (wmax, bmax) = net.encoder.body.iter().chain(&net.decoder).fold((0, 0), |(w, b), s| {
+            let (tw, tb) = s.tensors();
+            (w.max(net.vae.tensors[tw].len), b.max(net.vae.tensors[tb].len))
+        });
+        let scratch = (0..threads)
+            .map(|_| {
+                let mut s = Scratch::default();
+                s.reserve(col, wmax, bmax);
+                s
+            })
+            .collect();
+        let grads = training.then(|| Gradients {
+            enc: bufs(&net.encoder.body, n),
+            split_hidden: vec![0.0; sh],
+            split_out: vec![0.0; so],
+            mu: vec![0.0; n * j],
+            logvar: vec![0.0; n * j],
+            z: vec![0.0; n * j],
+            dec: bufs(&net.decoder, n),
+            disc: bufs(disc_stages, 2 * n),
+            disc_in: vec![0.0; 2 * n * j],
+            vae: vec![0.0; net.vae.len()],
+            disc_params: vec![0.0; net.disc.as_ref().map_or(0, ParamSet::len)],
+        });
+        Workspace {
+            capacity: n,
+            enc: bufs(&net.encoder.body, n),
+            split_hidden: vec![0.0; sh],
+            split_out: vec![0.0; so],
+            mu: vec![0.0; n * j],
+            logvar: vec![0.0; n * j],
+            eps: vec![0.0; n * j],
+            z: vec![0.0; n * j],
+            dec: bufs(&net.decoder, n),
+            disc_in: vec![0.0; 2 * n * j],
+            disc: bufs(disc_stages, 2 * n),
+            scratch,
+            grads,
+        }
+    }
+}
+
+/// Runs `stages` forward: outs[i] = stage_i(outs[i − 1]), outs[−1] = x; rows `r0..r0 + n`.
+fn body_forward(stages: &[Stage], p: &ParamSet, x: &[f32], outs: &mut [Vec<f32>], r0: usize, n: usize, scratch: &mut [Scratch]) {
+    for i in 0..stages.len() {
+        let (done, rest) = outs.split_at_mut(i);
+        let input = if i == 0 { x } else { &done[i - 1][r0 * stages[i - 1].output_len()..] };
+        let ol = stages[i].output_len();
+        stages[i].forward(p, input, &mut rest[0][r0 * ol..], n, scratch);
+    }
+}
+
+/// Runs `stages` backward from douts[last] (∂loss/∂ last output, already set). Param
+/// gradients are written into `grads`; `dx` (∂loss/∂x) if asked.
+#[allow(clippy::too_many_arguments)]
+fn body_backward(
+    stages: &[Stage],
+    p: &ParamSet,
+    grads: &mut [f32],
+    x: &[f32],
+    outs: &[Vec<f32>],
+    douts: &mut [Vec<f32>],
+    dx: Option<&mut [f32]>,
+    n: usize,
+    scratch: &mut [Scratch],
+) {
+    let mut dx = dx;
+    for i in (0..stages.len()).rev() {
+        let input = if i == 0 { x } else { &outs[i - 1][..] };
+        let (lower, upper) = douts.split_at_mut(i);
+        let d_in: Option<&mut [f32]> = if i == 0 { dx.take() } else { Some(&mut lower[i - 1][..]) };
+        stages[i].backward(p, grads, input, &outs[i], &mut upper[0], d_in, n, scratch);
+    }
+}
+
+impl Network {
+    /// μ and log σ² of `n` images x [n, C, 64, 64] into ws.mu, ws.logvar.
+    pub fn encode(&self, ws: &mut Workspace, x: &[f32], n: usize) {
+        assert!(n <= ws.capacity, "batch larger than the workspace");
+        let j = self.latents();
+        let p = &self.vae;
+        body_forward(&self.encoder.body, p, x, &mut ws.enc, 0, n, &mut ws.scratch);
+        let feats = ws.enc.last().expect("encoders have a body");
+        match self.encoder.head {
+            Head::Dense { mu, logvar } => {
+                mu.forward(p, feats, &mut ws.mu, n, &mut ws.scratch);
+                logvar.forward(p, feats, &mut ws.logvar, n, &mut ws.scratch);
+            }
+            Head::Split { latents, features: f, hidden: h, w1, b1, w2, b2 } => {
+                let (w1, b1, w2, b2) = (p.get(w1), p.get(b1), p.get(w2), p.get(b2));
+                for l in 0..latents {
+                    let hid = &mut ws.split_hidden[l * n * h..(l + 1) * n * h];
+                    let a = View { data: &feats[l * f..], rs: latents * f, cs: 1 };
+                    matmul(n, h, f, hid, h, false, a, View::rows(&w1[l * f * h..(l + 1) * f * h], h), false);
+                    Activation::Relu.bias_and_apply(hid, &b1[l * h..(l + 1) * h]);
+                    let out = &mut ws.split_out[l * n * 2..(l + 1) * n * 2];
+                    matmul(n, 2, h, out, 2, false, View::rows(hid, h), View::rows(&w2[l * h * 2..(l + 1) * h * 2], 2), false);
+                    Activation::Identity.bias_and_apply(out, &b2[l * 2..(l + 1) * 2]);
+                    for b in 0..n {
+                        ws.mu[b * j + l] = out[2 * b];
+                        ws.logvar[b * j + l] = out[2 * b + 1];
+                    }
+                }
+            }
+            Head::Interleaved => {
+                for b in 0..n {
+                    ws.mu[b * j..(b + 1) * j].copy_from_slice(&feats[b * 2 * j..b * 2 * j + j]);
+                    ws.logvar[b * j..(b + 1) * j].copy_from_slice(&feats[b * 2 * j + j..(b + 1) * 2 * j]);
+                }
+            }
+        }
+    }
+
+    /// Bernoulli logits [n, C, 64, 64] of codes `z` [n, J], into ws.dec.last().
+    pub fn decode(&self, ws: &mut Workspace, z: &[f32], n: usize) {
+        assert!(n <= ws.capacity, "batch larger than the workspace");
+        body_forward(&self.decoder, &self.vae, z, &mut ws.dec, 0, n, &mut ws.scratch);
+    }
+
+    /// Discriminator logits of rows `r0..r0 + n` of ws.disc_in into ws.disc.last().
+    pub fn discriminate(&self, ws: &mut Workspace, r0: usize, n: usize) {
+        let (stages, p) = (self.discriminator.as_ref().expect("factor-vae"), self.disc.as_ref().expect("factor-vae"));
+        let j = self.latents();
+        let input = std::mem::take(&mut ws.disc_in);
+        body_forward(stages, p, &input[r0 * j..], &mut ws.disc, r0, n, &mut ws.scratch);
+        ws.disc_in = input;
+    }
+
+    /// Encoder backward from gradients in g.mu, g.logvar; parameter gradients into g.vae.
+    pub fn encoder_backward(&self, ws: &mut Workspace, x: &[f32], n: usize) {
+        let j = self.latents();
+        let p = &self.vae;
+        let g = ws.grads.as_mut().expect("training workspace");
+        let last = self.encoder.body.len() - 1;
+        let feats = &ws.enc[last];
+        match self.encoder.head {
+            Head::Dense { mu, logvar } => {
+                let dfeats = &mut g.enc[last];
+                let (Stage::Dense { layer: lm, w: wm, b: bm }, Stage::Dense { layer: ll, w: wl, b: bl }) = (mu, logvar) else {
+                    unreachable!("dense heads")
+                };
+                {
+                    let (dw, db) = tensor_pair_mut(p, &mut g.vae, wm, bm);
+                    lm.backward(p.get(wm), feats, &ws.mu, &mut g.mu, Some((dw, db)), Some(dfeats), n);
+                }
+                let (dw, db) = tensor_pair_mut(p, &mut g.vae, wl, bl);
+                // dfeats += dlogvar · W_lvᵀ: the identity head's backward, accumulated by hand.
+                column_sums(&g.logvar[..n * j], j, db);
+                matmul(ll.din, j, n, dw, j, false, View::transposed(feats, ll.din), View::rows(&g.logvar, j), true);
+                matmul(n, ll.din, j, dfeats, ll.din, true, View::rows(&g.logvar, j), View::transposed(p.get(wl), j), true);
+            }
+            Head::Split { latents, features: f, hidden: h, w1, b1, w2, b2 } => {
+                let dfeats = &mut g.enc[last];
+                let (t1w, t1b, t2w, t2b) = (&p.tensors[w1], &p.tensors[b1], &p.tensors[w2], &p.tensors[b2]);
+                let (w1v, w2v) = (p.get(w1), p.get(w2));
+                for l in 0..latents {
+                    let dout = &mut g.split_out[l * n * 2..(l + 1) * n * 2];
+                    for b in 0..n {
+                        dout[2 * b] = g.mu[b * j + l];
+                        dout[2 * b + 1] = g.logvar[b * j + l];
+                    }
+                    let hid = &ws.split_hidden[l * n * h..(l + 1) * n * h];
+                    let dhid = &mut g.split_hidden[l * n * h..(l + 1) * n * h];
+                    column_sums(dout, 2, &mut g.vae[t2b.offset + l * 2..t2b.offset + (l + 1) * 2]);
+                    let dw2 = &mut g.vae[t2w.offset + l * h * 2..t2w.offset + (l + 1) * h * 2];
+                    matmul(h, 2, n, dw2, 2, false, View::transposed(hid, h), View::rows(dout, 2), false);
+                    let w2l = &w2v[l * h * 2..(l + 1) * h * 2];
+                    matmul(n, h, 2, dhid, h, false, View::rows(dout, 2), View::transposed(w2l, 2), false);
+                    Activation::Relu.backward_in_place(hid, dhid);
+                    column_sums(dhid, h, &mut g.vae[t1b.offset + l * h..t1b.offset + (l + 1) * h]);
+                    let a = View { data: &feats[l * f..], rs: 1, cs: latents * f };
+                    let dw1 = &mut g.vae[t1w.offset + l * f * h..t1w.offset + (l + 1) * f * h];
+                    matmul(f, h, n, dw1, h, false, a, View::rows(dhid, h), false);
+                    let w1l = &w1v[l * f * h..(l + 1) * f * h];
+                    matmul(n, f, h, &mut dfeats[l * f..], latents * f, false, View::rows(dhid, h), View::transposed(w1l, h), false);
+                }
+            }
+            Head::Interleaved => {
+                let dfeats = &mut g.enc[last];
+                for b in 0..n {
+                    dfeats[b * 2 * j..b * 2 * j + j].copy_from_slice(&g.mu[b * j..(b + 1) * j]);
+                    dfeats[b * 2 * j + j..(b + 1) * 2 * j].copy_from_slice(&g.logvar[b * j..(b + 1) * j]);
+                }
+            }
+        }
+        body_backward(&self.encoder.body, p, &mut g.vae, x, &ws.enc, &mut g.enc, None, n, &mut ws.scratch);
+    }
+
+    /// Decoder backward from g.dec.last(); writes g.z (overwritten) and parameter gradients.
+    pub fn decoder_backward(&self, ws: &mut Workspace, n: usize) {
+        let g = ws.grads.as_mut().expect("training workspace");
+        body_backward(&self.decoder, &self.vae, &mut g.vae, &ws.z, &ws.dec, &mut g.dec, Some(&mut g.z), n, &mut ws.scratch);
+    }
+
+    /// Discriminator backward over rows 0..n of g.disc.last() (set by the caller): input
+    /// gradients into g.disc_in rows 0..n; parameter gradients into g.disc_params if
+    /// `param_grads`, else the input gradient alone (the VAE step must not train it).
+    pub fn discriminator_backward(&self, ws: &mut Workspace, n: usize, param_grads: bool) {
+        let (stages, p) = (self.discriminator.as_ref().expect("factor-vae"), self.disc.as_ref().expect("factor-vae"));
+        let g = ws.grads.as_mut().expect("training workspace");
+        if param_grads {
+            body_backward(stages, p, &mut g.disc_params, &ws.disc_in, &ws.disc, &mut g.disc, None, n, &mut ws.scratch);
+            return;
+        }
+        for i in (0..stages.len()).rev() {
+            let Stage::Dense { layer, w, .. } = stages[i] else { unreachable!("dense discriminator") };
+            let (lower, upper) = g.disc.split_at_mut(i);
+            let dx: &mut [f32] = if i == 0 { &mut g.disc_in } else { &mut lower[i - 1] };
+            let x = if i == 0 { &ws.disc_in[..] } else { &ws.disc[i - 1][..] };
+            layer.backward(p.get(w), x, &ws.disc[i], &mut upper[0], None, Some(dx), n);
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The loss terms of the six objectives and their gradients, on plain arrays. Sums run in
+//! f64; values and gradients match `disentangle_models::objective` term by term.
+
+use std::f64::consts::PI;
+
+/// Bernoulli reconstruction loss (sum over pixels, mean over the n samples) of `logits`
+/// against targets `x`; writes ∂loss/∂logits into `dlogits` if given.
+pub fn reconstruction(logits: &[f32], x: &[f32], n: usize, dlogits: Option<&mut [f32]>) -> f64 {
+    let inv = 1.0 / n as f32;
+    let mut total = 0.0f64;
+    let mut row = 0.0f64;
+    for (i, (&l, &t)) in logits.iter().zip(x).enumerate() {
+        // softplus(l) − t·l, stable for any l.
+        row += (l.max(0.0) + (-l.abs()).exp().ln_1p() - t * l) as f64;
+        if i % 4096 == 4095 {
+            total += row;
+            row = 0.0;
+        }
+    }
+    total += row;
+    if let Some(d) = dlogits {
+        for ((g, &l), &t) in d.iter_mut().zip(logits).zip(x) {
+            *g = (1.0 / (1.0 + (-l).exp()) - t) * inv;
+        }
+    }
+    total / n as f64
+}
+
+/// Mean KL(q(z|x) ‖ N(0, I)) of n rows (the diagonal formula) minus ½ log det Σ.
+pub fn kl(mu: &[f32], logvar: &[f32], n: usize, log_det: f64) -> f64 {
+    let s: f64 = mu.iter().zip(logvar).map(|(&m, &l)| (m * m + l.exp() - 1.0 - l) as f64).sum();
+    0.5 * s / n as f64 - 0.5 * log_det
+}
+
+/// Adds coef · ∂KL/∂(μ, log σ²).
+pub fn kl_backward(mu: &[f32], logvar: &[f32], n: usize, coef: f64, dmu: &mut [f32], dlogvar: &mut [f32]) {
+    let c = (coef / n as f64) as f32;
+    for i in 0..mu.len() {
+        dmu[i] += c * mu[i];
+        dlogvar[i] += c * 0.5 * (logvar[i].exp() - 1.0);
+    }
+}
+
+/// DIP-VAE: the covariance regularizer λ_od Σ_{i≠j} C_ij² + λ_d Σ_i (C_ii − 1)² with
+/// C = Cov[μ] (divisor n), plus E[diag σ²] for type II; adds its gradient if given.
+pub fn dip_regularizer(
+    mu: &[f32],
+    logvar: &[f32],
+    n: usize,
+    j: usize,
+    type_ii: bool,
+    lambda_od: f64,
+    lambda_d: f64,
+    grads: Option<(&mut [f32], &mut [f32])>,
+) -> f64 {
+    let mut mean = vec![0.0f64; j];
+    for row in mu.chunks(j).take(n) {
+        mean.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64 / n as f64);
+    }
+    let centred: Vec<f64> = (0..n * j).map(|i| mu[i] as f64 - mean[i % j]).collect();
+    let mut c = vec![0.0f64; j * j];
+    for row in centred.chunks(j) {
+        for a in 0..j {
+            for b in 0..j {
+                c[a * j + b] += row[a] * row[b] / n as f64;
+            }
+        }
+    }
+    if type_ii {
+        for a in 0..j {
+            c[a * j + a] += (0..n).map(|b| (logvar[b * j + a] as f64).exp()).sum::<f64>() / n as f64;
+        }
+    }
+    let mut reg = 0.0;
+    let mut dc = vec![0.0f64; j * j];
+    for a in 0..j {
+        for b in 0..j {
+            let v = c[a * j + b];
+            if a == b {
+                reg += lambda_d * (v - 1.0) * (v - 1.0);
+                dc[a * j + b] = 2.0 * lambda_d * (v - 1.0);
+            } else {
+                reg += lambda_od * v * v;
+                dc[a * j + b] = 2.0 * lambda_od * v;
+            }
+        }
+    }
+    if let Some((dmu, dlogvar)) = grads {
+        // C = M_cᵀ M_c / n with M_c centred, dC symmetric: ∂/∂μ = (2/n) M_c dC (centring
+        // drops out because M_c's columns already have zero mean).
+        for bi in 0..n {
+            for a in 0..j {
+                let s: f64 = (0..j).map(|b| centred[bi * j + b] * dc[b * j + a]).sum();
+                dmu[bi * j + a] += (2.0 * s / n as f64) as f32;
+                if type_ii {
+                    dlogvar[bi * j + a] += (dc[a * j + a] * (logvar[bi * j + a] as f64).exp() / n as f64) as f32;
+                }
+            }
+        }
+    }
+    reg
+}
+
+/// β-TCVAE's minibatch-weighted total correlation of codes z with posteriors (μ, log σ²)
+/// over the n samples; adds coef · its gradient (w.r.t. z, μ, log σ²) if given.
+pub fn total_correlation(
+    z: &[f32],
+    mu: &[f32],
+    logvar: &[f32],
+    n: usize,
+    j: usize,
+    grads: Option<(f64, &mut [f32], &mut [f32], &mut [f32])>,
+) -> f64 {
+    let ln2pi = (2.0 * PI).ln();
+    // m[(i·n + k)·j + d] = log N(z_id; μ_kd, σ²_kd).
+    let mut m = vec![0.0f64; n * n * j];
+    for i in 0..n {
+        for k in 0..n {
+            for d in 0..j {
+                let diff = z[i * j + d] as f64 - mu[k * j + d] as f64;
+                let lv = logvar[k * j + d] as f64;
+                m[(i * n + k) * j + d] = -0.5 * (diff * diff * (-lv).exp() + lv + ln2pi);
+            }
+        }
+    }
+    let lse = |vals: &mut dyn Iterator<Item = f64>, buf: &mut Vec<f64>| {
+        buf.clear();
+        buf.extend(vals);
+        let mx = buf.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let s: f64 = buf.iter().map(|v| (v - mx).exp()).sum();
+        mx + s.ln()
+    };
+    let mut buf = Vec::with_capacity(n);
+    let mut tc = 0.0;
+    let mut joint_lse = vec![0.0; n];
+    let mut marg_lse = vec![0.0; n * j];
+    for i in 0..n {
+        joint_lse[i] = lse(&mut (0..n).map(|k| (0..j).map(|d| m[(i * n + k) * j + d]).sum()), &mut buf);
+        let mut prod = 0.0;
+        for d in 0..j {
+            marg_lse[i * j + d] = lse(&mut (0..n).map(|k| m[(i * n + k) * j + d]), &mut buf);
+            prod += marg_lse[i * j + d];
+        }
+        tc += joint_lse[i] - prod;
+    }
+    tc /= n as f64;
+    if let Some((coef, dz, dmu, dlogvar)) = grads {
+        let c = coef / n as f64;
+        for i in 0..n {
+            for k in 0..n {
+                let a: f64 = (0..j).map(|d| m[(i * n + k) * j + d]).sum();
+                let w = (a - joint_lse[i]).exp();
+                for d in 0..j {
+                    let mv = m[(i * n + k) * j + d];
+                    let g = c * (w - (mv - marg_lse[i * j + d]).exp());
+                    if g == 0.0 {
+                        continue;
+                    }
+                    let diff = z[i * j + d] as f64 - mu[k * j + d] as f64;
+                    let prec = (-(logvar[k * j + d] as f64)).exp();
+                    dz[i * j + d] += (-g * diff * prec) as f32;
+                    dmu[k * j + d] += (g * diff * prec) as f32;
+                    dlogvar[k * j + d] += (g * 0.5 * (diff * diff * prec - 1.0)) as f32;
+                }
+            }
+        }
+    }
+    tc
+}
+
+/// FactorVAE's TC estimate: the mean of logit₀ − logit₁ over rows of [n, 2] logits.
+pub fn density_ratio(logits: &[f32], n: usize) -> f64 {
+    logits.chunks(2).take(n).map(|l| (l[0] - l[1]) as f64).sum::<f64>() / n as f64
+}
+
+/// The discriminator's loss −½(mean log p₀(z) + mean log p₁(z_perm)) on logits [2n, 2]
+/// (first n rows: codes, class 0; last n: permuted codes, class 1); writes ∂/∂logits.
+pub fn discriminator_loss(logits: &[f32], n: usize, dlogits: &mut [f32]) -> f64 {
+    let mut total = 0.0;
+    for (r, (l, d)) in logits.chunks(2).zip(dlogits.chunks_mut(2)).take(2 * n).enumerate() {
+        let class = usize::from(r >= n);
+        let mx = l[0].max(l[1]) as f64;
+        let lse = mx + ((l[0] as f64 - mx).exp() + (l[1] as f64 - mx).exp()).ln();
+        total += l[class] as f64 - lse;
+        for c in 0..2 {
+            let p = (l[c] as f64 - lse).exp();
+            let target = if c == class { 1.0 } else { 0.0 };
+            d[c] = (-(target - p) * 0.5 / n as f64) as f32;
+        }
+    }
+    -0.5 * total / n as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Central finite differences of `f` at `x` along each coordinate.
+    fn numeric(f: &dyn Fn(&[f32]) -> f64, x: &[f32]) -> Vec<f64> {
+        (0..x.len())
+            .map(|i| {
+                let h = 1e-3f32;
+                let (mut a, mut b) = (x.to_vec(), x.to_vec());
+                a[i] += h;
+                b[i] -= h;
+                (f(&a) - f(&b)) / (a[i] - b[i]) as f64
+            })
+            .collect()
+    }
+
+    fn close(a: &[f32], b: &[f64], tol: f64) {
+        for (x, y) in a.iter().zip(b) {
+            assert!((*x as f64 - y).abs() <= tol * (1.0 + y.abs()), "{x} vs {y}");
+        }
+    }
+
+    fn data(n: usize, seed: f32) -> Vec<f32> {
+        (0..n).map(|i| ((i as f32 + seed) * 0.618).sin()).collect()
+    }
+
+    #[test]
+    fn total_correlation_gradients_match_finite_differences() {
+        let (n, j) = (5, 3);
+        let (z, mu, lv) = (data(n * j, 0.3), data(n * j, 1.7), data(n * j, 4.1));
+        let (mut dz, mut dmu, mut dlv) = (vec![0.0; n * j], vec![0.0; n * j], vec![0.0; n * j]);
+        total_correlation(&z, &mu, &lv, n, j, Some((1.0, &mut dz, &mut dmu, &mut dlv)));
+        close(&dz, &numeric(&|v| total_correlation(v, &mu, &lv, n, j, None), &z), 2e-3);
+        close(&dmu, &numeric(&|v| total_correlation(&z, v, &lv, n, j, None), &mu), 2e-3);
+        close(&dlv, &numeric(&|v| total_correlation(&z, &mu, v, n, j, None), &lv), 2e-3);
+    }
+
+    #[test]
+    fn dip_gradients_match_finite_differences() {
+        let (n, j) = (6, 3);
+        let (mu, lv) = (data(n * j, 0.9), data(n * j, 2.2));
+        for type_ii in [false, true] {
+            let (mut dmu, mut dlv) = (vec![0.0; n * j], vec![0.0; n * j]);
+            dip_regularizer(&mu, &lv, n, j, type_ii, 2.0, 5.0, Some((&mut dmu, &mut dlv)));
+            close(&dmu, &numeric(&|v| dip_regularizer(v, &lv, n, j, type_ii, 2.0, 5.0, None), &mu), 2e-3);
+            close(&dlv, &numeric(&|v| dip_regularizer(&mu, v, n, j, type_ii, 2.0, 5.0, None), &lv), 2e-3);
+        }
+    }
+
+    #[test]
+    fn reconstruction_and_discriminator_gradients_match_finite_differences() {
+        let logits: Vec<f32> = data(8, 0.5).iter().map(|v| 3.0 * v).collect();
+        let x: Vec<f32> = (0..8).map(|i| (i % 2) as f32).collect();
+        let mut d = vec![0.0; 8];
+        reconstruction(&logits, &x, 2, Some(&mut d));
+        close(&d, &numeric(&|l| reconstruction(l, &x, 2, None), &logits), 2e-3);
+        let mut d = vec![0.0; 8];
+        discriminator_loss(&logits, 2, &mut d);
+        close(&d, &numeric(&|l| discriminator_loss(l, 2, &mut vec![0.0; 8]), &logits), 2e-3);
+    }
+}
