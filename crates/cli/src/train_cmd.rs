@@ -105,7 +105,8 @@ pub struct TrainArgs {
     /// Batches averaged for summary.json (default 1000).
     #[arg(long)]
     pub summary_batches: Option<usize>,
-    /// flex (CPU, default), cuda, cuda:N, wgpu (GPU backends need the cargo features).
+    /// cpu (the CPU engine, default), flex (burn on the CPU), cuda, cuda:N, wgpu (GPU backends
+    /// need the cargo features). With --resume: continue the run on this device.
     #[arg(long)]
     pub device: Option<String>,
     /// No progress bar.
@@ -185,7 +186,12 @@ pub fn build_config(a: &TrainArgs) -> Result<TrainConfig> {
 }
 
 pub fn run(a: TrainArgs, data_dir: Option<&std::path::Path>) -> Result<()> {
-    let options = TrainOptions { progress: !a.quiet, data_dir: data_dir.map(Into::into), ..Default::default() };
+    let options = TrainOptions {
+        progress: !a.quiet,
+        data_dir: data_dir.map(Into::into),
+        device: a.resume.as_ref().and(a.device.clone()),
+        ..Default::default()
+    };
     let outcome = if let Some(dir) = &a.resume {
         resume(dir, a.steps, &options).with_context(|| format!("resuming {}", dir.display()))?
     } else {

@@ -46,7 +46,7 @@ impl Adam {
             .par_chunks_mut(CHUNK)
             .zip(grads.par_chunks(CHUNK))
             .zip(self.moment_1.par_chunks_mut(CHUNK).zip(self.moment_2.par_chunks_mut(CHUNK)))
-            .for_each(|((p, g), (m, v))| {
+            .for_each(|((p, g), (m, v))| crate::simd::wide(|| {
                 for i in 0..p.len() {
                     let gi = g[i];
                     m[i] = m[i] * b1 + gi * (1.0 - b1);
@@ -54,6 +54,6 @@ impl Adam {
                     let update = m[i] * factor / (v[i].sqrt() + eps);
                     p[i] -= update * lr;
                 }
-            });
+            }));
     }
 }

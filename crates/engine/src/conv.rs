@@ -9,6 +9,7 @@
 use rayon::prelude::*;
 
 use crate::matmul::{View, matmul};
+use crate::simd::wide;
 
 /// The spatial mapping of a conv from a big image to a small one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,7 @@ impl Geometry {
 
     /// For kernel offset `kx` along a row: the output columns whose input column is inside
     /// the image, and the input column of the first of them.
+    #[inline(always)]
     fn valid_range(&self, kx: usize, o: usize, size: usize) -> (usize, usize) {
         // input = ox·s + kx − p must lie in 0..size.
         let lo = if kx >= self.pad { 0 } else { (self.pad - kx).div_ceil(self.stride) };
@@ -53,6 +55,7 @@ impl Geometry {
     }
 
     /// col [K, P] ← the patches of `img` [C, H, W] (zero outside the image).
+    #[inline(always)]
     pub fn im2col(&self, img: &[f32], col: &mut [f32]) {
         let (p, s) = (self.p(), self.stride);
         for c in 0..self.channels {
@@ -73,13 +76,7 @@ impl Geometry {
                         out[..xlo].fill(0.0);
                         out[xhi..].fill(0.0);
                         let ix0 = xlo * s + kx - self.pad;
-                        if s == 1 {
-                            out[xlo..xhi].copy_from_slice(&src[ix0..ix0 + (xhi - xlo)]);
-                        } else {
-                            for (i, o) in out[xlo..xhi].iter_mut().enumerate() {
-                                *o = src[ix0 + i * s];
-                            }
-                        }
+                        gather(&mut out[xlo..xhi], &src[ix0..], s);
                     }
                 }
             }
@@ -87,6 +84,7 @@ impl Geometry {
     }
 
     /// img [C, H, W] += the patches in col [K, P] (the adjoint of [`Geometry::im2col`]).
+    #[inline(always)]
     pub fn col2im_add(&self, col: &[f32], img: &mut [f32]) {
         let (p, s) = (self.p(), self.stride);
         for c in 0..self.channels {
@@ -103,14 +101,59 @@ impl Geometry {
                         let iy = oy * s + ky - self.pad;
                         let dst = &mut plane[iy * self.w..(iy + 1) * self.w];
                         let ix0 = xlo * s + kx - self.pad;
-                        for (i, v) in row[oy * self.ow + xlo..oy * self.ow + xhi].iter().enumerate() {
-                            dst[ix0 + i * s] += v;
-                        }
+                        scatter_add(&row[oy * self.ow + xlo..oy * self.ow + xhi], &mut dst[ix0..], s);
                     }
                 }
             }
         }
     }
+}
+
+/// out[i] = src[i·s]. Written per stride so each loop has no bounds checks and vectorizes.
+#[inline(always)]
+fn gather(out: &mut [f32], src: &[f32], s: usize) {
+    let n = out.len();
+    match s {
+        1 => out.copy_from_slice(&src[..n]),
+        2 => {
+            let src = &src[..2 * n - 1];
+            for (o, pair) in out.iter_mut().zip(src.chunks(2)) {
+                *o = pair[0];
+            }
+        }
+        _ => out.iter_mut().zip(src.iter().step_by(s)).for_each(|(o, v)| *o = *v),
+    }
+}
+
+/// dst[i·s] += v[i] (the adjoint of [`gather`]).
+#[inline(always)]
+fn scatter_add(v: &[f32], dst: &mut [f32], s: usize) {
+    let n = v.len();
+    match s {
+        1 => dst[..n].iter_mut().zip(v).for_each(|(d, x)| *d += x),
+        2 => {
+            let dst = &mut dst[..2 * n - 1];
+            for (pair, x) in dst.chunks_mut(2).zip(v) {
+                pair[0] += x;
+            }
+        }
+        _ => dst.iter_mut().step_by(s).zip(v).for_each(|(d, x)| *d += x),
+    }
+}
+
+/// Σ v, with independent partial sums so the additions vectorize (f32 addition is not
+/// associative, so a plain fold runs one add at a time).
+#[inline(always)]
+pub fn fast_sum(v: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let chunks = v.chunks_exact(16);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 /// Per-thread buffers for the lowered convolutions, sized once for the largest layer.
@@ -168,15 +211,27 @@ impl ConvLayer {
         self.geom.k() * self.geom.p()
     }
 
-    /// y = act(conv(x) + b) for a batch; x and y hold whole samples back to back.
-    pub fn forward(&self, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32], batch: usize, scratch: &mut [Scratch]) {
+    /// y = act(conv(x) + b) for a batch; x and y hold whole samples back to back. A conv
+    /// given `saved` (batch × [`ConvLayer::col_len`]) keeps its column matrices there for
+    /// [`ConvLayer::backward`], which then need not rebuild them.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward(&self, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32], batch: usize, scratch: &mut [Scratch], saved: Option<&mut [f32]>) {
         let (il, ol) = (self.input_len(), self.output_len());
         let per = per_task(batch, scratch.len());
         let (g, cs, kk, p) = (self.geom, self.small_channels, self.geom.k(), self.geom.p());
-        y[..batch * ol].par_chunks_mut(per * ol).zip(scratch.par_iter_mut()).enumerate().for_each(|(t, (ys, sc))| {
+        let saved = saved.filter(|_| !self.transposed).map(|v| {
+            assert!(v.len() >= batch * kk * p, "conv forward: saved columns too small");
+            SendPtr(v.as_mut_ptr())
+        });
+        y[..batch * ol].par_chunks_mut(per * ol).zip(scratch.par_iter_mut()).enumerate().for_each(|(t, (ys, sc))| wide(|| {
             for (i, yo) in ys.chunks_mut(ol).enumerate() {
-                let xs = &x[(t * per + i) * il..][..il];
-                let col = &mut sc.col[..kk * p];
+                let s = t * per + i;
+                let xs = &x[s * il..][..il];
+                // SAFETY: sample s's columns belong to this task alone.
+                let col = match &saved {
+                    Some(ptr) => unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s * kk * p), kk * p) },
+                    None => &mut sc.col[..kk * p],
+                };
                 if self.transposed {
                     // col [K, P] = Wᵀ [K, C_small] · x [C_small, P], then scattered into y.
                     matmul(kk, p, cs, col, p, false, View::transposed(w, kk), View::rows(xs, p), false);
@@ -195,7 +250,7 @@ impl ConvLayer {
                     }
                 }
             }
-        });
+        }));
     }
 
     /// Given y (the forward output) and dy (∂loss/∂y, overwritten with ∂loss/∂ pre-activation),
@@ -212,6 +267,7 @@ impl ConvLayer {
         mut dx: Option<&mut [f32]>,
         batch: usize,
         scratch: &mut [Scratch],
+        saved: Option<&[f32]>,
     ) {
         let (il, ol) = (self.input_len(), self.output_len());
         let per = per_task(batch, scratch.len());
@@ -222,7 +278,7 @@ impl ConvLayer {
         if let Some(d) = &dx {
             assert!(d.len() >= batch * il, "conv backward: dx too small");
         }
-        dy[..batch * ol].par_chunks_mut(per * ol).zip(scratch[..tasks].par_iter_mut()).enumerate().for_each(|(t, (dys, sc))| {
+        dy[..batch * ol].par_chunks_mut(per * ol).zip(scratch[..tasks].par_iter_mut()).enumerate().for_each(|(t, (dys, sc))| wide(|| {
             let (dwp, dbp) = (&mut sc.dw[..wl], &mut sc.db[..bl]);
             dwp.fill(0.0);
             dbp.fill(0.0);
@@ -230,15 +286,12 @@ impl ConvLayer {
                 let s = t * per + i;
                 let (xs, ys) = (&x[s * il..][..il], &y[s * ol..][..ol]);
                 if self.relu {
-                    dyo.iter_mut().zip(ys).for_each(|(d, &v)| {
-                        if v <= 0.0 {
-                            *d = 0.0
-                        }
-                    });
+                    // Branch-free, so it compiles to one masked select per vector.
+                    dyo.iter_mut().zip(ys).for_each(|(d, &v)| *d = if v > 0.0 { *d } else { 0.0 });
                 }
                 let plane = ol / bl;
                 for (row, acc) in dyo.chunks(plane).zip(dbp.iter_mut()) {
-                    *acc += row.iter().sum::<f32>();
+                    *acc += fast_sum(row);
                 }
                 // SAFETY: sample s's slice of dx belongs to this task alone.
                 let dxs = dx_ptr.as_ref().map(|ptr| unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s * il), il) });
@@ -253,7 +306,13 @@ impl ConvLayer {
                         matmul(cs, p, kk, dxs, p, false, View::rows(w, kk), View::rows(dcol, p), false);
                     }
                 } else {
-                    g.im2col(xs, col);
+                    let col: &[f32] = match saved {
+                        Some(v) => &v[s * kk * p..(s + 1) * kk * p],
+                        None => {
+                            g.im2col(xs, col);
+                            col
+                        }
+                    };
                     // dW [C_small, K] += dy [C_small, P] · colᵀ.
                     matmul(cs, kk, p, dwp, kk, true, View::rows(dyo, p), View::transposed(col, p), false);
                     if let Some(dxs) = dxs {
@@ -263,7 +322,7 @@ impl ConvLayer {
                     }
                 }
             }
-        });
+        }));
         dw[..wl].copy_from_slice(&scratch[0].dw[..wl]);
         db[..bl].copy_from_slice(&scratch[0].db[..bl]);
         for sc in &scratch[1..tasks] {
@@ -319,7 +378,7 @@ mod tests {
             let mut scratch: Vec<Scratch> = (0..2).map(|_| Scratch::default()).collect();
             scratch.iter_mut().for_each(|s| s.reserve(layer.col_len(), layer.weight_len(), cs));
             let mut y = vec![0.0; cs * g.p()];
-            layer.forward(&w, &vec![0.0; cs], &x, &mut y, 1, &mut scratch);
+            layer.forward(&w, &vec![0.0; cs], &x, &mut y, 1, &mut scratch, None);
             let want = direct_conv(&g, cs, &w, &x);
             for (a, b) in y.iter().zip(&want) {
                 assert!((a - b).abs() < 1e-4, "{a} vs {b}");

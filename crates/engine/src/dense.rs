@@ -15,6 +15,11 @@ pub enum Activation {
 impl Activation {
     /// y = act(y + b) per row.
     pub fn bias_and_apply(self, y: &mut [f32], b: &[f32]) {
+        crate::simd::wide(|| self.bias_and_apply_body(y, b))
+    }
+
+    #[inline(always)]
+    fn bias_and_apply_body(self, y: &mut [f32], b: &[f32]) {
         for row in y.chunks_mut(b.len()) {
             match self {
                 Activation::Identity => row.iter_mut().zip(b).for_each(|(v, c)| *v += c),
@@ -29,18 +34,16 @@ impl Activation {
 
     /// dy ← dy ⊙ act′, read off the activation's output y (both activations keep the sign).
     pub fn backward_in_place(self, y: &[f32], dy: &mut [f32]) {
+        crate::simd::wide(|| self.backward_in_place_body(y, dy))
+    }
+
+    #[inline(always)]
+    fn backward_in_place_body(self, y: &[f32], dy: &mut [f32]) {
         match self {
             Activation::Identity => {}
-            Activation::Relu => dy.iter_mut().zip(y).for_each(|(d, &v)| {
-                if v <= 0.0 {
-                    *d = 0.0
-                }
-            }),
-            Activation::LeakyRelu(s) => dy.iter_mut().zip(y).for_each(|(d, &v)| {
-                if v < 0.0 {
-                    *d *= s
-                }
-            }),
+            // Branch-free selects, so they vectorize.
+            Activation::Relu => dy.iter_mut().zip(y).for_each(|(d, &v)| *d = if v > 0.0 { *d } else { 0.0 }),
+            Activation::LeakyRelu(s) => dy.iter_mut().zip(y).for_each(|(d, &v)| *d *= if v < 0.0 { s } else { 1.0 }),
         }
     }
 }

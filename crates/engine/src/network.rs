@@ -34,20 +34,28 @@ impl Stage {
             Stage::Dense { .. } => 0,
         }
     }
+    /// Column-matrix elements per sample worth keeping from forward to backward.
+    fn saved_len(&self) -> usize {
+        match self {
+            Stage::Conv { layer, .. } if !layer.transposed => layer.col_len(),
+            _ => 0,
+        }
+    }
 
-    fn forward(&self, p: &ParamSet, x: &[f32], y: &mut [f32], n: usize, scratch: &mut [Scratch]) {
+    fn forward(&self, p: &ParamSet, x: &[f32], y: &mut [f32], n: usize, scratch: &mut [Scratch], saved: Option<&mut [f32]>) {
         match *self {
-            Stage::Conv { layer, w, b } => layer.forward(p.get(w), p.get(b), x, y, n, scratch),
+            Stage::Conv { layer, w, b } => layer.forward(p.get(w), p.get(b), x, y, n, scratch, saved),
             Stage::Dense { layer, w, b } => layer.forward(p.get(w), p.get(b), x, y, n),
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn backward(&self, p: &ParamSet, grads: &mut [f32], x: &[f32], y: &[f32], dy: &mut [f32], dx: Option<&mut [f32]>, n: usize, scratch: &mut [Scratch]) {
+    #[allow(clippy::too_many_arguments)]
+    fn backward(&self, p: &ParamSet, grads: &mut [f32], x: &[f32], y: &[f32], dy: &mut [f32], dx: Option<&mut [f32]>, n: usize, scratch: &mut [Scratch], saved: Option<&[f32]>) {
         let (wid, bid) = self.tensors();
         let (dw, db) = tensor_pair_mut(p, grads, wid, bid);
         match *self {
-            Stage::Conv { layer, .. } => layer.backward(p.get(wid), x, y, dy, dw, db, dx, n, scratch),
+            Stage::Conv { layer, .. } => layer.backward(p.get(wid), x, y, dy, dw, db, dx, n, scratch, saved),
             Stage::Dense { layer, .. } => layer.backward(p.get(wid), x, y, dy, Some((dw, db)), dx, n),
         }
     }
@@ -220,6 +228,8 @@ pub struct Workspace {
     pub disc_in: Vec<f32>,
     pub disc: Vec<Vec<f32>>,
     pub scratch: Vec<Scratch>,
+    /// Training only: each encoder conv's column matrices, kept for its backward pass.
+    pub enc_cols: Vec<Vec<f32>>,
     pub grads: Option<Gradients>,
 }
 
@@ -289,18 +299,22 @@ impl Workspace {
             disc_in: vec![0.0; 2 * n * j],
             disc: bufs(disc_stages, 2 * n),
             scratch,
+            enc_cols: if training { net.encoder.body.iter().map(|s| vec![0.0; n * s.saved_len()]).collect() } else { Vec::new() },
             grads,
         }
     }
 }
 
 /// Runs `stages` forward: outs[i] = stage_i(outs[i − 1]), outs[−1] = x; rows `r0..r0 + n`.
-fn body_forward(stages: &[Stage], p: &ParamSet, x: &[f32], outs: &mut [Vec<f32>], r0: usize, n: usize, scratch: &mut [Scratch]) {
+/// `saved`: per stage, where a conv keeps its column matrices (empty: not kept).
+#[allow(clippy::too_many_arguments)]
+fn body_forward(stages: &[Stage], p: &ParamSet, x: &[f32], outs: &mut [Vec<f32>], r0: usize, n: usize, scratch: &mut [Scratch], saved: &mut [Vec<f32>]) {
     for i in 0..stages.len() {
         let (done, rest) = outs.split_at_mut(i);
         let input = if i == 0 { x } else { &done[i - 1][r0 * stages[i - 1].output_len()..] };
         let ol = stages[i].output_len();
-        stages[i].forward(p, input, &mut rest[0][r0 * ol..], n, scratch);
+        let keep = saved.get_mut(i).filter(|v| !v.is_empty()).map(|v| &mut v[..]);
+        stages[i].forward(p, input, &mut rest[0][r0 * ol..], n, scratch, keep);
     }
 }
 
@@ -317,13 +331,15 @@ fn body_backward(
     dx: Option<&mut [f32]>,
     n: usize,
     scratch: &mut [Scratch],
+    saved: &[Vec<f32>],
 ) {
     let mut dx = dx;
     for i in (0..stages.len()).rev() {
         let input = if i == 0 { x } else { &outs[i - 1][..] };
         let (lower, upper) = douts.split_at_mut(i);
         let d_in: Option<&mut [f32]> = if i == 0 { dx.take() } else { Some(&mut lower[i - 1][..]) };
-        stages[i].backward(p, grads, input, &outs[i], &mut upper[0], d_in, n, scratch);
+        let cols = saved.get(i).filter(|v| !v.is_empty()).map(|v| &v[..]);
+        stages[i].backward(p, grads, input, &outs[i], &mut upper[0], d_in, n, scratch, cols);
     }
 }
 
@@ -333,12 +349,12 @@ impl Network {
         assert!(n <= ws.capacity, "batch larger than the workspace");
         let j = self.latents();
         let p = &self.vae;
-        body_forward(&self.encoder.body, p, x, &mut ws.enc, 0, n, &mut ws.scratch);
+        body_forward(&self.encoder.body, p, x, &mut ws.enc, 0, n, &mut ws.scratch, &mut ws.enc_cols);
         let feats = ws.enc.last().expect("encoders have a body");
         match self.encoder.head {
             Head::Dense { mu, logvar } => {
-                mu.forward(p, feats, &mut ws.mu, n, &mut ws.scratch);
-                logvar.forward(p, feats, &mut ws.logvar, n, &mut ws.scratch);
+                mu.forward(p, feats, &mut ws.mu, n, &mut ws.scratch, None);
+                logvar.forward(p, feats, &mut ws.logvar, n, &mut ws.scratch, None);
             }
             Head::Split { latents, features: f, hidden: h, w1, b1, w2, b2 } => {
                 let (w1, b1, w2, b2) = (p.get(w1), p.get(b1), p.get(w2), p.get(b2));
@@ -368,7 +384,7 @@ impl Network {
     /// Bernoulli logits [n, C, 64, 64] of codes `z` [n, J], into ws.dec.last().
     pub fn decode(&self, ws: &mut Workspace, z: &[f32], n: usize) {
         assert!(n <= ws.capacity, "batch larger than the workspace");
-        body_forward(&self.decoder, &self.vae, z, &mut ws.dec, 0, n, &mut ws.scratch);
+        body_forward(&self.decoder, &self.vae, z, &mut ws.dec, 0, n, &mut ws.scratch, &mut []);
     }
 
     /// Discriminator logits of rows `r0..r0 + n` of ws.disc_in into ws.disc.last().
@@ -376,7 +392,7 @@ impl Network {
         let (stages, p) = (self.discriminator.as_ref().expect("factor-vae"), self.disc.as_ref().expect("factor-vae"));
         let j = self.latents();
         let input = std::mem::take(&mut ws.disc_in);
-        body_forward(stages, p, &input[r0 * j..], &mut ws.disc, r0, n, &mut ws.scratch);
+        body_forward(stages, p, &input[r0 * j..], &mut ws.disc, r0, n, &mut ws.scratch, &mut []);
         ws.disc_in = input;
     }
 
@@ -437,13 +453,13 @@ impl Network {
                 }
             }
         }
-        body_backward(&self.encoder.body, p, &mut g.vae, x, &ws.enc, &mut g.enc, None, n, &mut ws.scratch);
+        body_backward(&self.encoder.body, p, &mut g.vae, x, &ws.enc, &mut g.enc, None, n, &mut ws.scratch, &ws.enc_cols);
     }
 
     /// Decoder backward from g.dec.last(); writes g.z (overwritten) and parameter gradients.
     pub fn decoder_backward(&self, ws: &mut Workspace, n: usize) {
         let g = ws.grads.as_mut().expect("training workspace");
-        body_backward(&self.decoder, &self.vae, &mut g.vae, &ws.z, &ws.dec, &mut g.dec, Some(&mut g.z), n, &mut ws.scratch);
+        body_backward(&self.decoder, &self.vae, &mut g.vae, &ws.z, &ws.dec, &mut g.dec, Some(&mut g.z), n, &mut ws.scratch, &[]);
     }
 
     /// Discriminator backward over rows 0..n of g.disc.last() (set by the caller): input
@@ -453,7 +469,7 @@ impl Network {
         let (stages, p) = (self.discriminator.as_ref().expect("factor-vae"), self.disc.as_ref().expect("factor-vae"));
         let g = ws.grads.as_mut().expect("training workspace");
         if param_grads {
-            body_backward(stages, p, &mut g.disc_params, &ws.disc_in, &ws.disc, &mut g.disc, None, n, &mut ws.scratch);
+            body_backward(stages, p, &mut g.disc_params, &ws.disc_in, &ws.disc, &mut g.disc, None, n, &mut ws.scratch, &[]);
             return;
         }
         for i in (0..stages.len()).rev() {

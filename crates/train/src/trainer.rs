@@ -68,6 +68,9 @@ pub struct TrainOptions {
     pub stop_after: Option<u64>,
     /// Folder of official dataset files (default `$DISENTANGLE_DATA`).
     pub data_dir: Option<PathBuf>,
+    /// [`resume`] only: continue on this device instead of the run's own (checkpoints are
+    /// the same files on every engine); recorded in the run's config.
+    pub device: Option<String>,
     /// Called with (step, total steps) every 10 steps and at the end — how a caller with its
     /// own display (a study's progress bar) follows the run.
     pub on_progress: Option<ProgressCallback>,
@@ -169,20 +172,13 @@ impl State {
                     return Ok(Err((lv, rv, kv)));
                 }
                 let tv = tc.map(scalar);
-                let grads = GradientsParams::from_grads(loss.backward(), &model.vae);
-                model.vae = vae_optim.step(config.learning_rate, model.vae.clone(), grads);
-                let dv = match (model.discriminator.take(), disc_optim.as_mut()) {
-                    (Some(d), Some(opt)) => {
+                burn_vae_step(model, vae_optim, config.learning_rate, loss);
+                let dv = match disc_optim.as_mut() {
+                    Some(opt) => {
                         let perm = column_permutations(bs, j, &mut self.rngs.permutation);
-                        let z = z.detach();
-                        let z_perm = permute_dims(z.clone(), perm, device);
-                        let dloss = d.loss(z, z_perm);
-                        let dv = scalar(dloss.clone());
-                        let grads = GradientsParams::from_grads(dloss.backward(), &d);
-                        model.discriminator = Some(opt.step(config.discriminator_learning_rate, d, grads));
-                        Some(dv)
+                        burn_discriminator_step(model, opt, config.discriminator_learning_rate, z, perm, device)
                     }
-                    _ => None,
+                    None => None,
                 };
                 StepStats { loss: lv, recon: rv, kl: kv, tc: tv, discriminator_loss: dv }
             }
@@ -206,6 +202,26 @@ impl State {
     }
 }
 
+/// burn: one optimizer step on the VAE's parameters from the gradients of `loss` (the
+/// discriminator's gradients, which γ·TC produces, are ignored).
+pub fn burn_vae_step(model: &mut Model, optim: &mut ModuleOptimizer, lr: f64, loss: Tensor<1>) {
+    let grads = GradientsParams::from_grads(loss.backward(), &model.vae);
+    model.vae = optim.step(lr, model.vae.clone(), grads);
+}
+
+/// burn: trains the discriminator to tell `z` from its column-wise permutation `perm`; `z`
+/// is detached, so this moves only the discriminator. Returns its loss.
+pub fn burn_discriminator_step(model: &mut Model, optim: &mut ModuleOptimizer, lr: f64, z: Tensor<2>, perm: Vec<i64>, device: &Device) -> Option<f64> {
+    let d = model.discriminator.take()?;
+    let z = z.detach();
+    let z_perm = permute_dims(z.clone(), perm, device);
+    let dloss = d.loss(z, z_perm);
+    let dv = scalar(dloss.clone());
+    let grads = GradientsParams::from_grads(dloss.backward(), &d);
+    model.discriminator = Some(optim.step(lr, d, grads));
+    Some(dv)
+}
+
 /// Starts a new run in `out` (which must not already hold one).
 pub fn train(config: TrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome> {
     config.validate()?;
@@ -226,9 +242,11 @@ pub fn train_with(config: TrainConfig, dataset: &dyn FactorDataset, out: &Path, 
 /// Continues the run in `run_dir` from its last checkpoint; `steps` extends the run.
 pub fn resume(run_dir: &Path, steps: Option<u64>, options: &TrainOptions) -> Result<TrainOutcome> {
     let (run, mut config) = RunDir::open(run_dir)?;
-    if let Some(s) = steps {
-        config.steps = s;
+    if steps.is_some() || options.device.is_some() {
+        config.steps = steps.unwrap_or(config.steps);
+        config.device = options.device.clone().unwrap_or(config.device);
         config.validate()?;
+        parse_backend(&config.device)?;
         run.write_config(&config)?;
     }
     config.validate()?;

@@ -6,7 +6,11 @@ use disentangle_models::burn::tensor::Device;
 use disentangle_models::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
 use disentangle_models::noise::sample_eps;
 use disentangle_models::ops::{flat_parameters, scalar};
-use disentangle_train::trainer::{State, TrainOptions, batch, resume, train_with};
+use disentangle_engine::{Trainer, Workspace};
+use disentangle_models::discriminator::column_permutations;
+use disentangle_models::ops::tensor_from;
+use disentangle_train::device::Backend;
+use disentangle_train::trainer::{Nets, State, TrainOptions, batch, batch_values, burn_discriminator_step, burn_vae_step, resume, train_with};
 use disentangle_train::{TrainConfig, TrainError};
 use rand::SeedableRng;
 
@@ -38,31 +42,39 @@ fn objectives() -> Vec<ObjectiveConfig> {
 }
 
 /// Mean objective loss on four fixed held-out batches (same data and noise every time).
-fn held_out_loss(state: &State, config: &TrainConfig, dataset: &DSpritesProcedural, device: &Device) -> f64 {
+fn held_out_loss(state: &State, config: &TrainConfig, dataset: &DSpritesProcedural) -> f64 {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12345);
     let mut total = 0.0;
+    let mut ws = match &state.nets {
+        Nets::Cpu(t) => Some(Workspace::new(&t.net, 32, false)),
+        Nets::Burn { .. } => None,
+    };
     for _ in 0..4 {
-        let x = batch(dataset, 32, &mut rng, device).unwrap();
+        let x = batch_values(dataset, 32, &mut rng).unwrap();
         let eps = sample_eps(&config.model.noise, 32, config.model.latents, &mut rng);
-        total += scalar(state.model.loss(x, eps, 0).loss);
+        total += match &state.nets {
+            Nets::Burn { model, device, .. } => scalar(model.loss(tensor_from(x, [32, 1, 64, 64], device), eps, 0).loss),
+            Nets::Cpu(t) => t.net.forward_loss(ws.as_mut().unwrap(), &x, &eps, 32, 0).loss,
+        };
     }
     total / 4.0
 }
 
+/// 100 steps of every objective lower the held-out loss (on the CPU engine, the default;
+/// the burn reference is held to the engine by `cpu_engine.rs`).
 fn lowers_loss_for_every_objective(encoder: EncoderConfig) {
-    let device = Device::flex().autodiff();
     let dataset = DSpritesProcedural::new();
     for objective in objectives() {
         let c = config(encoder.clone(), objective.clone(), NoiseConfig::Independent);
         let mut c = c;
         c.batch_size = 8;
         c.steps = 100;
-        let mut state = State::new(&c, &device).unwrap();
-        let before = held_out_loss(&state, &c, &dataset, &device);
+        let mut state = State::new(&c, &Backend::Cpu).unwrap();
+        let before = held_out_loss(&state, &c, &dataset);
         for _ in 0..c.steps {
-            state.step_once(&c, &dataset, &device).unwrap().expect("finite loss");
+            state.step_once(&c, &dataset).unwrap().expect("finite loss");
         }
-        let after = held_out_loss(&state, &c, &dataset, &device);
+        let after = held_out_loss(&state, &c, &dataset);
         assert!(after < before - 0.1 * before.abs().min(300.0), "{} / {}: held-out loss {before:.1} → {after:.1}", objective.name(), encoder.name());
     }
 }
@@ -87,21 +99,43 @@ fn factor_vae_updates_touch_only_their_own_network() {
     let device = Device::flex().autodiff();
     let dataset = DSpritesProcedural::new();
     let c = config(EncoderConfig::Split { branch_channels: 4, branch_hidden: 8 }, ObjectiveConfig::FactorVae { gamma: 30.0 }, NoiseConfig::Independent);
-    let mut state = State::new(&c, &device).unwrap();
+    let mut state = State::new(&c, &Backend::Burn(device.clone())).unwrap();
     let x = batch(&dataset, 16, &mut state.rngs.data, &device).unwrap();
     let eps = sample_eps(&c.model.noise, 16, 10, &mut state.rngs.noise);
-    let parts = state.model.loss(x, eps, 0);
-    let (vae0, disc0) = (flat_parameters(&state.model.vae), flat_parameters(state.model.discriminator.as_ref().unwrap()));
+    let Nets::Burn { model, vae_optim, disc_optim, .. } = &mut state.nets else { unreachable!() };
+    let parts = model.loss(x, eps, 0);
+    let (vae0, disc0) = (flat_parameters(&model.vae), flat_parameters(model.discriminator.as_ref().unwrap()));
     // The VAE step: the loss includes γ·TC through the discriminator, yet only the VAE moves.
-    state.vae_step(&c, parts.loss);
-    let (vae1, disc1) = (flat_parameters(&state.model.vae), flat_parameters(state.model.discriminator.as_ref().unwrap()));
+    burn_vae_step(model, vae_optim, c.learning_rate, parts.loss);
+    let (vae1, disc1) = (flat_parameters(&model.vae), flat_parameters(model.discriminator.as_ref().unwrap()));
     assert_ne!(vae0, vae1);
     assert_eq!(disc0, disc1, "the VAE step moved the discriminator");
     // The discriminator step on the (detached) codes: only the discriminator moves.
-    state.discriminator_step(&c, parts.z, &device).unwrap();
-    let (vae2, disc2) = (flat_parameters(&state.model.vae), flat_parameters(state.model.discriminator.as_ref().unwrap()));
+    let perm = column_permutations(16, 10, &mut state.rngs.permutation);
+    burn_discriminator_step(model, disc_optim.as_mut().unwrap(), 1e-4, parts.z, perm, &device).unwrap();
+    let (vae2, disc2) = (flat_parameters(&model.vae), flat_parameters(model.discriminator.as_ref().unwrap()));
     assert_ne!(disc1, disc2);
     assert_eq!(vae1, vae2, "the discriminator step moved the VAE");
+}
+
+#[test]
+fn factor_vae_updates_touch_only_their_own_network_on_the_cpu_engine() {
+    let c = config(EncoderConfig::Split { branch_channels: 4, branch_hidden: 8 }, ObjectiveConfig::FactorVae { gamma: 30.0 }, NoiseConfig::Independent);
+    let mut state = State::new(&c, &Backend::Cpu).unwrap();
+    let x = batch_values(&DSpritesProcedural::new(), 16, &mut state.rngs.data).unwrap();
+    let eps = sample_eps(&c.model.noise, 16, 10, &mut state.rngs.noise);
+    let Nets::Cpu(t) = &mut state.nets else { unreachable!() };
+    let disc = |t: &Trainer| t.net.disc.as_ref().unwrap().data.clone();
+    t.forward(&x, &eps, 0);
+    let (vae0, disc0) = (t.net.vae.data.clone(), disc(t));
+    t.vae_update(&x, 0, c.learning_rate);
+    let (vae1, disc1) = (t.net.vae.data.clone(), disc(t));
+    assert_ne!(vae0, vae1);
+    assert_eq!(disc0, disc1, "the VAE step moved the discriminator");
+    let perm = column_permutations(16, 10, &mut state.rngs.permutation);
+    t.discriminator_update(&perm, 1e-4).unwrap();
+    assert_ne!(disc1, disc(t));
+    assert_eq!(vae1, t.net.vae.data, "the discriminator step moved the VAE");
 }
 
 #[test]
@@ -156,10 +190,20 @@ fn short(steps: u64) -> TrainConfig {
 }
 
 #[test]
-fn resume_reproduces_an_uninterrupted_run_exactly() {
+fn resume_reproduces_an_uninterrupted_run_exactly_on_the_cpu_engine() {
+    resume_reproduces_an_uninterrupted_run_exactly("cpu");
+}
+
+#[test]
+fn resume_reproduces_an_uninterrupted_run_exactly_on_burn() {
+    resume_reproduces_an_uninterrupted_run_exactly("flex");
+}
+
+fn resume_reproduces_an_uninterrupted_run_exactly(device: &str) {
     let dataset = DSpritesProcedural::new();
     let dir = tempfile::tempdir().unwrap();
     let quiet = TrainOptions::default();
+    let short = |steps| TrainConfig { device: device.into(), ..short(steps) };
     let full = train_with(short(7), &dataset, &dir.path().join("full"), &quiet).unwrap();
     // Interrupted after 3 steps (checkpoints at 2 and 3), then resumed to 7.
     let cut = TrainOptions { progress: false, stop_after: Some(3), ..Default::default() };

@@ -1,0 +1,38 @@
+//! Running the engine's own loops (im2col / col2im, bias and activation passes, Adam) with
+//! the widest vector instructions the CPU has. The crate is built for baseline x86-64
+//! (SSE2), so a loop inlined into [`wide`] is compiled a second time with AVX-512 enabled and
+//! that copy is taken when the CPU supports it (checked once, then cached by std).
+
+/// Runs `f`, compiled for AVX-512 where the CPU has it. Everything `f` should vectorize
+/// must be inlined into it (`#[inline(always)]` helpers).
+#[inline(always)]
+pub fn wide<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has every feature the function is compiled for.
+            return unsafe { avx512(f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: as above.
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx2,fma")]
+unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
