@@ -50,6 +50,18 @@ impl Model {
         Ok(Model { config, vae, discriminator })
     }
 
+    /// A model of this shape whose weights are about to be overwritten (loaded, or copied
+    /// from the CPU engine): burn's own initialisation, without drawing the seeded weights.
+    pub fn for_loading(config: ModelConfig, device: &Device) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let vae = Vae {
+            encoder: Encoder::new(&config.encoder, config.channels, config.latents, device),
+            decoder: Decoder::new(config.latents, config.channels, device),
+        };
+        let discriminator = matches!(config.objective, ObjectiveConfig::FactorVae { .. }).then(|| Discriminator::new(config.latents, device));
+        Ok(Model { config, vae, discriminator })
+    }
+
     /// The training loss on images `x` [B, C, 64, 64] in [0, 1] with noise `eps` [B·J].
     pub fn loss(&self, x: Tensor<4>, eps: Vec<f32>, step: u64) -> LossParts {
         let device = x.device();

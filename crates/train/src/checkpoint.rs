@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use disentangle_models::Model;
-use disentangle_models::burn::module::Module;
+use disentangle_models::burn::module::{Module, ParamId};
 use disentangle_models::burn::optim::{ModuleOptimizer, OptimizerRecord};
 use disentangle_models::burn::tensor::Device;
 use disentangle_models::burn::store::ModuleRecord;
@@ -16,7 +16,7 @@ use crate::config::TrainConfig;
 use crate::cpu_bridge;
 use crate::error::{Result, TrainError};
 use crate::rng::RngState;
-use crate::trainer::{Nets, burn_model};
+use crate::trainer::{Nets, burn_vae};
 use crate::run_dir::write_atomic;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,12 +52,15 @@ pub fn save_nets(dir: &Path, nets: &Nets, state: CheckpointState) -> Result<Path
                 }
             }
             Nets::Cpu(t) => {
-                let model = burn_model(&t.net)?;
-                save_module(&model.vae, &tmp.join(VAE))?;
-                cpu_bridge::save_adam(&t.vae_adam, &model.vae, &t.net.vae, &tmp.join(VAE_OPTIM))?;
-                if let (Some(d), Some(adam), Some(p)) = (&model.discriminator, &t.disc_adam, &t.net.disc) {
-                    save_module(d, &tmp.join(DISC))?;
-                    cpu_bridge::save_adam(adam, d, p, &tmp.join(DISC_OPTIM))?;
+                let vae = burn_vae(&t.net)?;
+                save_module(&vae, &tmp.join(VAE))?;
+                cpu_bridge::save_adam(&t.vae_adam, &vae, &t.net.vae, &tmp.join(VAE_OPTIM))?;
+                if let (Some(adam), Some(p)) = (&t.disc_adam, &t.net.disc) {
+                    // Written straight from the engine's buffers (the engine names these
+                    // tensors as burn does): no second copy of the biggest network.
+                    let ids: Vec<u64> = p.tensors.iter().map(|_| ParamId::new().val()).collect();
+                    cpu_bridge::save_params_with_ids(p, &ids, &tmp.join(DISC))?;
+                    cpu_bridge::save_adam_with_ids(adam, &ids, p, &tmp.join(DISC_OPTIM))?;
                 }
             }
         }
@@ -77,7 +80,7 @@ pub fn load_into(nets: &mut Nets, config: &TrainConfig, checkpoint: &Path) -> Re
             }
         }
         Nets::Cpu(t) => {
-            let model = Model::new(config.model.clone(), config.seed, &Device::flex())?;
+            let model = Model::for_loading(config.model.clone(), &Device::flex())?;
             let vae = load_module(model.vae, checkpoint, false)?;
             cpu_bridge::copy_from_module(&vae, &mut t.net.vae)?;
             cpu_bridge::load_adam(&mut t.vae_adam, &vae, &t.net.vae, &checkpoint.join(VAE_OPTIM))?;

@@ -8,7 +8,9 @@ use std::path::Path;
 use burn_pack::{Reader, Scalar, Writer};
 use disentangle_engine::{Adam, ParamSet};
 use disentangle_models::burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
-use disentangle_models::burn::tensor::{Tensor, TensorData};
+use disentangle_models::burn::tensor::{DType, Tensor, TensorData};
+use disentangle_models::burn::nn::Linear;
+use disentangle_models::discriminator::Discriminator;
 use disentangle_models::ops::{tensor_from, to_vec};
 
 use crate::error::{Result, TrainError};
@@ -76,21 +78,72 @@ pub fn module_with_params<M: Module>(module: M, set: &ParamSet) -> Result<M> {
     Ok(module.map(&mut Replace(set, 0)))
 }
 
+/// The FactorVAE discriminator holding `set`'s weights, built straight from them (no
+/// initialisation pass first: it is most of a model's memory).
+pub fn discriminator_from_params(set: &ParamSet, device: &disentangle_models::burn::tensor::Device) -> Result<Discriminator> {
+    let linear = |i: usize| -> Result<Linear> {
+        let (w, b) = (&set.tensors[2 * i], &set.tensors[2 * i + 1]);
+        let [din, dout] = w.shape[..] else { return Err(TrainError::Invalid(format!("{}: not a dense weight", w.name))) };
+        Ok(Linear {
+            weight: Param::from_tensor(tensor_from(set.get(2 * i).to_vec(), [din, dout], device)),
+            bias: Some(Param::from_tensor(tensor_from(set.get(2 * i + 1).to_vec(), [b.len], device))),
+        })
+    };
+    let layers = set.tensors.len() / 2;
+    if layers < 2 || set.tensors.len() % 2 != 0 {
+        return Err(TrainError::Invalid(format!("a discriminator needs weight/bias pairs, got {} tensors", set.tensors.len())));
+    }
+    Ok(Discriminator { hidden: (0..layers - 1).map(linear).collect::<Result<_>>()?, out: linear(layers - 1)? })
+}
+
 /// Writes `adam`'s state for the parameters of `module` (whose values it optimizes) in the
 /// layout burn's `ModuleOptimizer::save` writes for its Adam: per parameter id the tensors
 /// `{id}.momentum.moment_1`, `{id}.momentum.moment_2` and the scalars `{id}.momentum.time`,
 /// `{id}.__rank`.
 pub fn save_adam<M: Module>(adam: &Adam, module: &M, set: &ParamSet, path: &Path) -> Result<()> {
-    let ids = check_layout(module, set).map_err(TrainError::Invalid)?;
+    let ids: Vec<u64> = check_layout(module, set).map_err(TrainError::Invalid)?.iter().map(ParamId::val).collect();
+    save_adam_with_ids(adam, &ids, set, path)
+}
+
+/// `set`'s tensors written as burn writes a module's (name, shape, parameter id `ids[i]`):
+/// for modules whose names in `set` are burn's own (the discriminator's `hidden.N.*`,
+/// `out.*`), so no burn module has to be built just to save it.
+pub fn save_params_with_ids(set: &ParamSet, ids: &[u64], path: &Path) -> Result<()> {
+    let tensors = set
+        .tensors
+        .iter()
+        .zip(ids)
+        .map(|(t, &id)| deferred_f32(t.name.clone(), &set.data[t.offset..t.offset + t.len], t.shape.clone(), id))
+        .collect();
+    Writer::new(tensors).write_to_file(path).map_err(|e| record_err(path, e))
+}
+
+/// A tensor whose bytes burn-pack's writer makes when it reaches it (and drops before the
+/// next), so saving never holds a second copy of the buffers.
+fn deferred_f32(name: String, values: &[f32], shape: Vec<usize>, id: u64) -> burn_pack::Tensor {
+    let source = MomentSlice(values.as_ptr(), values.len());
+    let byte_len = values.len() * std::mem::size_of::<f32>();
+    burn_pack::Tensor::deferred(name, DType::F32, shape.clone(), Some(id), byte_len, move || {
+        // SAFETY: every writer holding this tensor is consumed inside the function that
+        // made it, while the buffer is borrowed, so the values outlive every call.
+        let values = unsafe { source.values() }.to_vec();
+        Ok(TensorData::new(values, shape.clone()).into_parts().0)
+    })
+}
+
+/// As [`save_adam`], with the parameter ids given (in `set`'s order).
+pub fn save_adam_with_ids(adam: &Adam, ids: &[u64], set: &ParamSet, path: &Path) -> Result<()> {
+    if ids.len() != set.tensors.len() {
+        return Err(TrainError::Invalid(format!("{} parameter ids for {} tensors", ids.len(), set.tensors.len())));
+    }
     let mut writer_tensors = Vec::new();
     let mut scalars = Vec::new();
     if adam.time > 0 {
-        for (id, t) in ids.iter().zip(&set.tensors) {
-            let key = id.val().to_string();
+        for (&id, t) in ids.iter().zip(&set.tensors) {
+            let key = id.to_string();
             for (field, moments) in [("moment_1", &adam.moment_1), ("moment_2", &adam.moment_2)] {
-                let data = TensorData::new(moments[t.offset..t.offset + t.len].to_vec(), t.shape.clone());
-                let (bytes, shape, dtype) = data.into_parts();
-                writer_tensors.push(burn_pack::Tensor::new(format!("{key}.momentum.{field}"), dtype, shape, Some(id.val()), bytes));
+                let values = &moments[t.offset..t.offset + t.len];
+                writer_tensors.push(deferred_f32(format!("{key}.momentum.{field}"), values, t.shape.clone(), id));
             }
             scalars.push((format!("{key}.momentum.time"), Scalar::from(adam.time)));
             scalars.push((format!("{key}.__rank"), Scalar::from(t.shape.len())));
@@ -101,6 +154,20 @@ pub fn save_adam<M: Module>(adam: &Adam, module: &M, set: &ParamSet, path: &Path
         writer = writer.with_scalar(k, *v);
     }
     writer.write_to_file(path).map_err(|e| record_err(path, e))
+}
+
+/// A borrowed run of values handed to burn-pack's deferred writer (which wants `'static`).
+#[derive(Clone, Copy)]
+struct MomentSlice(*const f32, usize);
+// SAFETY: only read, and only while the owning buffer is borrowed (see `deferred_f32`).
+unsafe impl Send for MomentSlice {}
+unsafe impl Sync for MomentSlice {}
+
+impl MomentSlice {
+    /// SAFETY: the moments it points into must still be alive and unchanged.
+    unsafe fn values(&self) -> &[f32] {
+        unsafe { std::slice::from_raw_parts(self.0, self.1) }
+    }
 }
 
 /// Reads the Adam state of `module`'s parameters from a burn optimizer file into `adam`

@@ -10,8 +10,8 @@ use disentangle_models::burn::tensor::{Device, Tensor};
 use disentangle_models::discriminator::{column_permutations, permute_dims};
 use disentangle_models::noise::sample_eps;
 use disentangle_models::ops::{scalar, tensor_from};
-use disentangle_engine::{Network, Trainer, Workspace};
-use disentangle_models::{LossParts, Model};
+use disentangle_engine::{Network, Trainer};
+use disentangle_models::{LossParts, Model, Vae};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -138,14 +138,26 @@ impl Nets {
     }
 }
 
+/// The burn encoder and decoder holding `net`'s weights, on burn's CPU backend.
+pub fn burn_vae(net: &Network) -> Result<Vae> {
+    let mut vae_only = net.config.clone();
+    vae_only.objective = disentangle_models::ObjectiveConfig::Vae { beta: 1.0 };
+    let vae = Model::for_loading(vae_only, &Device::flex())?.vae;
+    cpu_bridge::module_with_params(vae, &net.vae)
+}
+
 /// The burn model holding `net`'s weights, on burn's CPU backend.
 pub fn burn_model(net: &Network) -> Result<Model> {
-    let mut model = Model::new(net.config.clone(), 0, &Device::flex())?;
-    model.vae = cpu_bridge::module_with_params(model.vae, &net.vae)?;
-    if let (Some(d), Some(p)) = (model.discriminator.take(), net.disc.as_ref()) {
-        model.discriminator = Some(cpu_bridge::module_with_params(d, p)?);
+    let device = Device::flex();
+    let vae = burn_vae(net)?;
+    let discriminator = net.disc.as_ref().map(|p| cpu_bridge::discriminator_from_params(p, &device)).transpose()?;
+    if let Some(d) = &discriminator {
+        // Same tensors, shapes and order as the burn module (checked, not assumed).
+        cpu_bridge::parameter_ids(d).iter().zip(&net.disc.as_ref().expect("paired").tensors).try_for_each(|((_, shape), t)| {
+            if *shape == t.shape { Ok(()) } else { Err(TrainError::Invalid(format!("{}: shape {shape:?} ≠ {:?}", t.name, t.shape))) }
+        })?;
     }
-    Ok(model)
+    Ok(Model { config: net.config.clone(), vae, discriminator })
 }
 
 impl State {
@@ -381,7 +393,7 @@ fn run_loop(
     }
     bar.finish();
     let train_seconds = start.elapsed().as_secs_f64();
-    let summary = summarize(config, dataset, &s.nets, train_seconds)?;
+    let summary = summarize(config, dataset, &mut s.nets, train_seconds)?;
     if s.step == config.steps {
         let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
         write_atomic(&run.summary_path(), &json)?;
@@ -395,7 +407,7 @@ fn save_checkpoint(run: &RunDir, s: &State) -> Result<PathBuf> {
 
 /// Averages of the loss terms over `summary_batches` fresh batches, without gradients,
 /// drawn from the run's summary stream (so they never shift the training streams).
-pub fn summarize(config: &TrainConfig, dataset: &dyn FactorDataset, nets: &Nets, train_seconds: f64) -> Result<Summary> {
+pub fn summarize(config: &TrainConfig, dataset: &dyn FactorDataset, nets: &mut Nets, train_seconds: f64) -> Result<Summary> {
     let mut rng = summary_rng(config.seed);
     let (bs, j) = (config.batch_size, config.model.latents);
     let n = config.summary_batches.max(1);
@@ -426,11 +438,12 @@ pub fn summarize(config: &TrainConfig, dataset: &dyn FactorDataset, nets: &Nets,
             }
         }
         Nets::Cpu(t) => {
-            let mut ws = Workspace::new(&t.net, bs, false);
+            // The training workspace serves (its batch size is the summary's).
+            let Trainer { net, ws, .. } = &mut **t;
             for _ in 0..n {
                 let x = batch_values(dataset, bs, &mut rng)?;
                 let eps = sample_eps(&config.model.noise, bs, j, &mut rng);
-                let v = t.net.forward_loss(&mut ws, &x, &eps, bs, config.steps);
+                let v = net.forward_loss(ws, &x, &eps, bs, config.steps);
                 add(v.loss, v.recon, v.kl, v.tc);
             }
         }

@@ -283,3 +283,22 @@ fn the_cpu_engine_reads_adam_state_written_by_burn() {
     assert_eq!(again, t.vae_adam);
 }
 
+
+#[test]
+fn a_trained_run_encodes_and_decodes_the_same_on_either_engine() {
+    use disentangle_train::inference::load_trained;
+    use disentangle_train::trainer::{TrainOptions, train_with};
+    let dataset = DSpritesProcedural::new();
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train_with(run_config("cpu", 3, ObjectiveConfig::FactorVae { gamma: 30.0 }), &dataset, &run, &TrainOptions::default()).unwrap();
+    let (x, _) = fixed_batch(300, &NoiseConfig::Independent); // more than one chunk of 256
+    let cpu = load_trained(&run, None).unwrap();
+    let flex = load_trained(&run, Some("flex")).unwrap();
+    let ((mc, lc), (mf, lf)) = (cpu.encode(&x, 300), flex.encode(&x, 300));
+    assert_eq!(mc.len(), 3000);
+    assert!(rel_max_err(&mc, &mf) < 1e-5 && rel_max_err(&lc, &lf) < 1e-5);
+    let (dc, df) = (cpu.decode(&mc, 300), flex.decode(&mc, 300));
+    assert_eq!(dc.len(), 300 * 4096);
+    assert!(rel_max_err(&dc, &df) < 1e-5);
+}
