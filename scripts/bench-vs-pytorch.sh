@@ -47,20 +47,15 @@ def parse(path):
             rates[m[1]] = float(m[2])
     return steps, rates
 runs = [(parse(f"{out}/ours-{r}.txt"), parse(f"{out}/torch-{r}.txt")) for r in range(1, rounds + 1)]
-print(f"\n{'config':<18} {'ours ms/step':>22} {'PyTorch ms/step':>22} {'ours / PyTorch':>22}")
-for cfg in runs[0][0][0]:
-    ours = [o[0][cfg] for o, _ in runs]
-    torch = [t[0][cfg] for _, t in runs]
-    ratio = [a / b for a, b in zip(ours, torch)]
-    f = lambda v, d: " ".join(f"{x:.{d}f}" for x in v)
-    print(f"{cfg:<18} {f(ours, 1):>22} {f(torch, 1):>22} {f(ratio, 2):>22}")
-print(f"\n{'encoder':<18} {'ours images/s':>22} {'PyTorch images/s':>22} {'ours / PyTorch':>22}")
-for e in runs[0][0][1]:
-    ours = [o[1][e] for o, _ in runs]
-    torch = [t[1][e] for _, t in runs]
-    ratio = [a / b for a, b in zip(ours, torch)]
-    f = lambda v, d: " ".join(f"{x:.{d}f}" for x in v)
-    print(f"{e:<18} {f(ours, 0):>22} {f(torch, 0):>22} {f(ratio, 2):>22}")
+def table(title, index, digits):
+    print(f"\n{title[0]:<18} {title[1]:>22} {title[2]:>22} {'ours / PyTorch':>22}")
+    for key in runs[0][0][index]:
+        ours = [o[index][key] for o, _ in runs]
+        torch = [t[index][key] for _, t in runs]
+        fmt = lambda v, d: " ".join(f"{x:.{d}f}" for x in v)
+        print(f"{key:<18} {fmt(ours, digits):>22} {fmt(torch, digits):>22} {fmt([a / b for a, b in zip(ours, torch)], 2):>22}")
+table(("config", "ours ms/step", "PyTorch ms/step"), 0, 1)
+table(("encoder", "ours images/s", "PyTorch images/s"), 1, 0)
 print("\n(one column entry per round, in order; ms/step are medians over the timed steps; ours include data generation)")
 PY
 rm -rf "$out"

@@ -106,6 +106,7 @@ pub struct Network {
 pub const DISC_WIDTH: usize = 1000;
 pub const DISC_HIDDEN: usize = 6;
 
+#[allow(clippy::too_many_arguments)]
 fn conv_stage(p: &mut ParamSet, name: &str, cin: usize, cout: usize, hw: usize, k: [usize; 2], stride: usize, pad: usize, relu: bool) -> Stage {
     let w = p.add(format!("{name}.weight"), &[cout, cin, k[0], k[1]]);
     let b = p.add(format!("{name}.bias"), &[cout]);

@@ -32,14 +32,17 @@ impl Network {
         assert_eq!(eps.len(), n * j, "noise must be n×J");
         self.encode(ws, x, n);
         ws.eps[..n * j].copy_from_slice(eps);
-        for i in 0..n * j {
-            ws.z[i] = ws.mu[i] + (ws.logvar[i] * 0.5).exp() * eps[i];
+        for (((z, &m), &lv), &e) in ws.z.iter_mut().zip(&ws.mu).zip(&ws.logvar).zip(eps).take(n * j) {
+            *z = m + (lv * 0.5).exp() * e;
         }
         let z = std::mem::take(&mut ws.z);
         self.decode(ws, &z, n);
         ws.z = z;
         let logits = &ws.dec.last().expect("decoder output")[..n * self.image_len()];
-        let recon = objective::reconstruction(logits, x, n, None);
+        // With a training workspace, ∂recon/∂logits is written in the same pass (the
+        // backward pass reads it from there).
+        let dlogits = ws.grads.as_mut().map(|g| &mut g.dec.last_mut().expect("decoder grad")[..n * self.image_len()]);
+        let recon = objective::reconstruction(logits, x, n, dlogits);
         let (mu, lv) = (&ws.mu[..n * j], &ws.logvar[..n * j]);
         let kl = objective::kl(mu, lv, n, log_det(&self.config.noise, j));
         let (loss, tc) = match self.config.objective {
@@ -66,16 +69,11 @@ impl Network {
         LossValues { loss, recon, kl, tc }
     }
 
-    /// Gradients of the loss of the last [`Network::forward_loss`] w.r.t. every VAE
-    /// parameter, into `ws.grads.vae`. The discriminator only passes gradients through.
+    /// Gradients of the loss of the last [`Network::forward_loss`] (on this training
+    /// workspace, which left ∂recon/∂logits in place) w.r.t. every VAE parameter, into
+    /// `ws.grads.vae`. The discriminator only passes gradients through.
     pub fn backward(&self, ws: &mut Workspace, x: &[f32], n: usize, step: u64) {
         let j = self.latents();
-        let il = self.image_len();
-        {
-            let g = ws.grads.as_mut().expect("training workspace");
-            let logits = &ws.dec.last().expect("decoder output")[..n * il];
-            objective::reconstruction(logits, x, n, Some(&mut g.dec.last_mut().expect("decoder grad")[..n * il]));
-        }
         self.decoder_backward(ws, n);
         let kl_coef = match self.config.objective {
             ObjectiveConfig::Vae { beta } => beta,
@@ -113,10 +111,9 @@ impl Network {
             _ => {}
         }
         // z = μ + exp(½ log σ²)·ε.
-        for i in 0..n * j {
-            let dz = g.z[i];
-            g.mu[i] += dz;
-            g.logvar[i] += dz * ws.eps[i] * 0.5 * (lv[i] * 0.5).exp();
+        for ((((dmu, dlv), &dz), &e), &l) in g.mu.iter_mut().zip(g.logvar.iter_mut()).zip(&g.z).zip(&ws.eps).zip(lv) {
+            *dmu += dz;
+            *dlv += dz * e * 0.5 * (l * 0.5).exp();
         }
         self.encoder_backward(ws, x, n);
     }

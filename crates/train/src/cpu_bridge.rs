@@ -90,7 +90,7 @@ pub fn discriminator_from_params(set: &ParamSet, device: &disentangle_models::bu
         })
     };
     let layers = set.tensors.len() / 2;
-    if layers < 2 || set.tensors.len() % 2 != 0 {
+    if layers < 2 || !set.tensors.len().is_multiple_of(2) {
         return Err(TrainError::Invalid(format!("a discriminator needs weight/bias pairs, got {} tensors", set.tensors.len())));
     }
     Ok(Discriminator { hidden: (0..layers - 1).map(linear).collect::<Result<_>>()?, out: linear(layers - 1)? })
@@ -122,7 +122,7 @@ pub fn save_params_with_ids(set: &ParamSet, ids: &[u64], path: &Path) -> Result<
 /// next), so saving never holds a second copy of the buffers.
 fn deferred_f32(name: String, values: &[f32], shape: Vec<usize>, id: u64) -> burn_pack::Tensor {
     let source = MomentSlice(values.as_ptr(), values.len());
-    let byte_len = values.len() * std::mem::size_of::<f32>();
+    let byte_len = std::mem::size_of_val(values);
     burn_pack::Tensor::deferred(name, DType::F32, shape.clone(), Some(id), byte_len, move || {
         // SAFETY: every writer holding this tensor is consumed inside the function that
         // made it, while the buffer is borrowed, so the values outlive every call.

@@ -23,6 +23,7 @@ use crate::run_dir::RunDir;
 pub const CHUNK: usize = 256;
 
 /// What evaluates a loaded model.
+#[allow(clippy::large_enum_variant)] // one per loaded model
 pub enum InferenceEngine {
     Burn { model: Model, device: Device },
     /// The CPU engine with its forward buffers (one caller at a time).

@@ -87,6 +87,7 @@ impl std::fmt::Debug for ProgressCallback {
 }
 
 /// The networks and optimizers of a run, on the engine that trains them.
+#[allow(clippy::large_enum_variant)] // one per run
 pub enum Nets {
     /// burn (the reference; `flex` on the CPU, or a GPU device).
     Burn { model: Model, vae_optim: ModuleOptimizer, disc_optim: Option<ModuleOptimizer>, device: Device },

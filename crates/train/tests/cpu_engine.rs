@@ -2,6 +2,8 @@
 //! loss and gradients on a fixed batch for every encoder × objective × noise, the same
 //! discriminator gradients, and training curves that agree.
 
+mod common;
+use common::objectives;
 use disentangle_data::DSpritesProcedural;
 use disentangle_engine::{Network, Trainer, Workspace};
 use disentangle_models::burn::module::{Module, ModuleVisitor, Param};
@@ -20,16 +22,6 @@ fn encoders() -> Vec<EncoderConfig> {
     ["conv", "conv-k4", "split", "shared"].iter().map(|n| EncoderConfig::from_variant(n).unwrap()).collect()
 }
 
-fn objectives() -> Vec<ObjectiveConfig> {
-    vec![
-        ObjectiveConfig::Vae { beta: 4.0 },
-        ObjectiveConfig::AnnealedVae { gamma: 1000.0, c_max: 25.0, iteration_threshold: 100_000 },
-        ObjectiveConfig::FactorVae { gamma: 30.0 },
-        ObjectiveConfig::DipVaeI { lambda_od: 10.0, lambda_d: 100.0 },
-        ObjectiveConfig::DipVaeIi { lambda_od: 10.0, lambda_d: 10.0 },
-        ObjectiveConfig::BetaTcvae { beta: 6.0 },
-    ]
-}
 
 fn model_config(encoder: EncoderConfig, objective: ObjectiveConfig, noise: NoiseConfig) -> ModelConfig {
     ModelConfig { latents: 10, channels: 1, encoder, noise, objective }

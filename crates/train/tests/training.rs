@@ -1,6 +1,8 @@
 //! Training behaviour: every objective × encoder learns, FactorVAE's two updates touch only
 //! their own networks, resume is exact, and a diverging run stops cleanly.
 
+mod common;
+use common::objectives;
 use disentangle_data::DSpritesProcedural;
 use disentangle_models::burn::tensor::Device;
 use disentangle_models::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
@@ -30,16 +32,6 @@ fn config(encoder: EncoderConfig, objective: ObjectiveConfig, noise: NoiseConfig
     }
 }
 
-fn objectives() -> Vec<ObjectiveConfig> {
-    vec![
-        ObjectiveConfig::Vae { beta: 4.0 },
-        ObjectiveConfig::AnnealedVae { gamma: 1000.0, c_max: 25.0, iteration_threshold: 100_000 },
-        ObjectiveConfig::FactorVae { gamma: 30.0 },
-        ObjectiveConfig::DipVaeI { lambda_od: 10.0, lambda_d: 100.0 },
-        ObjectiveConfig::DipVaeIi { lambda_od: 10.0, lambda_d: 10.0 },
-        ObjectiveConfig::BetaTcvae { beta: 6.0 },
-    ]
-}
 
 /// Mean objective loss on four fixed held-out batches (same data and noise every time).
 fn held_out_loss(state: &State, config: &TrainConfig, dataset: &DSpritesProcedural) -> f64 {
