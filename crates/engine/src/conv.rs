@@ -83,6 +83,115 @@ impl Geometry {
         }
     }
 
+    /// Size of the phase buffer [`Geometry::im2col_via_phases`] needs: C·4·⌈H/2⌉·⌈W/2⌉.
+    pub fn phase_len(&self) -> usize {
+        self.channels * 4 * self.h.div_ceil(2) * self.w.div_ceil(2)
+    }
+
+    /// As [`Geometry::im2col`]; for stride 2 the image is first split into its four
+    /// (row, column) parity planes, so every patch row becomes one contiguous copy instead
+    /// of a stride-2 gather. `phases` needs [`Geometry::phase_len`] elements.
+    #[inline(always)]
+    pub fn im2col_via_phases(&self, img: &[f32], col: &mut [f32], phases: &mut [f32]) {
+        if self.stride != 2 {
+            return self.im2col(img, col);
+        }
+        let (h2, w2, p) = (self.h.div_ceil(2), self.w.div_ceil(2), self.p());
+        let phases = &mut phases[..self.phase_len()];
+        for c in 0..self.channels {
+            for r in 0..4 {
+                let (ry, rx) = (r / 2, r % 2);
+                let plane = &mut phases[(c * 4 + r) * h2 * w2..][..h2 * w2];
+                for i in 0..h2 {
+                    let row = &mut plane[i * w2..(i + 1) * w2];
+                    let iy = 2 * i + ry;
+                    if iy >= self.h {
+                        row.fill(0.0);
+                        continue;
+                    }
+                    let src = &img[(c * self.h + iy) * self.w..][..self.w];
+                    let full = (self.w - rx) / 2 + usize::from((self.w - rx) % 2 == 1);
+                    gather(&mut row[..full], &src[rx..], 2);
+                    row[full..].fill(0.0);
+                }
+            }
+        }
+        for c in 0..self.channels {
+            for ky in 0..self.kh {
+                let (qy, ry) = split_offset(ky, self.pad);
+                for kx in 0..self.kw {
+                    let (qx, rx) = split_offset(kx, self.pad);
+                    let plane = &phases[(c * 4 + ry * 2 + rx) * h2 * w2..][..h2 * w2];
+                    let (xlo, xhi) = shifted_range(qx, self.ow, w2);
+                    let out = &mut col[((c * self.kh + ky) * self.kw + kx) * p..][..p];
+                    for oy in 0..self.oh {
+                        let dst = &mut out[oy * self.ow..(oy + 1) * self.ow];
+                        let i = oy as isize + qy;
+                        if i < 0 || i >= h2 as isize || xlo >= xhi {
+                            dst.fill(0.0);
+                            continue;
+                        }
+                        let src = &plane[i as usize * w2..(i as usize + 1) * w2];
+                        dst[..xlo].fill(0.0);
+                        dst[xhi..].fill(0.0);
+                        let j0 = (xlo as isize + qx) as usize;
+                        dst[xlo..xhi].copy_from_slice(&src[j0..j0 + (xhi - xlo)]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// As [`Geometry::col2im_add`], accumulating into parity planes (contiguous adds) that
+    /// are interleaved into `img` at the end, for stride 2.
+    #[inline(always)]
+    pub fn col2im_add_via_phases(&self, col: &[f32], img: &mut [f32], phases: &mut [f32]) {
+        if self.stride != 2 {
+            return self.col2im_add(col, img);
+        }
+        let (h2, w2, p) = (self.h.div_ceil(2), self.w.div_ceil(2), self.p());
+        let phases = &mut phases[..self.phase_len()];
+        phases.fill(0.0);
+        for c in 0..self.channels {
+            for ky in 0..self.kh {
+                let (qy, ry) = split_offset(ky, self.pad);
+                for kx in 0..self.kw {
+                    let (qx, rx) = split_offset(kx, self.pad);
+                    let plane = &mut phases[(c * 4 + ry * 2 + rx) * h2 * w2..][..h2 * w2];
+                    let (xlo, xhi) = shifted_range(qx, self.ow, w2);
+                    if xlo >= xhi {
+                        continue;
+                    }
+                    let src = &col[((c * self.kh + ky) * self.kw + kx) * p..][..p];
+                    for oy in 0..self.oh {
+                        let i = oy as isize + qy;
+                        if i < 0 || i >= h2 as isize {
+                            continue;
+                        }
+                        let j0 = (xlo as isize + qx) as usize;
+                        let dst = &mut plane[i as usize * w2 + j0..][..xhi - xlo];
+                        dst.iter_mut().zip(&src[oy * self.ow + xlo..oy * self.ow + xhi]).for_each(|(d, v)| *d += v);
+                    }
+                }
+            }
+        }
+        for c in 0..self.channels {
+            for r in 0..4 {
+                let (ry, rx) = (r / 2, r % 2);
+                let plane = &phases[(c * 4 + r) * h2 * w2..][..h2 * w2];
+                for i in 0..h2 {
+                    let iy = 2 * i + ry;
+                    if iy >= self.h {
+                        continue;
+                    }
+                    let dst = &mut img[(c * self.h + iy) * self.w..][..self.w];
+                    let full = (self.w - rx) / 2 + usize::from((self.w - rx) % 2 == 1);
+                    scatter_add(&plane[i * w2..i * w2 + full], &mut dst[rx..], 2);
+                }
+            }
+        }
+    }
+
     /// img [C, H, W] += the patches in col [K, P] (the adjoint of [`Geometry::im2col`]).
     #[inline(always)]
     pub fn col2im_add(&self, col: &[f32], img: &mut [f32]) {
@@ -107,6 +216,22 @@ impl Geometry {
             }
         }
     }
+}
+
+/// Kernel offset k of a stride-2 conv with padding `pad` as (q, r): input row 2·o + k − pad
+/// = 2·(o + q) + r, with r ∈ {0, 1} the parity plane and q the shift within it.
+#[inline(always)]
+fn split_offset(k: usize, pad: usize) -> (isize, usize) {
+    let d = k as isize - pad as isize;
+    (d.div_euclid(2), d.rem_euclid(2) as usize)
+}
+
+/// The outputs o in 0..o_len whose plane column o + q lies in 0..plane_len.
+#[inline(always)]
+fn shifted_range(q: isize, o_len: usize, plane_len: usize) -> (usize, usize) {
+    let lo = (-q).max(0) as usize;
+    let hi = (plane_len as isize - q).clamp(0, o_len as isize) as usize;
+    (lo.min(hi), hi)
 }
 
 /// out[i] = src[i·s]. Written per stride so each loop has no bounds checks and vectorizes.
@@ -161,14 +286,16 @@ pub fn fast_sum(v: &[f32]) -> f32 {
 pub struct Scratch {
     pub col: Vec<f32>,
     pub dcol: Vec<f32>,
+    /// Parity planes of one big image (stride-2 lowering).
+    pub phases: Vec<f32>,
     /// Partial weight and bias gradients of this thread's samples.
     pub dw: Vec<f32>,
     pub db: Vec<f32>,
 }
 
 impl Scratch {
-    pub fn reserve(&mut self, col: usize, weights: usize, bias: usize) {
-        for (buf, n) in [(&mut self.col, col), (&mut self.dcol, col), (&mut self.dw, weights), (&mut self.db, bias)] {
+    pub fn reserve(&mut self, col: usize, weights: usize, bias: usize, phases: usize) {
+        for (buf, n) in [(&mut self.col, col), (&mut self.dcol, col), (&mut self.dw, weights), (&mut self.db, bias), (&mut self.phases, phases)] {
             if buf.len() < n {
                 buf.resize(n, 0.0);
             }
@@ -236,9 +363,9 @@ impl ConvLayer {
                     // col [K, P] = Wᵀ [K, C_small] · x [C_small, P], then scattered into y.
                     matmul(kk, p, cs, col, p, false, View::transposed(w, kk), View::rows(xs, p), false);
                     yo.fill(0.0);
-                    g.col2im_add(col, yo);
+                    g.col2im_add_via_phases(col, yo, &mut sc.phases);
                 } else {
-                    g.im2col(xs, col);
+                    g.im2col_via_phases(xs, col, &mut sc.phases);
                     matmul(cs, p, kk, yo, p, false, View::rows(w, kk), View::rows(col, p), false);
                 }
                 let plane = yo.len() / b.len();
@@ -299,7 +426,7 @@ impl ConvLayer {
                 let dcol = &mut sc.dcol[..kk * p];
                 if self.transposed {
                     // The output gradient's patches: dcol [K, P] = im2col(dy).
-                    g.im2col(dyo, dcol);
+                    g.im2col_via_phases(dyo, dcol, &mut sc.phases);
                     // dW [C_small, K] += x [C_small, P] · dcolᵀ.
                     matmul(cs, kk, p, dwp, kk, true, View::rows(xs, p), View::transposed(dcol, p), false);
                     if let Some(dxs) = dxs {
@@ -309,7 +436,7 @@ impl ConvLayer {
                     let col: &[f32] = match saved {
                         Some(v) => &v[s * kk * p..(s + 1) * kk * p],
                         None => {
-                            g.im2col(xs, col);
+                            g.im2col_via_phases(xs, col, &mut sc.phases);
                             col
                         }
                     };
@@ -318,7 +445,7 @@ impl ConvLayer {
                     if let Some(dxs) = dxs {
                         matmul(kk, p, cs, dcol, p, false, View::transposed(w, kk), View::rows(dyo, p), false);
                         dxs.fill(0.0);
-                        g.col2im_add(dcol, dxs);
+                        g.col2im_add_via_phases(dcol, dxs, &mut sc.phases);
                     }
                 }
             }
@@ -369,14 +496,14 @@ mod tests {
 
     #[test]
     fn lowered_conv_equals_the_direct_sum_and_col2im_is_its_adjoint() {
-        for (h, k, s, p) in [(8, 4, 2, 1), (8, 2, 2, 0), (7, 3, 1, 0), (6, 3, 2, 1)] {
+        for (h, k, s, p) in [(8, 4, 2, 1), (8, 2, 2, 0), (7, 3, 1, 0), (6, 3, 2, 1), (7, 4, 2, 1), (9, 3, 2, 2), (5, 2, 2, 0)] {
             let g = Geometry::new(3, h, h, k, k + (s == 1) as usize, s, p);
             let cs = 4;
             let x: Vec<f32> = (0..g.big_len()).map(|i| (i as f32 * 0.7).sin()).collect();
             let w: Vec<f32> = (0..cs * g.k()).map(|i| (i as f32 * 0.3).cos()).collect();
             let layer = ConvLayer { geom: g, small_channels: cs, transposed: false, relu: false };
             let mut scratch: Vec<Scratch> = (0..2).map(|_| Scratch::default()).collect();
-            scratch.iter_mut().for_each(|s| s.reserve(layer.col_len(), layer.weight_len(), cs));
+            scratch.iter_mut().for_each(|s| s.reserve(layer.col_len(), layer.weight_len(), cs, g.phase_len()));
             let mut y = vec![0.0; cs * g.p()];
             layer.forward(&w, &vec![0.0; cs], &x, &mut y, 1, &mut scratch, None);
             let want = direct_conv(&g, cs, &w, &x);
@@ -389,6 +516,16 @@ mod tests {
             g.im2col(&x, &mut col);
             let mut back = vec![0.0; g.big_len()];
             g.col2im_add(&c, &mut back);
+            // The parity-plane lowering gives exactly the same matrices.
+            let mut phases = vec![f32::NAN; g.phase_len()];
+            let mut col2 = vec![f32::NAN; g.k() * g.p()];
+            g.im2col_via_phases(&x, &mut col2, &mut phases);
+            assert_eq!(col, col2, "{g:?}");
+            let mut back2 = vec![0.0; g.big_len()];
+            g.col2im_add_via_phases(&c, &mut back2, &mut phases);
+            for (a, b) in back.iter().zip(&back2) {
+                assert!((a - b).abs() < 1e-5, "{g:?}");
+            }
             let lhs: f64 = col.iter().zip(&c).map(|(a, b)| (*a * *b) as f64).sum();
             let rhs: f64 = x.iter().zip(&back).map(|(a, b)| (*a * *b) as f64).sum();
             assert!((lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0));

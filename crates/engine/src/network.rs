@@ -34,6 +34,12 @@ impl Stage {
             Stage::Dense { .. } => 0,
         }
     }
+    fn phase_len(&self) -> usize {
+        match self {
+            Stage::Conv { layer, .. } => layer.geom.phase_len(),
+            Stage::Dense { .. } => 0,
+        }
+    }
     /// Column-matrix elements per sample kept from forward to backward: the small ones.
     /// The second reference conv's (512 × 256 per sample, 32 MiB at batch 64) is rebuilt in
     /// backward instead, which keeps a FactorVAE run's memory under 200 MB.
@@ -266,6 +272,7 @@ impl Workspace {
         let disc_stages = net.discriminator.as_deref().unwrap_or(&[]);
         let threads = rayon::current_num_threads().max(1);
         let col = net.encoder.body.iter().chain(&net.decoder).map(Stage::col_len).max().unwrap_or(0);
+        let phases = net.encoder.body.iter().chain(&net.decoder).map(Stage::phase_len).max().unwrap_or(0);
         let (wmax, bmax) = net.encoder.body.iter().chain(&net.decoder).fold((0, 0), |(w, b), s| {
             let (tw, tb) = s.tensors();
             (w.max(net.vae.tensors[tw].len), b.max(net.vae.tensors[tb].len))
@@ -273,7 +280,7 @@ impl Workspace {
         let scratch = (0..threads)
             .map(|_| {
                 let mut s = Scratch::default();
-                s.reserve(col, wmax, bmax);
+                s.reserve(col, wmax, bmax, phases);
                 s
             })
             .collect();
