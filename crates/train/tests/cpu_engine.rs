@@ -294,3 +294,21 @@ fn a_trained_run_encodes_and_decodes_the_same_on_either_engine() {
     assert_eq!(dc.len(), 300 * 4096);
     assert!(rel_max_err(&dc, &df) < 1e-5);
 }
+
+#[test]
+fn a_damaged_checkpoint_is_an_error_naming_the_file_on_the_cpu_engine() {
+    use disentangle_train::trainer::{TrainOptions, resume, train_with};
+    let dataset = DSpritesProcedural::new();
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["vae-optimizer.bpk", "discriminator.bpk", "discriminator-optimizer.bpk", "vae.bpk"] {
+        let run = dir.path().join(file);
+        let mut c = run_config("cpu", 4, ObjectiveConfig::FactorVae { gamma: 30.0 });
+        c.checkpoint_every = 2;
+        train_with(c, &dataset, &run, &TrainOptions { stop_after: Some(2), ..Default::default() }).unwrap();
+        let path = run.join("checkpoints/step-000000002").join(file);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let err = resume(&run, None, &TrainOptions::default()).err().expect("a truncated checkpoint must not load");
+        assert!(err.to_string().contains(file), "{file}: {err}");
+    }
+}

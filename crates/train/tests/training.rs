@@ -238,10 +238,20 @@ fn resume_reproduces_an_uninterrupted_run_exactly(device: &str) {
 }
 
 #[test]
-fn non_finite_loss_stops_and_keeps_the_last_good_checkpoint() {
+fn non_finite_loss_stops_and_keeps_the_last_good_checkpoint_on_burn() {
+    non_finite_loss_stops_and_keeps_the_last_good_checkpoint("flex");
+}
+
+#[test]
+fn non_finite_loss_stops_and_keeps_the_last_good_checkpoint_on_the_cpu_engine() {
+    non_finite_loss_stops_and_keeps_the_last_good_checkpoint("cpu");
+}
+
+fn non_finite_loss_stops_and_keeps_the_last_good_checkpoint(device: &str) {
     let dataset = DSpritesProcedural::new();
     let dir = tempfile::tempdir().unwrap();
     let mut c = short(50);
+    c.device = device.into();
     c.model.objective = ObjectiveConfig::Vae { beta: 1.0 };
     c.learning_rate = 1e30; // the first update sends weights to ±1e30: the next loss overflows
     c.checkpoint_every = 1;
