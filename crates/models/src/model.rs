@@ -18,6 +18,17 @@ pub struct Vae {
     pub decoder: Decoder,
 }
 
+impl Vae {
+    /// The encoder and decoder of `config` with burn's own initialisation (callers draw the
+    /// seeded weights with `init::init_weights`, or overwrite them).
+    pub fn new(config: &ModelConfig, device: &Device) -> Self {
+        Vae {
+            encoder: Encoder::new(&config.encoder, config.channels, config.latents, device),
+            decoder: Decoder::new(config.latents, config.channels, device),
+        }
+    }
+}
+
 /// The trainable parts of a model and its configuration.
 #[derive(Debug)]
 pub struct Model {
@@ -40,11 +51,7 @@ impl Model {
     /// A freshly initialised model: weights from `seed` (discriminator from seed + 1).
     pub fn new(config: ModelConfig, seed: u64, device: &Device) -> Result<Self, ConfigError> {
         config.validate()?;
-        let vae = Vae {
-            encoder: Encoder::new(&config.encoder, config.channels, config.latents, device),
-            decoder: Decoder::new(config.latents, config.channels, device),
-        };
-        let vae = init_weights(vae, seed);
+        let vae = init_weights(Vae::new(&config, device), seed);
         let discriminator = matches!(config.objective, ObjectiveConfig::FactorVae { .. })
             .then(|| init_weights(Discriminator::new(config.latents, device), seed.wrapping_add(1)));
         Ok(Model { config, vae, discriminator })
@@ -54,10 +61,7 @@ impl Model {
     /// from the CPU engine): burn's own initialisation, without drawing the seeded weights.
     pub fn for_loading(config: ModelConfig, device: &Device) -> Result<Self, ConfigError> {
         config.validate()?;
-        let vae = Vae {
-            encoder: Encoder::new(&config.encoder, config.channels, config.latents, device),
-            decoder: Decoder::new(config.latents, config.channels, device),
-        };
+        let vae = Vae::new(&config, device);
         let discriminator = matches!(config.objective, ObjectiveConfig::FactorVae { .. }).then(|| Discriminator::new(config.latents, device));
         Ok(Model { config, vae, discriminator })
     }

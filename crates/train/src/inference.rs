@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use disentangle_engine::{Network, Workspace};
-use disentangle_models::decoder::Decoder;
-use disentangle_models::encoder::Encoder;
 use disentangle_models::{Model, Vae};
 use disentangle_models::burn::tensor::Device;
 use disentangle_models::ops::{tensor_from, to_vec};
@@ -56,12 +54,7 @@ pub fn load_trained(run_dir: &Path, device: Option<&str>) -> Result<TrainedModel
         Backend::Cpu => {
             let m = &config.model;
             m.validate()?;
-            let device = Device::flex();
-            let vae = Vae {
-                encoder: Encoder::new(&m.encoder, m.channels, m.latents, &device),
-                decoder: Decoder::new(m.latents, m.channels, &device),
-            };
-            let vae = checkpoint::load_module(vae, &ckpt, false)?;
+            let vae = checkpoint::load_module(Vae::new(m, &Device::flex()), &ckpt, false)?;
             let mut net = Network::new(m)?;
             // Encoding and decoding never need the discriminator.
             (net.discriminator, net.disc) = (None, None);

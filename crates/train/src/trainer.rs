@@ -141,23 +141,13 @@ impl Nets {
 
 /// The burn encoder and decoder holding `net`'s weights, on burn's CPU backend.
 pub fn burn_vae(net: &Network) -> Result<Vae> {
-    let mut vae_only = net.config.clone();
-    vae_only.objective = disentangle_models::ObjectiveConfig::Vae { beta: 1.0 };
-    let vae = Model::for_loading(vae_only, &Device::flex())?.vae;
-    cpu_bridge::module_with_params(vae, &net.vae)
+    cpu_bridge::module_with_params(Vae::new(&net.config, &Device::flex()), &net.vae)
 }
 
 /// The burn model holding `net`'s weights, on burn's CPU backend.
 pub fn burn_model(net: &Network) -> Result<Model> {
-    let device = Device::flex();
     let vae = burn_vae(net)?;
-    let discriminator = net.disc.as_ref().map(|p| cpu_bridge::discriminator_from_params(p, &device)).transpose()?;
-    if let Some(d) = &discriminator {
-        // Same tensors, shapes and order as the burn module (checked, not assumed).
-        cpu_bridge::parameter_ids(d).iter().zip(&net.disc.as_ref().expect("paired").tensors).try_for_each(|((_, shape), t)| {
-            if *shape == t.shape { Ok(()) } else { Err(TrainError::Invalid(format!("{}: shape {shape:?} ≠ {:?}", t.name, t.shape))) }
-        })?;
-    }
+    let discriminator = net.disc.as_ref().map(|p| cpu_bridge::discriminator_from_params(p, &Device::flex())).transpose()?;
     Ok(Model { config: net.config.clone(), vae, discriminator })
 }
 
