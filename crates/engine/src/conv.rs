@@ -9,6 +9,7 @@
 use rayon::prelude::*;
 
 use crate::matmul::{View, matmul};
+use crate::parity::{ParityShape, add_unpermuted_gradient, down_weights, up_weights};
 use crate::simd::wide;
 
 /// The spatial mapping of a conv from a big image to a small one.
@@ -291,11 +292,13 @@ pub struct Scratch {
     /// Partial weight and bias gradients of this thread's samples.
     pub dw: Vec<f32>,
     pub db: Vec<f32>,
+    /// A layer's weights permuted for the parity GEMMs (used from the first scratch only).
+    pub wperm: Vec<f32>,
 }
 
 impl Scratch {
     pub fn reserve(&mut self, col: usize, weights: usize, bias: usize, phases: usize) {
-        for (buf, n) in [(&mut self.col, col), (&mut self.dcol, col), (&mut self.dw, weights), (&mut self.db, bias), (&mut self.phases, phases)] {
+        for (buf, n) in [(&mut self.col, col), (&mut self.dcol, col), (&mut self.dw, weights), (&mut self.db, bias), (&mut self.phases, phases), (&mut self.wperm, weights)] {
             if buf.len() < n {
                 buf.resize(n, 0.0);
             }
@@ -338,6 +341,28 @@ impl ConvLayer {
         self.geom.k() * self.geom.p()
     }
 
+    /// The k4 s2 p1 layers between images of at least 16 channels run as parity GEMMs
+    /// ([`crate::parity`]); the others (a 1-channel image on either side, other kernels) are
+    /// lowered through im2col, which suits their shapes better.
+    pub fn parity(&self) -> Option<ParityShape> {
+        let g = self.geom;
+        let fits = g.kh == 4 && g.kw == 4 && g.stride == 2 && g.pad == 1 && g.h % 2 == 0 && g.w % 2 == 0 && g.h > 0 && g.w > 0;
+        (fits && g.channels >= 16 && self.small_channels >= 16).then_some(ParityShape {
+            big_channels: g.channels,
+            small_channels: self.small_channels,
+            h: g.h / 2,
+            w: g.w / 2,
+        })
+    }
+    /// Per-thread column-buffer elements this layer needs.
+    pub fn scratch_len(&self) -> usize {
+        self.parity().map_or(self.col_len(), |sh| sh.buffer_len())
+    }
+    /// Per-thread phase-buffer elements this layer needs.
+    pub fn scratch_phase_len(&self) -> usize {
+        self.parity().map_or(self.geom.phase_len(), |sh| sh.planes_len())
+    }
+
     /// y = act(conv(x) + b) for a batch; x and y hold whole samples back to back. A conv
     /// given `saved` (batch × [`ConvLayer::col_len`]) keeps its column matrices there for
     /// [`ConvLayer::backward`], which then need not rebuild them.
@@ -346,6 +371,9 @@ impl ConvLayer {
         let (il, ol) = (self.input_len(), self.output_len());
         let per = per_task(batch, scratch.len());
         let (g, cs, kk, p) = (self.geom, self.small_channels, self.geom.k(), self.geom.p());
+        if let Some(sh) = self.parity() {
+            return self.parity_forward(&sh, w, b, x, y, batch, scratch);
+        }
         let saved = saved.filter(|_| !self.transposed).map(|v| {
             assert!(v.len() >= batch * kk * p, "conv forward: saved columns too small");
             SendPtr(v.as_mut_ptr())
@@ -399,6 +427,9 @@ impl ConvLayer {
         let (il, ol) = (self.input_len(), self.output_len());
         let per = per_task(batch, scratch.len());
         let (g, cs, kk, p) = (self.geom, self.small_channels, self.geom.k(), self.geom.p());
+        if let Some(sh) = self.parity() {
+            return self.parity_backward(&sh, w, x, y, dy, dw, db, dx, batch, scratch);
+        }
         let (wl, bl) = (self.weight_len(), self.bias_len());
         let tasks = batch.div_ceil(per);
         let dx_ptr = dx.as_mut().map(|d| SendPtr(d.as_mut_ptr()));
@@ -454,6 +485,108 @@ impl ConvLayer {
         db[..bl].copy_from_slice(&scratch[0].db[..bl]);
         for sc in &scratch[1..tasks] {
             dw[..wl].iter_mut().zip(&sc.dw[..wl]).for_each(|(a, b)| *a += b);
+            db[..bl].iter_mut().zip(&sc.db[..bl]).for_each(|(a, b)| *a += b);
+        }
+    }
+}
+
+impl ConvLayer {
+    #[allow(clippy::too_many_arguments)]
+    fn parity_forward(&self, sh: &ParityShape, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32], batch: usize, scratch: &mut [Scratch]) {
+        let (il, ol) = (self.input_len(), self.output_len());
+        let per = per_task(batch, scratch.len());
+        let mut wperm = std::mem::take(&mut scratch[0].wperm);
+        if self.transposed {
+            up_weights(sh, w, &mut wperm);
+        } else {
+            down_weights(sh, w, &mut wperm);
+        }
+        y[..batch * ol].par_chunks_mut(per * ol).zip(scratch.par_iter_mut()).enumerate().for_each(|(t, (ys, sc))| wide(|| {
+            for (i, yo) in ys.chunks_mut(ol).enumerate() {
+                let xs = &x[(t * per + i) * il..][..il];
+                if self.transposed {
+                    sh.pad_small(xs, &mut sc.dcol);
+                    sh.up(&wperm, &sc.dcol, &mut sc.col);
+                    sh.interleave(&sc.col, yo, Some(b), self.relu);
+                } else {
+                    sh.split_planes(xs, &mut sc.phases);
+                    sh.down(&wperm, &sc.phases, &mut sc.col);
+                    sh.grid_to_small(&sc.col, yo, Some(b), self.relu);
+                }
+            }
+        }));
+        scratch[0].wperm = wperm;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn parity_backward(
+        &self,
+        sh: &ParityShape,
+        w: &[f32],
+        x: &[f32],
+        y: &[f32],
+        dy: &mut [f32],
+        dw: &mut [f32],
+        db: &mut [f32],
+        mut dx: Option<&mut [f32]>,
+        batch: usize,
+        scratch: &mut [Scratch],
+    ) {
+        let (il, ol) = (self.input_len(), self.output_len());
+        let per = per_task(batch, scratch.len());
+        let (wl, bl) = (self.weight_len(), self.bias_len());
+        let tasks = batch.div_ceil(per);
+        if let Some(d) = &dx {
+            assert!(d.len() >= batch * il, "conv backward: dx too small");
+        }
+        let dx_ptr = dx.as_mut().map(|d| SendPtr(d.as_mut_ptr()));
+        let mut wperm = std::mem::take(&mut scratch[0].wperm);
+        if dx_ptr.is_some() {
+            // The input gradient is the adjoint map: a transposed conv of a conv's output
+            // gradient, a conv of a transposed conv's.
+            if self.transposed {
+                down_weights(sh, w, &mut wperm);
+            } else {
+                up_weights(sh, w, &mut wperm);
+            }
+        }
+        dy[..batch * ol].par_chunks_mut(per * ol).zip(scratch[..tasks].par_iter_mut()).enumerate().for_each(|(t, (dys, sc))| wide(|| {
+            let (dwp, dbp) = (&mut sc.dw[..wl], &mut sc.db[..bl]);
+            dwp.fill(0.0);
+            dbp.fill(0.0);
+            for (i, dyo) in dys.chunks_mut(ol).enumerate() {
+                let s = t * per + i;
+                let (xs, ys) = (&x[s * il..][..il], &y[s * ol..][..ol]);
+                if self.relu {
+                    dyo.iter_mut().zip(ys).for_each(|(d, &v)| *d = if v > 0.0 { *d } else { 0.0 });
+                }
+                let plane = ol / bl;
+                for (row, acc) in dyo.chunks(plane).zip(dbp.iter_mut()) {
+                    *acc += fast_sum(row);
+                }
+                // SAFETY: sample s's slice of dx belongs to this task alone.
+                let dxs = dx_ptr.as_ref().map(|ptr| unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s * il), il) });
+                let (big, small) = if self.transposed { (&*dyo, xs) } else { (xs, &*dyo) };
+                sh.split_planes(big, &mut sc.phases);
+                sh.small_on_grid(small, &mut sc.dcol);
+                sh.weight_gradient(&sc.dcol, &sc.phases, dwp);
+                if let Some(dxs) = dxs {
+                    if self.transposed {
+                        sh.down(&wperm, &sc.phases, &mut sc.col);
+                        sh.grid_to_small(&sc.col, dxs, None, false);
+                    } else {
+                        sh.pad_small(dyo, &mut sc.dcol);
+                        sh.up(&wperm, &sc.dcol, &mut sc.col);
+                        sh.interleave(&sc.col, dxs, None, false);
+                    }
+                }
+            }
+        }));
+        scratch[0].wperm = wperm;
+        dw[..wl].fill(0.0);
+        db[..bl].fill(0.0);
+        for sc in &scratch[..tasks] {
+            add_unpermuted_gradient(sh, &sc.dw[..wl], &mut dw[..wl]);
             db[..bl].iter_mut().zip(&sc.db[..bl]).for_each(|(a, b)| *a += b);
         }
     }

@@ -20,6 +20,7 @@ pub mod matmul;
 pub mod network;
 pub mod objective;
 pub mod params;
+pub mod parity;
 pub mod simd;
 pub mod trainer;
 

@@ -30,13 +30,13 @@ impl Stage {
     }
     fn col_len(&self) -> usize {
         match self {
-            Stage::Conv { layer, .. } => layer.col_len(),
+            Stage::Conv { layer, .. } => layer.scratch_len(),
             Stage::Dense { .. } => 0,
         }
     }
     fn phase_len(&self) -> usize {
         match self {
-            Stage::Conv { layer, .. } => layer.geom.phase_len(),
+            Stage::Conv { layer, .. } => layer.scratch_phase_len(),
             Stage::Dense { .. } => 0,
         }
     }
@@ -46,7 +46,7 @@ impl Stage {
     fn saved_len(&self) -> usize {
         const KEEP_MAX: usize = 1 << 15;
         match self {
-            Stage::Conv { layer, .. } if !layer.transposed && layer.col_len() <= KEEP_MAX => layer.col_len(),
+            Stage::Conv { layer, .. } if !layer.transposed && layer.parity().is_none() && layer.col_len() <= KEEP_MAX => layer.col_len(),
             _ => 0,
         }
     }

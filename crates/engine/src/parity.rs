@@ -1,0 +1,374 @@
+//! The k4 s2 p1 convolutions of the reference architectures (the encoder's halving convs and
+//! every decoder deconv) without im2col or col2im.
+//!
+//! Split a zero-padded big image [B, 2h+2, 2w+2] into its four (row, column) parity planes,
+//! each [h+1, w+1]. Kernel tap (ky, kx) = (2a + py, 2a' + px) of a conv then reads plane
+//! (py, px) shifted by (a, a'), and if the small image is computed on a grid one column wider
+//! than it is (row length w+1, the plane's), the shifted plane is a single strided matrix:
+//! K rows (b, py, px) at the plane stride, N = h·(w+1) contiguous columns. So a conv is four
+//! accumulated GEMMs straight out of the planes (one per (a, a')), its weight gradient four
+//! more with the same operand transposed, and the transposed conv — by output parity, each a
+//! stride-1 2×2 conv of the small image — sixteen GEMMs out of one padded copy of the small
+//! image. The extra grid column is discarded (or zero, where it is a GEMM's reduction).
+//!
+//! Weights stay in burn's layout [S, B, 4, 4] (conv: out = small; transposed conv: in = small);
+//! each call first permutes them into the per-tap matrices these GEMMs read ([`down_weights`],
+//! [`up_weights`]) and the weight gradient back ([`add_unpermuted_gradient`]).
+
+use crate::matmul::{View, matmul};
+
+/// Elements the GEMM operands may read past their last real element (garbage grid columns).
+const SLACK: usize = 2;
+
+/// Sizes of one k4 s2 p1 layer: big [b, 2h, 2w], small [s, h, w].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParityShape {
+    pub big_channels: usize,
+    pub small_channels: usize,
+    pub h: usize,
+    pub w: usize,
+}
+
+/// For output parity p of a transposed conv: its two (kernel row, padded-input row offset)
+/// taps. Row 2i + p of the big image takes small rows i + offset − 1.
+const UP_TAPS: [[(usize, usize); 2]; 2] = [[(1, 1), (3, 0)], [(0, 2), (2, 1)]];
+
+impl ParityShape {
+    /// Row length of a parity plane and of the conv output grid.
+    fn r(&self) -> usize {
+        self.w + 1
+    }
+    fn plane(&self) -> usize {
+        (self.h + 1) * (self.w + 1)
+    }
+    /// Row length of the padded small image and of the transposed conv's grid.
+    fn r2(&self) -> usize {
+        self.w + 2
+    }
+    fn plane2(&self) -> usize {
+        (self.h + 2) * (self.w + 2)
+    }
+    /// K of the conv GEMMs: the planes (b, py, px).
+    fn k4(&self) -> usize {
+        4 * self.big_channels
+    }
+    pub fn weight_len(&self) -> usize {
+        self.small_channels * self.big_channels * 16
+    }
+    /// Elements of the parity planes of one big image.
+    pub fn planes_len(&self) -> usize {
+        self.k4() * self.plane() + SLACK
+    }
+    /// Elements of the conv's output grid, or of a small image laid out on it.
+    pub fn grid_len(&self) -> usize {
+        self.small_channels * self.h * self.r()
+    }
+    /// Elements of the padded small image.
+    pub fn padded_small_len(&self) -> usize {
+        self.small_channels * self.plane2() + SLACK
+    }
+    /// Elements of the transposed conv's four parity outputs.
+    pub fn up_len(&self) -> usize {
+        4 * self.big_channels * self.h * self.r2()
+    }
+    /// The largest of the per-sample buffers (planes excluded).
+    pub fn buffer_len(&self) -> usize {
+        self.grid_len().max(self.padded_small_len()).max(self.up_len())
+    }
+
+    /// The parity planes of `big` [B, 2h, 2w], zero padded by one, into `planes`.
+    #[inline(always)]
+    pub fn split_planes(&self, big: &[f32], planes: &mut [f32]) {
+        let (h, w, r, plane) = (self.h, self.w, self.r(), self.plane());
+        let (bh, bw) = (2 * h, 2 * w);
+        for b in 0..self.big_channels {
+            let img = &big[b * bh * bw..][..bh * bw];
+            for par in 0..4 {
+                let (py, px) = (par / 2, par % 2);
+                let dst = &mut planes[(b * 4 + par) * plane..][..plane];
+                for i in 0..=h {
+                    let row = &mut dst[i * r..(i + 1) * r];
+                    // Padded row 2i + py is image row 2i + py − 1.
+                    let y = (2 * i + py).wrapping_sub(1);
+                    if y >= bh {
+                        row.fill(0.0);
+                        continue;
+                    }
+                    let src = &img[y * bw..(y + 1) * bw];
+                    if px == 0 {
+                        // Column 2j − 1: j = 0 is padding.
+                        row[0] = 0.0;
+                        for (d, pair) in row[1..].iter_mut().zip(src.chunks_exact(2)) {
+                            *d = pair[1];
+                        }
+                    } else {
+                        for (d, pair) in row[..w].iter_mut().zip(src.chunks_exact(2)) {
+                            *d = pair[0];
+                        }
+                        row[w] = 0.0;
+                    }
+                }
+            }
+        }
+        planes[self.k4() * plane..self.planes_len()].fill(0.0);
+    }
+
+    /// `small` [S, h, w] on the conv grid [S, h, w+1] (extra column zero) into `out`.
+    #[inline(always)]
+    pub fn small_on_grid(&self, small: &[f32], out: &mut [f32]) {
+        let (h, w, r) = (self.h, self.w, self.r());
+        for (src, dst) in small.chunks_exact(w).zip(out[..self.small_channels * h * r].chunks_exact_mut(r)) {
+            dst[..w].copy_from_slice(src);
+            dst[w] = 0.0;
+        }
+    }
+
+    /// `small` [S, h, w] zero padded by one into `out` [S, h+2, w+2] (+ slack).
+    #[inline(always)]
+    pub fn pad_small(&self, small: &[f32], out: &mut [f32]) {
+        let (h, w, r2, plane2) = (self.h, self.w, self.r2(), self.plane2());
+        for s in 0..self.small_channels {
+            let dst = &mut out[s * plane2..][..plane2];
+            dst[..r2].fill(0.0);
+            dst[(h + 1) * r2..].fill(0.0);
+            for i in 0..h {
+                let row = &mut dst[(i + 1) * r2..(i + 2) * r2];
+                row[0] = 0.0;
+                row[1..=w].copy_from_slice(&small[(s * h + i) * w..][..w]);
+                row[w + 1] = 0.0;
+            }
+        }
+        out[self.small_channels * plane2..self.padded_small_len()].fill(0.0);
+    }
+
+    /// grid [S, h·(w+1)] = conv of the planes: Σ over taps (a, a') of Wd[a, a'] · planes
+    /// shifted by (a, a').
+    #[inline(always)]
+    pub fn down(&self, wd: &[f32], planes: &[f32], grid: &mut [f32]) {
+        let (s, k, r, plane) = (self.small_channels, self.k4(), self.r(), self.plane());
+        let n = self.h * r;
+        let planes = &planes[..self.planes_len()];
+        for t in 0..4 {
+            let off = (t / 2) * r + t % 2;
+            let a = View::rows(&wd[t * s * k..(t + 1) * s * k], k);
+            let b = View { data: &planes[off..], rs: plane, cs: 1 };
+            matmul(s, n, k, grid, n, t > 0, a, b, false);
+        }
+    }
+
+    /// dWd [4, S, 4B] += the weight gradient of [`ParityShape::down`] for the small-image
+    /// gradient `small_grid` (on the conv grid, extra column zero) and the planes.
+    #[inline(always)]
+    pub fn weight_gradient(&self, small_grid: &[f32], planes: &[f32], dwd: &mut [f32]) {
+        let (s, k, r, plane) = (self.small_channels, self.k4(), self.r(), self.plane());
+        let n = self.h * r;
+        let planes = &planes[..self.planes_len()];
+        for t in 0..4 {
+            let off = (t / 2) * r + t % 2;
+            let a = View::rows(&small_grid[..s * n], n);
+            let b = View { data: &planes[off..], rs: 1, cs: plane };
+            matmul(s, k, n, &mut dwd[t * s * k..(t + 1) * s * k], k, true, a, b, false);
+        }
+    }
+
+    /// The transposed conv of the padded small image: its four parity outputs
+    /// [4, B, h·(w+2)], each the sum of four taps Wu[parity, tap] · shifted padded image.
+    #[inline(always)]
+    pub fn up(&self, wu: &[f32], padded: &[f32], out: &mut [f32]) {
+        let (s, bc, r2, plane2) = (self.small_channels, self.big_channels, self.r2(), self.plane2());
+        let n = self.h * r2;
+        let padded = &padded[..self.padded_small_len()];
+        for par in 0..4 {
+            let (py, px) = (par / 2, par % 2);
+            let dst = &mut out[par * bc * n..(par + 1) * bc * n];
+            for t in 0..4 {
+                let (dy, dx) = (UP_TAPS[py][t / 2].1, UP_TAPS[px][t % 2].1);
+                let a = View::rows(&wu[(par * 4 + t) * bc * s..][..bc * s], s);
+                let b = View { data: &padded[dy * r2 + dx..], rs: plane2, cs: 1 };
+                matmul(bc, n, s, dst, n, t > 0, a, b, false);
+            }
+        }
+    }
+
+    /// The conv grid [S, h, w+1] → y [S, h, w]: act(grid + bias), or the plain copy.
+    #[inline(always)]
+    pub fn grid_to_small(&self, grid: &[f32], y: &mut [f32], bias: Option<&[f32]>, relu: bool) {
+        let (h, w, r) = (self.h, self.w, self.r());
+        for s in 0..self.small_channels {
+            let c = bias.map_or(0.0, |b| b[s]);
+            for i in 0..h {
+                let src = &grid[(s * h + i) * r..][..w];
+                let dst = &mut y[(s * h + i) * w..][..w];
+                if relu {
+                    dst.iter_mut().zip(src).for_each(|(d, v)| *d = (v + c).max(0.0));
+                } else {
+                    dst.iter_mut().zip(src).for_each(|(d, v)| *d = v + c);
+                }
+            }
+        }
+    }
+
+    /// The four parity outputs of [`ParityShape::up`] interleaved into big [B, 2h, 2w]:
+    /// act(value + bias), or the plain values.
+    #[inline(always)]
+    pub fn interleave(&self, out: &[f32], big: &mut [f32], bias: Option<&[f32]>, relu: bool) {
+        let (h, w, r2, bc) = (self.h, self.w, self.r2(), self.big_channels);
+        let n = h * r2;
+        let bw = 2 * w;
+        for b in 0..bc {
+            let c = bias.map_or(0.0, |v| v[b]);
+            for i in 0..h {
+                for py in 0..2 {
+                    let even = &out[((py * 2) * bc + b) * n + i * r2..][..w];
+                    let odd = &out[((py * 2 + 1) * bc + b) * n + i * r2..][..w];
+                    let row = &mut big[(b * 2 * h + 2 * i + py) * bw..][..bw];
+                    for ((pair, e), o) in row.chunks_exact_mut(2).zip(even).zip(odd) {
+                        let (e, o) = (e + c, o + c);
+                        if relu {
+                            pair[0] = e.max(0.0);
+                            pair[1] = o.max(0.0);
+                        } else {
+                            pair[0] = e;
+                            pair[1] = o;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Wd [tap (a, a'), S, (b, py, px)] = W[s, b, 2a + py, 2a' + px] for [`ParityShape::down`].
+pub fn down_weights(shape: &ParityShape, w: &[f32], wd: &mut [f32]) {
+    let (s_n, b_n) = (shape.small_channels, shape.big_channels);
+    let k = 4 * b_n;
+    for t in 0..4 {
+        let (a, a2) = (t / 2, t % 2);
+        for s in 0..s_n {
+            for b in 0..b_n {
+                for par in 0..4 {
+                    let (py, px) = (par / 2, par % 2);
+                    wd[(t * s_n + s) * k + b * 4 + par] = w[(s * b_n + b) * 16 + (2 * a + py) * 4 + 2 * a2 + px];
+                }
+            }
+        }
+    }
+}
+
+/// Wu [parity, tap, B, S] = W[s, b, ky, kx] for [`ParityShape::up`].
+pub fn up_weights(shape: &ParityShape, w: &[f32], wu: &mut [f32]) {
+    let (s_n, b_n) = (shape.small_channels, shape.big_channels);
+    for par in 0..4 {
+        let (py, px) = (par / 2, par % 2);
+        for t in 0..4 {
+            let (ky, kx) = (UP_TAPS[py][t / 2].0, UP_TAPS[px][t % 2].0);
+            let dst = &mut wu[(par * 4 + t) * b_n * s_n..][..b_n * s_n];
+            for b in 0..b_n {
+                for s in 0..s_n {
+                    dst[b * s_n + s] = w[(s * b_n + b) * 16 + ky * 4 + kx];
+                }
+            }
+        }
+    }
+}
+
+/// dw [S, B, 4, 4] += dWd (the layout of [`down_weights`]).
+pub fn add_unpermuted_gradient(shape: &ParityShape, dwd: &[f32], dw: &mut [f32]) {
+    let (s_n, b_n) = (shape.small_channels, shape.big_channels);
+    let k = 4 * b_n;
+    for t in 0..4 {
+        let (a, a2) = (t / 2, t % 2);
+        for s in 0..s_n {
+            for b in 0..b_n {
+                for par in 0..4 {
+                    let (py, px) = (par / 2, par % 2);
+                    dw[(s * b_n + b) * 16 + (2 * a + py) * 4 + 2 * a2 + px] += dwd[(t * s_n + s) * k + b * 4 + par];
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// y[s, oy, ox] = Σ W[s, b, ky, kx] · big[b, 2oy + ky − 1, 2ox + kx − 1], by definition.
+    fn direct_down(sh: &ParityShape, w: &[f32], big: &[f32]) -> Vec<f32> {
+        let (h, wd) = (sh.h, sh.w);
+        let mut y = vec![0.0f64; sh.small_channels * h * wd];
+        for s in 0..sh.small_channels {
+            for oy in 0..h {
+                for ox in 0..wd {
+                    let mut acc = 0.0f64;
+                    for b in 0..sh.big_channels {
+                        for ky in 0..4 {
+                            for kx in 0..4 {
+                                let (iy, ix) = ((2 * oy + ky) as isize - 1, (2 * ox + kx) as isize - 1);
+                                if iy >= 0 && ix >= 0 && (iy as usize) < 2 * h && (ix as usize) < 2 * wd {
+                                    acc += w[(s * sh.big_channels + b) * 16 + ky * 4 + kx] as f64
+                                        * big[(b * 2 * h + iy as usize) * 2 * wd + ix as usize] as f64;
+                                }
+                            }
+                        }
+                    }
+                    y[(s * h + oy) * wd + ox] = acc;
+                }
+            }
+        }
+        y.into_iter().map(|v| v as f32).collect()
+    }
+
+    fn values(n: usize, f: f32) -> Vec<f32> {
+        (0..n).map(|i| ((i as f32 + 0.5) * f).sin()).collect()
+    }
+
+    #[test]
+    fn conv_transposed_conv_and_weight_gradient_match_their_definitions() {
+        for (bc, sc, h, w) in [(3, 5, 4, 4), (2, 3, 3, 5), (4, 2, 1, 2), (16, 16, 8, 8)] {
+            let sh = ParityShape { big_channels: bc, small_channels: sc, h, w };
+            let wt = values(sh.weight_len(), 0.37);
+            let big = values(bc * 4 * h * w, 0.11);
+            let small = values(sc * h * w, 0.23);
+            let mut planes = vec![f32::NAN; sh.planes_len()];
+            sh.split_planes(&big, &mut planes);
+            // Conv: parity GEMMs against the direct sum.
+            let mut wd = vec![0.0; sh.weight_len()];
+            down_weights(&sh, &wt, &mut wd);
+            let mut grid = vec![f32::NAN; sh.grid_len()];
+            sh.down(&wd, &planes, &mut grid);
+            let mut y = vec![0.0; sc * h * w];
+            sh.grid_to_small(&grid, &mut y, None, false);
+            let want = direct_down(&sh, &wt, &big);
+            for (a, b) in y.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{sh:?}: {a} vs {b}");
+            }
+            // Transposed conv is the adjoint: <down(big), small> = <big, up(small)>.
+            let mut wu = vec![0.0; sh.weight_len()];
+            up_weights(&sh, &wt, &mut wu);
+            let mut padded = vec![f32::NAN; sh.padded_small_len()];
+            sh.pad_small(&small, &mut padded);
+            let mut out = vec![f32::NAN; sh.up_len()];
+            sh.up(&wu, &padded, &mut out);
+            let mut up = vec![f32::NAN; bc * 4 * h * w];
+            sh.interleave(&out, &mut up, None, false);
+            let lhs: f64 = want.iter().zip(&small).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
+            let rhs: f64 = big.iter().zip(&up).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
+            assert!((lhs - rhs).abs() < 1e-4 * lhs.abs().max(1.0), "{sh:?}: {lhs} vs {rhs}");
+            // Weight gradient: ∂<down_W(big), small>/∂W by finite differences (the map is
+            // linear in W, so a unit step is exact up to rounding).
+            let mut grid_small = vec![f32::NAN; sh.grid_len()];
+            sh.small_on_grid(&small, &mut grid_small);
+            let mut dwd = vec![0.0; sh.weight_len()];
+            sh.weight_gradient(&grid_small, &planes, &mut dwd);
+            let mut dw = vec![0.0; sh.weight_len()];
+            add_unpermuted_gradient(&sh, &dwd, &mut dw);
+            for i in (0..sh.weight_len()).step_by(7) {
+                let mut e = vec![0.0; sh.weight_len()];
+                e[i] = 1.0;
+                let d: f64 = direct_down(&sh, &e, &big).iter().zip(&small).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
+                assert!((dw[i] as f64 - d).abs() < 1e-4 * (1.0 + d.abs()), "{sh:?} dw[{i}]: {} vs {d}", dw[i]);
+            }
+        }
+    }
+}
