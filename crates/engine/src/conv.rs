@@ -346,7 +346,7 @@ impl ConvLayer {
     /// lowered through im2col, which suits their shapes better.
     pub fn parity(&self) -> Option<ParityShape> {
         let g = self.geom;
-        let fits = g.kh == 4 && g.kw == 4 && g.stride == 2 && g.pad == 1 && g.h % 2 == 0 && g.w % 2 == 0 && g.h > 0 && g.w > 0;
+        let fits = g.kh == 4 && g.kw == 4 && g.stride == 2 && g.pad == 1 && g.h.is_multiple_of(2) && g.w.is_multiple_of(2) && g.h > 0 && g.w > 0;
         (fits && g.channels >= 16 && self.small_channels >= 16).then_some(ParityShape {
             big_channels: g.channels,
             small_channels: self.small_channels,
