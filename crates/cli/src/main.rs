@@ -8,6 +8,7 @@ mod study_cmd;
 mod train_cmd;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -48,8 +49,30 @@ enum Command {
     },
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Exit status of a run that failed (a usage error is clap's status 2).
+const FAILURE: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Usage errors exit with status 2; --help and --version print and exit 0.
+        Err(e) => e.exit(),
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The message and its causes only: a user error is not a crash, so no backtrace
+            // even when RUST_BACKTRACE is set in the user's shell.
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(FAILURE)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let data_dir = disentangle_data::data_dir(cli.data_dir.as_deref());
     match cli.command {
         Command::Data { command } => data_cmd::run(command, data_dir.as_deref()),

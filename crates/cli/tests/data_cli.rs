@@ -95,3 +95,27 @@ fn bad_input_gives_clear_messages_not_panics() {
     fails(&["data", "generate", "dsprites", "--out", dir.path().join("x.npz").to_str().unwrap(), "--grid", "4,1,1,1,1"]);
     assert!(!Path::new(&dir.path().join("x.npz")).exists());
 }
+
+#[test]
+fn user_errors_print_the_message_and_causes_without_a_backtrace_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.npz");
+    let out = Command::new(env!("CARGO_BIN_EXE_disentangle"))
+        .args(["evaluate", "--codes", missing.to_str().unwrap()])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("runs the binary");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains("missing.npz"), "the message names the file: {err}");
+    assert!(!err.contains("backtrace") && !err.contains("Stack") && !err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = disentangle(&["train", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = disentangle(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+}

@@ -4,7 +4,8 @@
 //!
 //! A conv maps a "big" image [C, H, W] to a "small" one [C', H', W']; the transposed conv
 //! used by the decoder is its adjoint with the same geometry, small → big. Both therefore
-//! share one [`Geometry`] and the same two lowering kernels.
+//! share one [`Geometry`] and the same two lowering kernels. [`ConvLayer::parity`] sends the
+//! k4 s2 p1 layers between ≥ 16-channel images to [`crate::parity`] instead.
 
 use rayon::prelude::*;
 
