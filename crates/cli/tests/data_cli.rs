@@ -101,7 +101,7 @@ fn user_errors_print_the_message_and_causes_without_a_backtrace_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.npz");
     let out = Command::new(env!("CARGO_BIN_EXE_disentangle"))
-        .args(["evaluate", "--codes", missing.to_str().unwrap()])
+        .args(["evaluate", "--codes", missing.to_str().unwrap(), "--metrics", "mig"])
         .env("RUST_BACKTRACE", "1")
         .output()
         .expect("runs the binary");

@@ -183,11 +183,32 @@ fn parse_header_dict(text: &str) -> Result<NpyHeader, NpyError> {
                 .map_err(|_| NpyError::Header(format!("bad dimension {s:?} in shape")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // A header can claim any shape; refuse one whose byte count does not even fit in memory
+    // arithmetic, so no caller ever multiplies it out into an overflow.
+    let bytes = shape.iter().try_fold(dtype.size(), |acc, &d| acc.checked_mul(d));
+    if bytes.is_none_or(|b| b > isize::MAX as usize) {
+        return Err(NpyError::Header(format!("shape {shape:?} of {} is too large to exist", dtype.descr())));
+    }
     Ok(NpyHeader {
         dtype,
         fortran_order,
         shape,
     })
+}
+
+/// The data section's `n` bytes, read without trusting `n`: the buffer grows with what is
+/// actually there, so a header that claims a huge shape over a small file costs no memory
+/// and ends in a "truncated" error.
+fn read_data(r: &mut impl Read, n: usize) -> Result<Vec<u8>, NpyError> {
+    let mut bytes = Vec::with_capacity(n.min(1 << 24));
+    r.take(n as u64).read_to_end(&mut bytes)?;
+    if bytes.len() < n {
+        return Err(NpyError::Io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("the header promises {n} bytes of data, the file holds {}", bytes.len()),
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Writes a version-1 header (version 2 if it would not fit), padded so data starts on
@@ -223,8 +244,7 @@ pub fn write_header(w: &mut impl Write, dtype: DType, shape: &[usize]) -> std::i
 
 /// Reads the whole data section as integers (any integer or bool dtype) widened to i64.
 pub fn read_as_i64(r: &mut impl Read, h: &NpyHeader) -> Result<Vec<i64>, NpyError> {
-    let mut bytes = vec![0u8; h.num_bytes()];
-    r.read_exact(&mut bytes)?;
+    let bytes = read_data(r, h.num_bytes())?;
     let s = h.dtype.size();
     let conv: fn(&[u8]) -> i64 = match h.dtype {
         DType::Bool | DType::U8 => |b| b[0] as i64,
@@ -242,8 +262,7 @@ pub fn read_as_i64(r: &mut impl Read, h: &NpyHeader) -> Result<Vec<i64>, NpyErro
 
 /// Reads the whole data section as f64 (float dtypes only).
 pub fn read_as_f64(r: &mut impl Read, h: &NpyHeader) -> Result<Vec<f64>, NpyError> {
-    let mut bytes = vec![0u8; h.num_bytes()];
-    r.read_exact(&mut bytes)?;
+    let bytes = read_data(r, h.num_bytes())?;
     match h.dtype {
         DType::F64 => Ok(bytes
             .chunks_exact(8)
@@ -422,5 +441,22 @@ mod npz_tests {
         );
         assert_eq!(read_npz_array(&p, "factors").unwrap(), NpzArray::Int { shape: vec![2, 3], data: factors });
         assert!(read_npz_array(&p, "missing").is_err());
+    }
+
+    #[test]
+    fn a_header_claiming_a_huge_shape_is_an_error_not_an_allocation() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lying.npz");
+        // 8 TB promised (the shape that used to abort the process), 16 bytes present.
+        let bytes = f64_bytes(&[1.0, 2.0]);
+        write_npz(&p, &[
+            NpzEntry { name: "codes", dtype: DType::F64, shape: &[1_000_000, 1_000_000], bytes: &bytes },
+            NpzEntry { name: "factors", dtype: DType::I64, shape: &[usize::MAX / 4, 8], bytes: &bytes },
+        ])
+        .unwrap();
+        let err = read_npz_array(&p, "codes").unwrap_err().to_string();
+        assert!(err.contains("lying.npz") && err.contains("promises 8000000000000 bytes") && err.contains("holds 16"), "{err}");
+        let err = read_npz_array(&p, "factors").unwrap_err().to_string();
+        assert!(err.contains("too large to exist"), "{err}");
     }
 }
