@@ -431,12 +431,20 @@ pub fn summarize(config: &TrainConfig, dataset: &dyn FactorDataset, nets: &mut N
         Nets::Cpu(t) => {
             // The training workspace serves (its batch size is the summary's).
             let Trainer { net, ws, .. } = &mut **t;
-            for _ in 0..n {
-                let x = batch_values(dataset, bs, &mut rng)?;
-                let eps = sample_eps(&config.model.noise, bs, j, &mut rng);
-                let v = net.forward_loss(ws, &x, &eps, bs, config.steps);
-                add(v.loss, v.recon, v.kl, v.tc);
-            }
+            // Without its gradient buffers the forward pass skips ∂recon/∂logits.
+            let grads = ws.grads.take();
+            let mut pass = || -> Result<()> {
+                for _ in 0..n {
+                    let x = batch_values(dataset, bs, &mut rng)?;
+                    let eps = sample_eps(&config.model.noise, bs, j, &mut rng);
+                    let v = net.forward_loss(ws, &x, &eps, bs, config.steps);
+                    add(v.loss, v.recon, v.kl, v.tc);
+                }
+                Ok(())
+            };
+            let result = pass();
+            ws.grads = grads;
+            result?;
         }
     }
     let n_f = n as f64;
