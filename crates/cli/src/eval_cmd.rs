@@ -140,12 +140,36 @@ fn evaluate_npz(path: &Path, metrics: &[Metric], seed: u64, config: &EvalConfig)
     } else {
         None
     };
+    // The metrics take their train / test rows from the front of the sample, so a dump in
+    // factor-index order would train on one corner of the grid and test on another: the
+    // rows are first put in a seeded random order (the --seed, recorded in the report).
+    let order = row_order(n, seed);
+    let codes = permute_rows(&codes, d, &order);
+    let factors = permute_rows(&factors, k, &order);
+    let posterior_arrays = posterior_arrays.map(|(mu, lv)| (permute_rows(&mu, d, &order), permute_rows(&lv, d, &order)));
     let posteriors = match &posterior_arrays {
         Some((mu, lv)) => Some(GaussianPosteriors::new(mu, lv, n, d)?),
         None => None,
     };
     let sample = CodeSample { codes: Codes::new(&codes, n, d)?, factors: Some(Factors::new(&factors, n, k)?), posteriors };
-    Ok(evaluate_codes(metrics, &sample, Some(seed), config)?)
+    let mut report = evaluate_codes(metrics, &sample, Some(seed), config)?;
+    report.insert("rows.count", n as u64);
+    report.insert_seed("rows.permutation", Some(seed));
+    Ok(report)
+}
+
+/// A uniformly random order of `n` rows, the same for the same seed.
+fn row_order(n: usize, seed: u64) -> Vec<usize> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+    order
+}
+
+/// The rows of a row-major matrix with `cols` columns, in `order`.
+fn permute_rows<T: Copy>(m: &[T], cols: usize, order: &[usize]) -> Vec<T> {
+    order.iter().flat_map(|&r| &m[r * cols..(r + 1) * cols]).copied().collect()
 }
 
 pub fn export_codes(a: ExportArgs, data_dir: Option<&Path>) -> Result<()> {
