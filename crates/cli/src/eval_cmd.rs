@@ -130,6 +130,17 @@ fn evaluate_npz(path: &Path, metrics: &[Metric], seed: u64, config: &EvalConfig)
             .into_iter()
             .map(|v| usize::try_from(v).map_err(|_| anyhow::anyhow!("{}: `factors` holds a negative class {v}", path.display())))
             .collect::<Result<_>>()?,
+        // numpy users often keep class labels in float arrays: accept whole numbers.
+        NpzArray::Float { shape, data } if shape.len() == 2 && shape[0] == n => data
+            .into_iter()
+            .map(|v| {
+                if v.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&v) {
+                    Ok(v as usize)
+                } else {
+                    Err(anyhow::anyhow!("{}: `factors` must hold class indices (whole numbers ≥ 0), found {v}", path.display()))
+                }
+            })
+            .collect::<Result<_>>()?,
         other => bail!("{}: `factors` must be an N×K integer array with N = {n}, got shape {:?}", path.display(), other.shape()),
     };
     let k = factors.len() / n.max(1);

@@ -168,3 +168,31 @@ fn the_order_of_the_rows_in_a_codes_file_does_not_matter() {
     }
     assert!((s_ordered - s_shuffled).abs() < 0.08, "ordered {s_ordered} vs shuffled {s_shuffled}");
 }
+
+#[test]
+fn factors_stored_as_whole_floats_are_accepted_and_fractions_refused() {
+    use disentangle_data::npy::{DType, NpzEntry, f32_bytes, f64_bytes, write_npz};
+    let dir = tempfile::tempdir().unwrap();
+    let codes: Vec<f32> = (0..40).map(|i| (i % 4) as f32 + 0.01 * (i as f32).sin()).collect();
+    let whole: Vec<f64> = (0..40).map(|i| (i % 4) as f64).collect();
+    let (as_float, as_int, fractional) = (dir.path().join("f.npz"), dir.path().join("i.npz"), dir.path().join("x.npz"));
+    let ints: Vec<i64> = whole.iter().map(|&v| v as i64).collect();
+    for (path, dtype, bytes) in [
+        (&as_float, DType::F64, f64_bytes(&whole)),
+        (&as_int, DType::I64, disentangle_data::npy::i64_bytes(&ints)),
+        (&fractional, DType::F64, f64_bytes(&whole.iter().map(|v| v + 0.5).collect::<Vec<_>>())),
+    ] {
+        write_npz(path, &[
+            NpzEntry { name: "codes", dtype: DType::F32, shape: &[20, 2], bytes: &f32_bytes(&codes) },
+            NpzEntry { name: "factors", dtype, shape: &[20, 2], bytes: &bytes },
+        ])
+        .unwrap();
+    }
+    let config = dir.path().join("small.toml");
+    std::fs::write(&config, "[mig]\nnum_train = 20\n").unwrap();
+    let mig = |p: &Path| ok(&["evaluate", "--codes", p.to_str().unwrap(), "--metrics", "mig", "--eval-config", config.to_str().unwrap()]);
+    // The same classes as floats or as integers: the same report.
+    assert_eq!(mig(&as_float), mig(&as_int));
+    let err = fails(&["evaluate", "--codes", fractional.to_str().unwrap(), "--metrics", "mig"]);
+    assert!(err.contains("x.npz") && err.contains("whole numbers") && err.contains("0.5"), "{err}");
+}
