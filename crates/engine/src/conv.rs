@@ -444,14 +444,7 @@ impl ConvLayer {
             for (i, dyo) in dys.chunks_mut(ol).enumerate() {
                 let s = t * per + i;
                 let (xs, ys) = (&x[s * il..][..il], &y[s * ol..][..ol]);
-                if self.relu {
-                    // Branch-free, so it compiles to one masked select per vector.
-                    dyo.iter_mut().zip(ys).for_each(|(d, &v)| *d = if v > 0.0 { *d } else { 0.0 });
-                }
-                let plane = ol / bl;
-                for (row, acc) in dyo.chunks(plane).zip(dbp.iter_mut()) {
-                    *acc += fast_sum(row);
-                }
+                self.preactivation_gradient(dyo, ys, dbp);
                 // SAFETY: sample s's slice of dx belongs to this task alone.
                 let dxs = dx_ptr.as_ref().map(|ptr| unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s * il), il) });
                 let col = &mut sc.col[..kk * p];
@@ -492,6 +485,20 @@ impl ConvLayer {
 }
 
 impl ConvLayer {
+    /// One sample's output gradient `dy` → ∂loss/∂ pre-activation (through the ReLU, read off
+    /// the output `y`), its per-channel sums added to `db`.
+    #[inline(always)]
+    fn preactivation_gradient(&self, dy: &mut [f32], y: &[f32], db: &mut [f32]) {
+        if self.relu {
+            // Branch-free, so it compiles to one masked select per vector.
+            dy.iter_mut().zip(y).for_each(|(d, &v)| *d = if v > 0.0 { *d } else { 0.0 });
+        }
+        let plane = dy.len() / db.len();
+        for (row, acc) in dy.chunks(plane).zip(db.iter_mut()) {
+            *acc += fast_sum(row);
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn parity_forward(&self, sh: &ParityShape, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32], batch: usize, scratch: &mut [Scratch]) {
         let (il, ol) = (self.input_len(), self.output_len());
@@ -558,13 +565,7 @@ impl ConvLayer {
             for (i, dyo) in dys.chunks_mut(ol).enumerate() {
                 let s = t * per + i;
                 let (xs, ys) = (&x[s * il..][..il], &y[s * ol..][..ol]);
-                if self.relu {
-                    dyo.iter_mut().zip(ys).for_each(|(d, &v)| *d = if v > 0.0 { *d } else { 0.0 });
-                }
-                let plane = ol / bl;
-                for (row, acc) in dyo.chunks(plane).zip(dbp.iter_mut()) {
-                    *acc += fast_sum(row);
-                }
+                self.preactivation_gradient(dyo, ys, dbp);
                 // SAFETY: sample s's slice of dx belongs to this task alone.
                 let dxs = dx_ptr.as_ref().map(|ptr| unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s * il), il) });
                 let (big, small) = if self.transposed { (&*dyo, xs) } else { (xs, &*dyo) };

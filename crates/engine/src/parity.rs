@@ -238,8 +238,12 @@ impl ParityShape {
     }
 }
 
-/// Wd [tap (a, a'), S, (b, py, px)] = W[s, b, 2a + py, 2a' + px] for [`ParityShape::down`].
-pub fn down_weights(shape: &ParityShape, w: &[f32], wd: &mut [f32]) {
+/// Calls `f(index in Wd, index in W)` for every weight, where the tap matrices are
+/// Wd [tap (a, a'), S, (b, py, px)] = W[s, b, 2a + py, 2a' + px] (W is [S, B, 4, 4]). One map
+/// for the permutation and its inverse on the gradient; plain loops, as it runs per layer and
+/// step.
+#[inline(always)]
+fn for_each_down_index(shape: &ParityShape, mut f: impl FnMut(usize, usize)) {
     let (s_n, b_n) = (shape.small_channels, shape.big_channels);
     let k = 4 * b_n;
     for t in 0..4 {
@@ -248,11 +252,16 @@ pub fn down_weights(shape: &ParityShape, w: &[f32], wd: &mut [f32]) {
             for b in 0..b_n {
                 for par in 0..4 {
                     let (py, px) = (par / 2, par % 2);
-                    wd[(t * s_n + s) * k + b * 4 + par] = w[(s * b_n + b) * 16 + (2 * a + py) * 4 + 2 * a2 + px];
+                    f((t * s_n + s) * k + b * 4 + par, (s * b_n + b) * 16 + (2 * a + py) * 4 + 2 * a2 + px);
                 }
             }
         }
     }
+}
+
+/// The tap matrices Wd of [`ParityShape::down`] (layout in [`for_each_down_index`]).
+pub fn down_weights(shape: &ParityShape, w: &[f32], wd: &mut [f32]) {
+    for_each_down_index(shape, |d, i| wd[d] = w[i]);
 }
 
 /// Wu [parity, tap, B, S] = W[s, b, ky, kx] for [`ParityShape::up`].
@@ -274,19 +283,7 @@ pub fn up_weights(shape: &ParityShape, w: &[f32], wu: &mut [f32]) {
 
 /// dw [S, B, 4, 4] += dWd (the layout of [`down_weights`]).
 pub fn add_unpermuted_gradient(shape: &ParityShape, dwd: &[f32], dw: &mut [f32]) {
-    let (s_n, b_n) = (shape.small_channels, shape.big_channels);
-    let k = 4 * b_n;
-    for t in 0..4 {
-        let (a, a2) = (t / 2, t % 2);
-        for s in 0..s_n {
-            for b in 0..b_n {
-                for par in 0..4 {
-                    let (py, px) = (par / 2, par % 2);
-                    dw[(s * b_n + b) * 16 + (2 * a + py) * 4 + 2 * a2 + px] += dwd[(t * s_n + s) * k + b * 4 + par];
-                }
-            }
-        }
-    }
+    for_each_down_index(shape, |d, i| dw[i] += dwd[d]);
 }
 
 #[cfg(test)]
