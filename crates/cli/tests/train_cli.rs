@@ -59,9 +59,9 @@ fn train_resume_and_bad_input() {
     }
     let mig = r["mig.discrete"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&mig), "{mig}");
-    // Interventional metrics need the encoder.
+    // Interventional metrics need the encoder, or codes of the whole grid (300 of 737,280 here).
     let o = disentangle(&["evaluate", "--codes", codes.to_str().unwrap(), "--metrics", "factor-vae"]);
-    assert!(!o.status.success() && stderr(&o).contains("needs an encoder"), "{}", stderr(&o));
+    assert!(!o.status.success() && stderr(&o).contains("of the 737280 points"), "{}", stderr(&o));
 
     // Evaluate the run itself; a second evaluation keeps the first one's results.
     let o = disentangle(&["evaluate", run_s, "--metrics", "mig,factor-vae", "--eval-config", small.to_str().unwrap()]);
@@ -97,4 +97,63 @@ fn train_resume_and_bad_input() {
         let o = disentangle(&["train", "--device", "cuda", "--steps", "1", "--out", dir.path().join("v").to_str().unwrap()]);
         assert!(!o.status.success() && stderr(&o).contains("--features cuda"), "{}", stderr(&o));
     }
+}
+
+/// `disentangle ARGS` run from folder `cwd`.
+fn disentangle_in(cwd: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_disentangle")).current_dir(cwd).args(args).env_remove("DISENTANGLE_DATA").output().expect("runs")
+}
+
+#[test]
+fn a_run_trained_on_a_relative_path_still_finds_its_data_when_copied_and_says_how_when_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let (here, elsewhere, moved) = (dir.path().join("here"), dir.path().join("elsewhere"), dir.path().join("moved"));
+    for d in [&here, &elsewhere, &moved] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let ok = |cwd: &std::path::Path, args: &[&str]| {
+        let o = disentangle_in(cwd, args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    ok(&here, &["data", "generate", "dsprites", "--out", "grid.npz", "--grid", "3,2,4,3,3"]);
+    // Trained with a relative path and without --quiet: the summary is shown too.
+    let o = disentangle_in(&here, &["train", "--dataset", "grid.npz", "--steps", "2", "--batch-size", "4", "--summary-batches", "3", "--out", "run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("summary: loss terms over 3 batches") && err.contains("summary: done in"), "{err}");
+    let config = std::fs::read_to_string(here.join("run/config.toml")).unwrap();
+    let recorded = here.join("grid.npz").canonicalize().unwrap();
+    assert!(config.contains(&format!("dataset = \"{}\"", recorded.display())), "{config}");
+
+    // The run copied to another folder, used from there.
+    let copy = elsewhere.join("run");
+    std::fs::create_dir_all(copy.join("checkpoints")).unwrap();
+    for entry in walk(&here.join("run")) {
+        let rel = entry.strip_prefix(here.join("run")).unwrap();
+        std::fs::create_dir_all(copy.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(&entry, copy.join(rel)).unwrap();
+    }
+    ok(&elsewhere, &["export-codes", "run", "--out", "codes.npz", "--num", "20"]);
+
+    // The data moved: the error says where it looked and what to pass.
+    std::fs::rename(here.join("grid.npz"), moved.join("grid.npz")).unwrap();
+    let o = disentangle_in(&elsewhere, &["export-codes", "run", "--out", "codes2.npz", "--num", "20"]);
+    let err = stderr(&o);
+    assert!(!o.status.success() && err.contains("--data-dir") && err.contains("grid.npz") && !err.contains("panicked"), "{err}");
+    ok(&elsewhere, &["export-codes", "run", "--out", "codes2.npz", "--num", "20", "--data-dir", moved.to_str().unwrap()]);
+    // An older run that recorded the relative path, with the data beside it in the run folder.
+    let old = std::fs::read_to_string(copy.join("config.toml")).unwrap().replace(&recorded.display().to_string(), "grid.npz");
+    std::fs::write(copy.join("config.toml"), old).unwrap();
+    std::fs::copy(moved.join("grid.npz"), copy.join("grid.npz")).unwrap();
+    ok(&elsewhere, &["export-codes", "run", "--out", "codes3.npz", "--num", "20"]);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
 }

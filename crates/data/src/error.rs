@@ -32,6 +32,11 @@ pub enum DataError {
         relative: &'static str,
         procedural: &'static str,
     },
+    #[error(
+        "the run's dataset `{spec}` is not where it was (looked at {tried}): pass --data-dir DIR with DIR holding {name}, \
+         or put the file back"
+    )]
+    RecordedDatasetMissing { spec: String, tried: String, name: String },
     #[error("unknown dataset `{0}`: expected dsprites, dsprites-official, cars3d, cars3d:N, cars3d-official, an .npz file or a folder of .mat files")]
     UnknownDataset(String),
     #[error("factor {factor} has class {class}, but only {size} classes exist")]

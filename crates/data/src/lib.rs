@@ -20,4 +20,6 @@ pub use error::{DataError, Result};
 pub use factors::{FactorDataset, FactorSpace};
 pub use cars3d_official::Cars3d;
 pub use cars3d_procedural::{generate_cars3d, write_cars3d_dir};
-pub use registry::{DATA_DIR_ENV, DATASET_NAMES, data_dir, dataset_channels, open_dataset};
+pub use registry::{
+    DATA_DIR_ENV, DATASET_NAMES, data_dir, dataset_channels, dataset_spec_to_store, open_dataset, open_recorded_dataset,
+};

@@ -22,8 +22,12 @@ const MI_MATRIX: u32 = 14;
 const MI_COMPRESSED: u32 = 15;
 /// MATLAB's array class number for uint8 arrays.
 pub const MX_UINT8_CLASS: u8 = 9;
-/// Refuse to inflate a compressed element beyond this (corrupt-file guard).
-const MAX_INFLATED: u64 = 1 << 31;
+/// Refuse to inflate a compressed element beyond this (corrupt-file and zip-bomb guard; an
+/// official Cars3D model inflates to 4.7 MB).
+const MAX_INFLATED: u64 = 1 << 28;
+/// MATLAB writes one level of compression; deeper nesting is a corrupt (or hostile) file, and
+/// unbounded nesting would overflow the stack.
+const MAX_NESTING: usize = 2;
 
 /// A numeric array from a `.mat` file. `data` holds the real part, column-major as
 /// MATLAB stores it, and is present only for uint8 arrays (the only class we need).
@@ -89,7 +93,7 @@ impl Parser<'_> {
     }
 
     /// All arrays in `self.bytes` from `pos` on.
-    fn elements(&self, mut pos: usize, out: &mut Vec<MatArray>) -> std::result::Result<(), String> {
+    fn elements(&self, mut pos: usize, out: &mut Vec<MatArray>, depth: usize) -> std::result::Result<(), String> {
         while pos < self.bytes.len() {
             if self.bytes.len() - pos < 8 {
                 // Trailing padding after the last element is harmless.
@@ -101,16 +105,22 @@ impl Parser<'_> {
             let (ty, range, next) = self.tag(pos)?;
             match ty {
                 MI_COMPRESSED => {
+                    if depth >= MAX_NESTING {
+                        return Err(format!("compressed element at offset {pos} nested {depth} deep (corrupt)"));
+                    }
                     let mut inflated = Vec::new();
                     ZlibDecoder::new(&self.bytes[range])
-                        .take(MAX_INFLATED)
+                        .take(MAX_INFLATED + 1)
                         .read_to_end(&mut inflated)
                         .map_err(|e| format!("compressed element at offset {pos} is corrupt: {e}"))?;
+                    if inflated.len() as u64 > MAX_INFLATED {
+                        return Err(format!("compressed element at offset {pos} inflates beyond {MAX_INFLATED} bytes"));
+                    }
                     Parser {
                         bytes: &inflated,
                         big_endian: self.big_endian,
                     }
-                    .elements(0, out)?;
+                    .elements(0, out, depth + 1)?;
                 }
                 MI_MATRIX => {
                     if let Some(a) = self.matrix(range)? {
@@ -199,7 +209,7 @@ pub fn parse_mat(origin: &Path, bytes: &[u8]) -> Result<Vec<MatArray>> {
         _ => return Err(err("not a MATLAB level-5 MAT-file (bad endian indicator)".into())),
     };
     let mut out = Vec::new();
-    Parser { bytes, big_endian }.elements(128, &mut out).map_err(err)?;
+    Parser { bytes, big_endian }.elements(128, &mut out, 0).map_err(err)?;
     Ok(out)
 }
 

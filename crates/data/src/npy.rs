@@ -254,7 +254,8 @@ pub fn read_as_i64(r: &mut impl Read, h: &NpyHeader) -> Result<Vec<i64>, NpyErro
         DType::I32 => |b| i32::from_le_bytes(b.try_into().unwrap()) as i64,
         DType::U32 => |b| u32::from_le_bytes(b.try_into().unwrap()) as i64,
         DType::I64 => |b| i64::from_le_bytes(b.try_into().unwrap()),
-        DType::U64 => |b| u64::from_le_bytes(b.try_into().unwrap()) as i64,
+        // Beyond i64::MAX saturates (still a class no factor has, never a negative one).
+        DType::U64 => |b| u64::from_le_bytes(b.try_into().unwrap()).min(i64::MAX as u64) as i64,
         other => return Err(NpyError::UnsupportedDType(other.descr().into())),
     };
     Ok(bytes.chunks_exact(s).map(conv).collect())
@@ -290,6 +291,62 @@ pub fn f32_bytes(values: &[f32]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A v1 .npy stream with any descriptor string (also ones we do not write).
+    fn raw_npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend((header.len() as u16).to_le_bytes());
+        out.extend(header.as_bytes());
+        out.extend(data);
+        out
+    }
+
+    #[test]
+    fn every_numpy_integer_and_float_dtype_reads_and_others_are_named() {
+        // The classes 0, 1, 2 in every integer width and signedness, as numpy writes them.
+        let cases: [(&str, Vec<u8>); 9] = [
+            ("|i1", vec![0, 1, 2]),
+            ("|u1", vec![0, 1, 2]),
+            ("|b1", vec![0, 1, 1]),
+            ("<i2", [0i16, 1, 2].iter().flat_map(|v| v.to_le_bytes()).collect()),
+            ("<u2", [0u16, 1, 2].iter().flat_map(|v| v.to_le_bytes()).collect()),
+            ("<i4", [0i32, 1, 2].iter().flat_map(|v| v.to_le_bytes()).collect()),
+            ("<u4", [0u32, 1, 2].iter().flat_map(|v| v.to_le_bytes()).collect()),
+            ("<i8", [0i64, 1, 2].iter().flat_map(|v| v.to_le_bytes()).collect()),
+            ("<u8", [0u64, 1, 2].iter().flat_map(|v| v.to_le_bytes()).collect()),
+        ];
+        for (descr, data) in cases {
+            let bytes = raw_npy(descr, "(3,)", &data);
+            let mut r = bytes.as_slice();
+            let h = read_header(&mut r).unwrap();
+            let expected = if descr == "|b1" { vec![0, 1, 1] } else { vec![0, 1, 2] };
+            assert_eq!(read_as_i64(&mut r, &h).unwrap(), expected, "{descr}");
+        }
+        // A uint64 beyond i64::MAX stays a (huge) class, not a negative number.
+        let bytes = raw_npy("<u8", "(1,)", &u64::MAX.to_le_bytes());
+        let mut r = bytes.as_slice();
+        let h = read_header(&mut r).unwrap();
+        assert_eq!(read_as_i64(&mut r, &h).unwrap(), vec![i64::MAX]);
+        for (descr, data) in [("<f4", 1.5f32.to_le_bytes().to_vec()), ("<f8", 1.5f64.to_le_bytes().to_vec())] {
+            let bytes = raw_npy(descr, "(1,)", &data);
+            let mut r = bytes.as_slice();
+            let h = read_header(&mut r).unwrap();
+            assert_eq!(read_as_f64(&mut r, &h).unwrap(), vec![1.5], "{descr}");
+        }
+        // Half floats, complex numbers, big-endian data, strings: refused by name.
+        for descr in ["<f2", "<c8", ">f8", ">i4", "<U5", "|S3"] {
+            let bytes = raw_npy(descr, "(1,)", &[0; 16]);
+            match read_header(&mut bytes.as_slice()) {
+                Err(NpyError::UnsupportedDType(d)) => assert_eq!(d, descr),
+                other => panic!("{descr}: {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn header_round_trip_and_alignment() {
@@ -347,6 +404,15 @@ impl NpzArray {
             NpzArray::Float { shape, .. } | NpzArray::Int { shape, .. } => shape,
         }
     }
+}
+
+/// Names of the arrays (entries `NAME.npy`) of an `.npz` file, in archive order.
+pub fn npz_array_names(path: &std::path::Path) -> crate::Result<Vec<String>> {
+    use crate::DataError;
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let zip = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| DataError::format(path, format!("not a readable .npz (zip) archive: {e}")))?;
+    Ok(zip.file_names().filter_map(|n| n.ok().and_then(|n| n.strip_suffix(".npy").map(str::to_string))).collect())
 }
 
 /// Reads array `name` (entry `name.npy`) of an `.npz` file, in C order whatever its storage order.

@@ -26,6 +26,57 @@ pub const DATASET_NAMES: &str = "dsprites (procedural, default), dsprites-offici
 
 /// Opens a dataset by name or path. `dsprites` and `cars3d` are the procedural versions
 /// (nothing to download); the `-official` names read the official files from the data folder.
+/// Whether `spec` names a registered dataset (procedural or official-by-name) rather than
+/// a path.
+fn is_registered_name(spec: &str) -> bool {
+    matches!(spec, "dsprites" | "cars3d" | "dsprites-official" | "cars3d-official") || spec.starts_with("cars3d:")
+}
+
+/// What a run should store for `spec`: a registered name as it is, a path that exists as its
+/// absolute form (so the run still finds its data when it is run from, or copied to,
+/// another folder).
+pub fn dataset_spec_to_store(spec: &str) -> String {
+    if is_registered_name(spec) {
+        return spec.to_string();
+    }
+    match std::fs::canonicalize(spec) {
+        Ok(abs) => abs.to_str().map_or_else(|| spec.to_string(), str::to_string),
+        Err(_) => spec.to_string(),
+    }
+}
+
+/// [`open_dataset`] for a dataset a run recorded: a path that no longer resolves as stored
+/// (a run trained with a relative path, then moved or copied; data moved) is looked for
+/// relative to `base` (the run's folder), then by its file name in the data folder. The
+/// error lists where it looked and how to point at the data.
+pub fn open_recorded_dataset(spec: &str, base: &Path, data_dir: Option<&Path>) -> Result<Box<dyn FactorDataset>> {
+    let path = Path::new(spec);
+    if is_registered_name(spec) || path.exists() {
+        return open_dataset(spec, data_dir);
+    }
+    let mut tried = vec![path.to_path_buf()];
+    if path.is_relative() {
+        tried.push(base.join(path));
+    }
+    if let (Some(dir), Some(name)) = (data_dir, path.file_name()) {
+        tried.push(dir.join(name));
+    }
+    for candidate in &tried[1..] {
+        if candidate.exists() {
+            let candidate = candidate.to_str().ok_or_else(|| DataError::InvalidParameter {
+                name: "dataset",
+                message: format!("{} is not a UTF-8 path", candidate.display()),
+            })?;
+            return open_dataset(candidate, data_dir);
+        }
+    }
+    Err(DataError::RecordedDatasetMissing {
+        spec: spec.to_string(),
+        tried: tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+        name: path.file_name().map_or_else(|| spec.to_string(), |n| n.to_string_lossy().into_owned()),
+    })
+}
+
 /// Image channels of a dataset named as [`open_dataset`] takes it, without opening it (which
 /// for Cars3D means rendering it): Cars3D names and folders are RGB, dSprites names and files grey.
 pub fn dataset_channels(spec: &str) -> usize {

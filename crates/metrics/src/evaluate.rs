@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::beta_vae::{BetaVaeConfig, beta_vae_score};
 use crate::data::{Codes, FactorSizes, Factors, GaussianPosteriors};
 use crate::dci::{DciConfig, dci};
-use crate::error::{MetricsError, Result};
+use crate::error::{MetricsError, Result, invalid};
 use crate::explicitness::{ExplicitnessConfig, explicitness};
 use crate::factor_vae::{FactorVaeConfig, factor_vae_score};
 use crate::info::{InfoConfig, information_diagnostics};
@@ -72,6 +72,24 @@ impl Metric {
             Metric::Explicitness => "explicitness",
             Metric::Unsupervised => "unsupervised",
             Metric::Info => "info",
+        }
+    }
+
+    /// Whether report key `key` is one this metric writes (so a new result or error of the
+    /// metric replaces it). `mig` and `mig-continuous` share the `mig.` namespace.
+    pub fn owns_key(self, key: &str) -> bool {
+        let own = |prefix: &str| key.starts_with(prefix);
+        match self {
+            Metric::Mig => own("mig.") && !own("mig.continuous"),
+            Metric::MigContinuous => own("mig.continuous"),
+            Metric::FactorVae => own("factor_vae."),
+            Metric::BetaVae => own("beta_vae."),
+            Metric::Dci => own("dci."),
+            Metric::Sap => own("sap."),
+            Metric::Modularity => own("modularity."),
+            Metric::Explicitness => own("explicitness."),
+            Metric::Unsupervised => own("unsupervised."),
+            Metric::Info => own("info."),
         }
     }
 
@@ -181,7 +199,58 @@ impl Default for EvalConfig {
     }
 }
 
+/// Largest sample size, batch or count any metric setting may ask for (2²⁴ ≈ 16.8 million,
+/// 23 × the whole dSprites grid): a larger number in a settings file is a typo that would
+/// otherwise end in an allocation failure.
+pub const MAX_METRIC_SAMPLES: usize = 1 << 24;
+/// Most histogram bins per code.
+pub const MAX_BINS: usize = 1000;
+
 impl EvalConfig {
+    /// Checks every size against [`MAX_METRIC_SAMPLES`], naming the offending setting.
+    pub fn validate(&self) -> Result<()> {
+        let sizes = [
+            ("rows_per_call", self.rows_per_call),
+            ("mig.num_train", self.mig.num_train),
+            ("mig_continuous.num_z_samples", self.mig_continuous.num_z_samples),
+            ("factor_vae.batch_size", self.factor_vae.batch_size),
+            ("factor_vae.num_train", self.factor_vae.num_train),
+            ("factor_vae.num_eval", self.factor_vae.num_eval),
+            ("factor_vae.num_variance_estimate", self.factor_vae.num_variance_estimate),
+            ("factor_vae.rows_per_call", self.factor_vae.rows_per_call),
+            ("beta_vae.batch_size", self.beta_vae.batch_size),
+            ("beta_vae.num_train", self.beta_vae.num_train),
+            ("beta_vae.num_eval", self.beta_vae.num_eval),
+            ("beta_vae.rows_per_call", self.beta_vae.rows_per_call),
+            ("dci.num_train", self.dci.num_train),
+            ("dci.num_test", self.dci.num_test),
+            ("dci.boosting.num_stages", self.dci.boosting.num_stages),
+            ("sap.num_train", self.sap.num_train),
+            ("sap.num_test", self.sap.num_test),
+            ("modularity.num_train", self.modularity.num_train),
+            ("explicitness.num_train", self.explicitness.num_train),
+            ("explicitness.num_test", self.explicitness.num_test),
+            ("unsupervised.num_train", self.unsupervised.num_train),
+            ("info.num_z_samples", self.info.num_z_samples),
+        ];
+        for (name, value) in sizes {
+            if value > MAX_METRIC_SAMPLES {
+                return Err(invalid(name, format!("{value} is more than {MAX_METRIC_SAMPLES}")));
+            }
+        }
+        // Contingency tables are bins × bins (code pairs) or bins × classes.
+        for (name, bins) in [
+            ("mig.num_bins", self.mig.num_bins),
+            ("modularity.num_bins", self.modularity.num_bins),
+            ("unsupervised.num_bins", self.unsupervised.num_bins),
+        ] {
+            if bins > MAX_BINS {
+                return Err(invalid(name, format!("{bins} is more than {MAX_BINS} (the reference uses 20)")));
+            }
+        }
+        Ok(())
+    }
+
     /// Rows a code-based metric uses from a sample (train + test).
     pub fn sample_size(&self, metric: Metric) -> usize {
         match metric {
@@ -214,7 +283,11 @@ pub struct CodeSample<'a> {
     pub posteriors: Option<GaussianPosteriors<'a>>,
 }
 
-/// Runs `metrics` on precomputed codes. Metrics with train and test sets use the first
+/// Runs `metrics` on precomputed codes. Each metric writes its own keys or, when it fails
+/// on these codes (a degenerate sample, a solver that does not converge), only
+/// `errors.<name>` with the message ([`Report::errors`]); the others are unaffected.
+/// Inputs a requested metric cannot have (no factors, no posteriors, rows that do not
+/// match) are an error of the whole call. Metrics with train and test sets use the first
 /// `num_train` rows to train and the next `num_test` to test (a proportional split when
 /// there are fewer rows); the others use the first `num_train` rows. `seed` is recorded
 /// with every result as the seed the sample was drawn with (null when None); the Monte
@@ -227,6 +300,7 @@ pub fn evaluate_codes(
     seed: Option<u64>,
     config: &EvalConfig,
 ) -> Result<Report> {
+    config.validate()?;
     let n = sample.codes.num_samples();
     if let Some(f) = &sample.factors {
         crate::data::check_same_samples(&sample.codes, f)?;
@@ -265,61 +339,69 @@ pub fn evaluate_codes(
     for &m in metrics {
         let factors = sample.factors.as_ref();
         let posteriors = sample.posteriors.as_ref();
-        match m {
-            Metric::Mig => {
-                let mut r = mig(codes, factors.expect("checked"), &config.mig)?;
-                r.seed = seed;
-                r.write_to(&mut report);
-            }
-            Metric::MigContinuous => {
-                let r = mig_continuous(
+        // Each metric reports its own result or its own error: a degenerate case in one
+        // (a singular covariance, a solver that does not converge) does not lose the others.
+        let result: Result<Report> = (|| {
+            Ok(match m {
+                Metric::Mig => {
+                    let mut r = mig(codes, factors.expect("checked"), &config.mig)?;
+                    r.seed = seed;
+                    r.to_report()
+                }
+                Metric::MigContinuous => mig_continuous(
                     posteriors.expect("checked"),
                     factors.expect("checked"),
                     seed.unwrap_or(0),
                     &config.mig_continuous,
-                )?;
-                r.write_to(&mut report);
-            }
-            Metric::Dci => {
-                let mut r = dci(codes, factors.expect("checked"), &config.dci)?;
-                r.seed = seed;
-                r.write_to(&mut report);
-            }
-            Metric::Sap => {
-                let mut r = sap(codes, factors.expect("checked"), &config.sap)?;
-                r.seed = seed;
-                r.write_to(&mut report);
-            }
-            Metric::Modularity => {
-                let mut r = modularity(codes, factors.expect("checked"), &config.modularity)?;
-                r.seed = seed;
-                r.write_to(&mut report);
-            }
-            Metric::Explicitness => {
-                let mut r = explicitness(codes, factors.expect("checked"), &config.explicitness)?;
-                r.seed = seed;
-                r.write_to(&mut report);
-            }
-            Metric::Unsupervised => {
-                let mut r = unsupervised_scores(codes, &config.unsupervised)?;
-                r.seed = seed;
-                r.write_to(&mut report);
-            }
-            Metric::Info => {
-                information_diagnostics(
+                )?
+                .to_report(),
+                Metric::Dci => {
+                    // The trees' feature orders follow the evaluation seed.
+                    let mut dci_config = config.dci.clone();
+                    dci_config.boosting.seed ^= seed.unwrap_or(0);
+                    let mut r = dci(codes, factors.expect("checked"), &dci_config)?;
+                    r.seed = seed;
+                    r.to_report()
+                }
+                Metric::Sap => {
+                    let mut r = sap(codes, factors.expect("checked"), &config.sap)?;
+                    r.seed = seed;
+                    r.to_report()
+                }
+                Metric::Modularity => {
+                    let mut r = modularity(codes, factors.expect("checked"), &config.modularity)?;
+                    r.seed = seed;
+                    r.to_report()
+                }
+                Metric::Explicitness => {
+                    let mut r = explicitness(codes, factors.expect("checked"), &config.explicitness)?;
+                    r.seed = seed;
+                    r.to_report()
+                }
+                Metric::Unsupervised => {
+                    let mut r = unsupervised_scores(codes, &config.unsupervised)?;
+                    r.seed = seed;
+                    r.to_report()
+                }
+                Metric::Info => information_diagnostics(
                     posteriors.expect("checked"),
                     seed.unwrap_or(0),
                     &config.info,
                 )?
-                .write_to(&mut report);
-            }
-            Metric::FactorVae | Metric::BetaVae => unreachable!("rejected above"),
+                .to_report(),
+                Metric::FactorVae | Metric::BetaVae => unreachable!("rejected above"),
+            })
+        })();
+        match result {
+            Ok(r) => report.extend(r),
+            Err(e) => report.insert_error(m, &e),
         }
     }
     Ok(report)
 }
 
-/// Runs `metrics` on a representation of a ground-truth factor space, the way the
+/// Runs `metrics` on a representation of a ground-truth factor space (failures per metric
+/// as in [`evaluate_codes`]), the way the
 /// reference study does: each metric draws factor vectors uniformly from ChaCha8 seeded
 /// with `seed`. The code-based metrics share one sample of
 /// [`EvalConfig::required_sample_size`] rows (a fresh same-seeded stream per metric would
@@ -334,6 +416,7 @@ pub fn evaluate_representation<R: Representation>(
     seed: u64,
     config: &EvalConfig,
 ) -> Result<Report> {
+    config.validate()?;
     if let Some(m) = metrics.iter().find(|m| m.needs_posteriors()) {
         return Err(MetricsError::MissingInput {
             metric: m.name(),
@@ -348,20 +431,25 @@ pub fn evaluate_representation<R: Representation>(
     let mut report = Report::new();
     let rows = config.required_sample_size(&code_metrics);
     if rows > 0 {
-        let sample = sample_codes(
+        match sample_codes(
             ground_truth,
             representation,
             rows,
             seed,
             config.rows_per_call,
-        )?;
-        let factors = sample.factors();
-        let inputs = CodeSample {
-            codes: sample.codes(),
-            factors: Some(factors),
-            posteriors: None,
-        };
-        report.extend(evaluate_codes(&code_metrics, &inputs, Some(seed), config)?);
+        ) {
+            Ok(sample) => {
+                let inputs = CodeSample {
+                    codes: sample.codes(),
+                    factors: Some(sample.factors()),
+                    posteriors: None,
+                };
+                report.extend(evaluate_codes(&code_metrics, &inputs, Some(seed), config)?);
+            }
+            // Without the shared sample no code-based metric has a result; the
+            // interventional ones draw their own batches and may still succeed.
+            Err(e) => code_metrics.iter().for_each(|&m| report.insert_error(m, &e)),
+        }
     }
     let factor_vae_config = FactorVaeConfig {
         rows_per_call: config.rows_per_call,
@@ -372,16 +460,20 @@ pub fn evaluate_representation<R: Representation>(
         ..config.beta_vae.clone()
     };
     for &m in metrics {
-        match m {
+        let result = match m {
             Metric::FactorVae => {
-                factor_vae_score(ground_truth, representation, seed, &factor_vae_config)?
-                    .write_to(&mut report)
+                factor_vae_score(ground_truth, representation, seed, &factor_vae_config)
+                    .map(|r| r.to_report())
             }
             Metric::BetaVae => {
-                beta_vae_score(ground_truth, representation, seed, &beta_vae_config)?
-                    .write_to(&mut report)
+                beta_vae_score(ground_truth, representation, seed, &beta_vae_config)
+                    .map(|r| r.to_report())
             }
-            _ => {}
+            _ => continue,
+        };
+        match result {
+            Ok(r) => report.extend(r),
+            Err(e) => report.insert_error(m, &e),
         }
     }
     Ok(report)
@@ -573,5 +665,43 @@ mod tests {
             evaluate_codes(&[Metric::Mig], &mismatched, None, &config),
             Err(MetricsError::Shape { .. })
         ));
+    }
+
+    #[test]
+    fn a_failing_metric_reports_its_error_and_loses_no_other_result() {
+        // One factor only (modularity needs two) and a duplicated code column (singular
+        // covariance): MIG and the unsupervised scores are still numbers.
+        let n = 900;
+        let factors: Vec<usize> = (0..n).map(|i| i % 3).collect();
+        let values: Vec<f32> = (0..n)
+            .flat_map(|i| {
+                let v = (i % 3) as f32 + ((i * 7919) % 101) as f32 / 1000.0;
+                [v, v, ((i * 31) % 17) as f32]
+            })
+            .collect();
+        let sample = CodeSample {
+            codes: Codes::new(&values, n, 3).unwrap(),
+            factors: Some(Factors::new(&factors, n, 1).unwrap()),
+            posteriors: None,
+        };
+        let metrics = [Metric::Modularity, Metric::Mig, Metric::Unsupervised];
+        let report = evaluate_codes(&metrics, &sample, Some(3), &small_config()).unwrap();
+        let errors: Vec<(&str, &str)> = report.errors().collect();
+        assert_eq!(errors.len(), 1, "{}", report.to_json_pretty());
+        assert_eq!(errors[0].0, "modularity");
+        assert!(errors[0].1.contains("at least 2 factors"), "{}", errors[0].1);
+        assert!(report.get("modularity.score").is_none());
+        // Codes 0 and 1 are the same: both carry the factor, so the gap is 0.
+        assert_eq!(report.get_f64("mig.discrete"), Some(0.0));
+        assert!(report.get_f64("unsupervised.mutual_info_score").unwrap() > 0.0);
+        assert_eq!(
+            report.get("unsupervised.gaussian_total_correlation"),
+            Some(&serde_json::Value::Null)
+        );
+        assert!(report
+            .get("unsupervised.gaussian_total_correlation_note")
+            .and_then(|v| v.as_str())
+            .unwrap()
+            .starts_with("+inf"));
     }
 }

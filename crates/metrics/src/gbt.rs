@@ -11,9 +11,12 @@
 //!   Friedman-MSE criterion ranks splits identically with unit sample weights); candidate
 //!   thresholds are midpoints between consecutive distinct feature values (values closer
 //!   than 1e-7 are not split apart), samples with x ≤ threshold go left; a node is split
-//!   unless it is at depth 3, has < 2 samples or zero impurity. Features are tried in
-//!   index order and a later feature must be strictly better (scikit-learn draws the order
-//!   at random; exact ties are rare with continuous codes).
+//!   unless it is at depth 3, has < 2 samples or zero impurity. Each node tries the
+//!   features in its own random order (a ChaCha8 stream per tree, from `seed`, the stage
+//!   and the output) and a later feature must be strictly better, as scikit-learn's best
+//!   splitter does: two features that split a node the same way (common in small nodes)
+//!   win equally often, so the importances, hence DCI, do not depend on the order of the
+//!   code columns.
 //! - Leaf values: one Newton step, Σ(y − p) / Σ p(1 − p), times (K − 1)/K for K ≥ 3
 //!   classes; 0 where the denominator vanishes.
 //! - Feature importances: per tree, the impurity decrease of each split (n_node·imp −
@@ -24,6 +27,9 @@
 //! each level scans every feature's sorted order once for all nodes of that level, so a
 //! tree costs O(depth · F · N). The trees of one stage are fitted in parallel.
 
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +41,9 @@ pub struct GbtConfig {
     pub num_stages: usize,
     pub max_depth: usize,
     pub learning_rate: f64,
+    /// Seed of the order in which each node tries the features (see the module notes).
+    #[serde(default)]
+    pub seed: u64,
 }
 
 impl Default for GbtConfig {
@@ -43,6 +52,7 @@ impl Default for GbtConfig {
             num_stages: 100,
             max_depth: 3,
             learning_rate: 0.1,
+            seed: 0,
         }
     }
 }
@@ -368,8 +378,9 @@ fn scan_feature_all_outputs(
 /// trees share the sorted lists): one pass per feature updates the running sums of all
 /// outputs together, which vectorizes across outputs. `residual` is n × outputs
 /// (sample-major). None for a root that stays a leaf. Same rule as [`scan_feature`]:
-/// within a feature the first best position, across features the first best feature.
-fn root_splits(data: &SortedFeatures, residual: &[f64], outputs: usize) -> Vec<Option<Split>> {
+/// within a feature the first best position, across features the first best in output
+/// c's order `orders[c]`.
+fn root_splits(data: &SortedFeatures, residual: &[f64], outputs: usize, orders: &[Vec<u32>]) -> Vec<Option<Split>> {
     let n = data.num_samples;
     let (mut sum, mut sum_sq) = (vec![0.0; outputs], vec![0.0; outputs]);
     for row in residual.chunks_exact(outputs) {
@@ -394,8 +405,9 @@ fn root_splits(data: &SortedFeatures, residual: &[f64], outputs: usize) -> Vec<O
                 return None;
             }
             let mut best: Option<(usize, f64, f64, usize)> = None;
-            for (f, results) in per_feature.iter().enumerate() {
-                let (num, den, pos) = results[c];
+            for &f in &orders[c] {
+                let f = f as usize;
+                let (num, den, pos) = per_feature[f][c];
                 if pos == 0 {
                     continue;
                 }
@@ -481,6 +493,7 @@ fn fit_tree(
     hessian: &[f64],
     leaf_scale: f64,
     max_depth: usize,
+    order_rng: &mut ChaCha8Rng,
     workspace: &mut TreeWorkspace,
 ) -> (Tree, Vec<f64>) {
     let n = data.num_samples;
@@ -526,7 +539,10 @@ fn fit_tree(
                 threshold: 0.0,
                 num_left: 0,
             };
-            for f in 0..num_features {
+            let mut order: Vec<u32> = (0..num_features as u32).collect();
+            order.shuffle(order_rng);
+            for f in order {
+                let f = f as usize;
                 let entries = &lists[f * n + start..f * n + end];
                 scan_feature(
                     entries,
@@ -733,7 +749,7 @@ impl GradientBoostedTrees {
             (k as f64 - 1.0) / k as f64
         };
         let mut importance = vec![0.0; num_features];
-        for _stage in 0..config.num_stages {
+        for stage in 0..config.num_stages {
             if m == 1 {
                 for (p, r) in probability.iter_mut().zip(&raw) {
                     *p = sigmoid(*r);
@@ -762,11 +778,29 @@ impl GradientBoostedTrees {
                     hessian_columns[out * n + s] = p * (1.0 - p);
                 }
             }
-            let roots = root_splits(&data, &residual_rows, m);
+            // One stream per tree (seed, stage, output), so the draws do not depend on
+            // which thread fits which tree; the root's order is its first draw.
+            let mut order_rngs: Vec<ChaCha8Rng> = (0..m)
+                .map(|out| {
+                    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+                    rng.set_stream((stage * m + out) as u64);
+                    rng
+                })
+                .collect();
+            let root_orders: Vec<Vec<u32>> = order_rngs
+                .iter_mut()
+                .map(|rng| {
+                    let mut order: Vec<u32> = (0..num_features as u32).collect();
+                    order.shuffle(rng);
+                    order
+                })
+                .collect();
+            let roots = root_splits(&data, &residual_rows, m, &root_orders);
             let fitted: Vec<(Tree, Vec<u32>, Vec<f64>)> = roots
                 .into_par_iter()
+                .zip(order_rngs.into_par_iter())
                 .enumerate()
-                .map_init(TreeWorkspace::default, |workspace, (out, root)| {
+                .map_init(TreeWorkspace::default, |workspace, (out, (root, mut order_rng))| {
                     let column = out * n..(out + 1) * n;
                     let (tree, tree_importance) = fit_tree(
                         &data,
@@ -775,6 +809,7 @@ impl GradientBoostedTrees {
                         &hessian_columns[column],
                         leaf_scale,
                         config.max_depth,
+                        &mut order_rng,
                         workspace,
                     );
                     (
@@ -895,8 +930,7 @@ impl GradientBoostedTrees {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
+    use rand::Rng;
 
     #[test]
     fn one_stage_stump_matches_hand_computation() {
@@ -909,6 +943,7 @@ mod tests {
             num_stages: 1,
             max_depth: 1,
             learning_rate: 1.0,
+            seed: 0,
         };
         let m = GradientBoostedTrees::fit(&x, 1, &y, &config).unwrap();
         let raw = m.decision_function(&[0.5, 1.4, 1.6, 10.0]).unwrap();
@@ -1023,13 +1058,16 @@ mod tests {
         }
         let hessian: Vec<f64> = (0..n).map(|_| rng.random_range(0.1..0.3)).collect();
         let data = SortedFeatures::new(&x, n, f);
-        let roots = root_splits(&data, &rows, outputs);
+        // Continuous residuals: no ties, so any feature order gives the direct construction.
+        let orders: Vec<Vec<u32>> = (0..outputs).map(|o| (0..f as u32).rev().cycle().skip(o).take(f).collect()).collect();
+        let roots = root_splits(&data, &rows, outputs, &orders);
+        let mut order_rng = ChaCha8Rng::seed_from_u64(1);
         // One workspace for all trees, as in fitting: reuse must not leak state.
         let mut workspace = TreeWorkspace::default();
         for o in 0..outputs {
             let residual: Vec<f64> = (0..n).map(|s| rows[s * outputs + o]).collect();
             let (tree, importance) =
-                fit_tree(&data, roots[o], &residual, &hessian, 0.7, 3, &mut workspace);
+                fit_tree(&data, roots[o], &residual, &hessian, 0.7, 3, &mut order_rng, &mut workspace);
             let node_of = &workspace.node_of;
             let mut expected_value = vec![0.0; n];
             let mut expected_importance = vec![0.0; f];

@@ -53,12 +53,14 @@ pub mod beta_vae;
 pub mod data;
 pub mod dci;
 pub mod discretize;
+pub mod dlib_names;
 pub mod error;
 pub mod evaluate;
 pub mod explicitness;
 pub mod factor_vae;
 mod gaussian;
 pub mod gbt;
+pub mod grid_lookup;
 pub mod info;
 mod labels;
 mod lbfgs;
@@ -79,6 +81,7 @@ pub use dci::{DciConfig, DciResult, completeness, dci, disentanglement};
 pub use discretize::{
     discrete_entropy, discrete_mutual_info, histogram_discretize, mutual_info_matrix,
 };
+pub use dlib_names::{DLIB_KEYS, to_dlib_names};
 pub use error::{BoxError, MetricsError, Result};
 pub use evaluate::{
     CodeSample, EvalConfig, Metric, evaluate_codes, evaluate_representation, parse_metrics,
@@ -88,6 +91,7 @@ pub use factor_vae::{
     FactorVaeConfig, FactorVaeResult, factor_vae_score, factor_vae_score_with_rng,
 };
 pub use gbt::{GbtConfig, GradientBoostedTrees};
+pub use grid_lookup::{GridLookup, IncompleteGrid};
 pub use info::{
     InfoConfig, InfoDiagnostics, information_diagnostics, information_diagnostics_with_rng,
 };

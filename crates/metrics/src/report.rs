@@ -8,6 +8,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// Key prefix of a failed metric's message.
+pub const ERRORS: &str = "errors.";
+/// Key prefix of a metric that was not run, with the reason.
+pub const SKIPPED: &str = "skipped.";
+
 /// Flat, sorted map of namespaced keys to JSON values.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -29,6 +34,32 @@ impl Report {
             format!("{namespace}.seed"),
             seed.map_or(Value::Null, Value::from),
         );
+    }
+    /// Records that `metric` failed: `errors.<name>` = the message with its causes.
+    pub fn insert_error(&mut self, metric: crate::Metric, error: &dyn std::error::Error) {
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        self.insert(format!("{ERRORS}{}", metric.name()), message);
+    }
+    /// Records that `metric` was not run and why: `skipped.<name>` = the reason.
+    pub fn insert_skipped(&mut self, metric: crate::Metric, reason: impl Into<String>) {
+        self.insert(format!("{SKIPPED}{}", metric.name()), reason.into());
+    }
+    /// The metrics that failed, with their messages.
+    pub fn errors(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.prefixed(ERRORS)
+    }
+    /// The metrics that were not run, with the reasons.
+    pub fn skipped(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.prefixed(SKIPPED)
+    }
+    fn prefixed<'s>(&'s self, prefix: &'s str) -> impl Iterator<Item = (&'s str, &'s str)> + 's {
+        self.0.iter().filter_map(move |(k, v)| Some((k.strip_prefix(prefix)?, v.as_str()?)))
     }
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.get(key)

@@ -39,6 +39,9 @@ pub struct UnsupervisedResult {
     pub gaussian_wasserstein_correlation: f64,
     pub gaussian_wasserstein_correlation_norm: f64,
     pub mutual_info_score: f64,
+    /// Why the total correlation is not a finite number, when it is not (see
+    /// [`gaussian_total_correlation`]).
+    pub total_correlation_note: Option<String>,
     pub num_samples: usize,
     pub num_bins: usize,
     pub seed: Option<u64>,
@@ -61,7 +64,17 @@ pub fn unsupervised_scores(
     }
     let sample = codes.rows(0, n);
     let cov = covariance(sample.values(), n, d);
-    let total_correlation = gaussian_total_correlation(&cov, d)?;
+    let (total_correlation, total_correlation_note) = match gaussian_total_correlation(&cov, d) {
+        Ok(tc) => (tc, None),
+        Err(TotalCorrelation::ConstantCode(j)) => (
+            f64::NAN,
+            Some(format!("undefined: code {j} is constant (ln 0 − ln 0; the reference gives nan)")),
+        ),
+        Err(TotalCorrelation::Singular) => (
+            f64::INFINITY,
+            Some("+inf: the code covariance is singular (linearly dependent codes; the reference's slogdet gives −inf)".to_string()),
+        ),
+    };
     let wasserstein = gaussian_wasserstein_correlation(&cov, d);
     let trace: f64 = (0..d).map(|i| cov[i * d + i]).sum();
 
@@ -84,25 +97,35 @@ pub fn unsupervised_scores(
         gaussian_wasserstein_correlation: wasserstein,
         gaussian_wasserstein_correlation_norm: wasserstein / trace,
         mutual_info_score: mi_sum / (d * d - d) as f64,
+        total_correlation_note,
         num_samples: n,
         num_bins: config.num_bins,
         seed: None,
     })
 }
 
-/// ½(Σ_i ln Σ_ii − ln det Σ) of a d×d covariance; an error when Σ is singular.
-pub fn gaussian_total_correlation(cov: &[f64], d: usize) -> Result<f64> {
-    let singular = || {
-        degenerate(
-            "gaussian total correlation",
-            "the code covariance is singular (a constant or linearly dependent code)",
-        )
-    };
-    let l = cholesky(cov, d).ok_or_else(singular)?;
+/// Why a Gaussian total correlation is not finite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotalCorrelation {
+    /// Code j has zero variance: ln Σ_jj and ln det Σ are both −∞, the score is undefined
+    /// (the reference's numpy gives nan).
+    ConstantCode(usize),
+    /// Σ is singular although every code varies (a code is a linear combination of others):
+    /// the total correlation of such a degenerate Gaussian is +∞ (the reference's slogdet
+    /// gives −∞ for an exactly duplicated code, hence +∞).
+    Singular,
+}
+
+/// ½(Σ_i ln Σ_ii − ln det Σ) of a d×d covariance, or why it is not finite.
+pub fn gaussian_total_correlation(cov: &[f64], d: usize) -> Result<f64, TotalCorrelation> {
+    if let Some(j) = (0..d).find(|&j| cov[j * d + j] <= 0.0) {
+        return Err(TotalCorrelation::ConstantCode(j));
+    }
+    let l = cholesky(cov, d).ok_or(TotalCorrelation::Singular)?;
     // A conditional variance at rounding level means an exactly dependent code: the
     // factorization "succeeds" only by accident of rounding.
     if (0..d).any(|i| l[i * d + i] * l[i * d + i] <= 1e-12 * cov[i * d + i]) {
-        return Err(singular());
+        return Err(TotalCorrelation::Singular);
     }
     let log_diag: f64 = (0..d).map(|i| cov[i * d + i].ln()).sum();
     Ok(0.5 * (log_diag - log_det_from_cholesky(&l, d)))
@@ -137,6 +160,9 @@ impl ToReport for UnsupervisedResult {
             self.gaussian_wasserstein_correlation_norm,
         );
         r.insert_f64("unsupervised.mutual_info_score", self.mutual_info_score);
+        if let Some(note) = &self.total_correlation_note {
+            r.insert("unsupervised.gaussian_total_correlation_note", note.as_str());
+        }
         r.insert("unsupervised.num_samples", self.num_samples);
         r.insert("unsupervised.num_bins", self.num_bins);
         r.insert_seed("unsupervised", self.seed);
@@ -165,10 +191,19 @@ mod tests {
     }
 
     #[test]
-    fn constant_code_is_an_error_not_a_nan() {
+    fn constant_code_leaves_only_the_total_correlation_undefined() {
         let values: Vec<f32> = (0..100).flat_map(|i| [i as f32, 1.0]).collect();
         let codes = Codes::new(&values, 100, 2).unwrap();
-        assert!(unsupervised_scores(&codes, &UnsupervisedConfig::default()).is_err());
+        let res = unsupervised_scores(&codes, &UnsupervisedConfig::default()).unwrap();
+        assert!(res.gaussian_total_correlation.is_nan());
+        assert!(res.total_correlation_note.as_deref().unwrap().contains("code 1 is constant"));
+        // Wasserstein: Σ = diag(var, 0) is already diagonal → 0; a constant code shares no
+        // information with anything.
+        assert!(res.gaussian_wasserstein_correlation.abs() < 1e-9, "{res:?}");
+        assert_eq!(res.mutual_info_score, 0.0);
+        let report = res.to_report();
+        assert_eq!(report.get("unsupervised.gaussian_total_correlation"), Some(&serde_json::Value::Null));
+        assert!(report.get_f64("unsupervised.mutual_info_score").is_some());
     }
 
     #[test]
@@ -182,8 +217,13 @@ mod tests {
         let codes = Codes::new(&values, 1000, 3).unwrap();
         let config = UnsupervisedConfig::default();
         let n = 1000;
-        // Singular covariance (two identical codes) → TC undefined.
-        assert!(unsupervised_scores(&codes, &config).is_err());
+        // Singular covariance (two identical codes) → TC = +∞ as the reference's slogdet
+        // gives, and the other scores are still numbers.
+        let res = unsupervised_scores(&codes, &config).unwrap();
+        assert_eq!(res.gaussian_total_correlation, f64::INFINITY);
+        assert!(res.total_correlation_note.as_deref().unwrap().starts_with("+inf"));
+        assert!(res.mutual_info_score > 20f64.ln() / 3.0 - 0.2, "{res:?}");
+        assert!(res.gaussian_wasserstein_correlation.is_finite() && res.gaussian_wasserstein_correlation > 0.0);
         let values: Vec<f32> = values
             .chunks(3)
             .enumerate()

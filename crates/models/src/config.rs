@@ -216,6 +216,13 @@ impl ModelConfig {
                 if *branch_channels == 0 || *branch_hidden == 0 {
                     return Err(bad("encoder.branch_channels", "branch widths must be positive"));
                 }
+                // Bounded so that a typo is an error, not an allocation failure.
+                if *branch_channels > 1024 || *branch_hidden > 4096 {
+                    return Err(bad(
+                        "encoder.branch_channels",
+                        format!("{branch_channels} channels, {branch_hidden} hidden units (at most 1024 and 4096)"),
+                    ));
+                }
             }
             EncoderConfig::Shared => {
                 if crate::encoder::shared::output_grid(self.latents).is_none() {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use disentangle_data::{FactorDataset, open_dataset};
+use disentangle_data::{FactorDataset, open_recorded_dataset};
 use disentangle_metrics::{
     CodeSample, Codes, EvalConfig, FactorSizes, Factors, GaussianPosteriors, Metric, Report, evaluate_codes, evaluate_representation,
 };
@@ -32,7 +32,10 @@ pub fn eval_config_with(overrides: &toml::Table, origin: &str) -> Result<EvalCon
         Ok(())
     }
     merge(&mut base, overrides, "", origin)?;
-    toml::Value::Table(base).try_into().map_err(|e: toml::de::Error| StudyError::spec(origin, format!("invalid metric settings: {e}")))
+    let config: EvalConfig =
+        toml::Value::Table(base).try_into().map_err(|e: toml::de::Error| StudyError::spec(origin, format!("invalid metric settings: {e}")))?;
+    config.validate().map_err(|e| StudyError::spec(origin, e.to_string()))?;
+    Ok(config)
 }
 
 /// Reads metric settings from a TOML file (see [`eval_config_with`]).
@@ -88,7 +91,7 @@ pub fn encode_in_chunks(m: &TrainedModel, dataset: &dyn FactorDataset, factors: 
 /// other metrics already there are kept) and returns this evaluation's report.
 pub fn evaluate_run(run_dir: &Path, o: &EvaluateOptions) -> Result<Report> {
     let model = load_trained(run_dir, o.device.as_deref())?;
-    let dataset = open_dataset(&model.config.dataset, o.data_dir.as_deref())?;
+    let dataset = open_recorded_dataset(&model.config.dataset, run_dir, o.data_dir.as_deref())?;
     let sizes = FactorSizes::new(dataset.factors().sizes())?;
     let noise = model.config.model.noise.clone();
     let latents = model.config.model.latents;
@@ -136,6 +139,11 @@ pub fn evaluate_run(run_dir: &Path, o: &EvaluateOptions) -> Result<Report> {
             .map_err(|e| StudyError::Invalid(format!("{} is not valid JSON ({e}); not overwriting it", path.display())))?,
         Err(_) => serde_json::Map::new(),
     };
+    // A metric evaluated now replaces all it wrote before: a new error removes the old
+    // numbers (they belong to another evaluation), a new result removes an old error.
+    for &m in &o.metrics {
+        all.retain(|k, _| !m.owns_key(k) && *k != format!("errors.{m}"));
+    }
     for (k, v) in report.iter() {
         all.insert(k.clone(), v.clone());
     }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use disentangle_data::open_dataset;
+use disentangle_data::open_recorded_dataset;
 use disentangle_train::inference::load_trained;
 use disentangle_train::run_dir::write_atomic;
 use disentangle_viz::{ImageGrid, label_rows, save_gif, save_png};
@@ -122,7 +122,7 @@ pub fn visualize(run_dir: &Path, out_dir: &Path, o: &PictureOptions) -> Result<P
         return Err(StudyError::Invalid(format!("traversal: need ≥ 2 steps and a positive range (got {} steps, range {})", o.steps, o.range)));
     }
     let model = load_trained(run_dir, o.device.as_deref())?;
-    let dataset = open_dataset(&model.config.dataset, o.data_dir.as_deref())?;
+    let dataset = open_recorded_dataset(&model.config.dataset, run_dir, o.data_dir.as_deref())?;
     std::fs::create_dir_all(out_dir).map_err(|e| StudyError::io(out_dir, e))?;
     let config = Configuration::from_train(&model.config);
     let prefix = format!("{}.s{}.step{}", config.slug(), model.config.seed, model.step);

@@ -289,6 +289,11 @@ fn execute(ctx: &Context, claim: &Claim, thread: usize, bar: &ProgressBar) -> Re
         data_dir: ctx.options.data_dir.clone(),
     };
     let report = evaluate_run(&run_dir, &eval)?;
+    // A failing metric leaves its message in the run's metrics.json and the other scores
+    // stand; the study goes on (the study report shows the missing numbers as gaps).
+    for (metric, message) in report.errors() {
+        say(bar, format!("{}: {metric} failed: {message}", claim.key));
+    }
     let metrics: Vec<(String, f64)> = report.scalars().map(|(k, v)| (k.to_string(), v)).collect();
     let numbers = RunNumbers {
         reconstruction_loss: summary.reconstruction_loss,

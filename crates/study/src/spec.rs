@@ -255,6 +255,12 @@ fn expand_objective(o: &ObjectiveSpec, origin: &str) -> Result<Vec<ObjectiveConf
         .collect()
 }
 
+/// Most seeds a study may count (`seeds = N`); a larger N is a typo that would allocate
+/// its job list before failing.
+const MAX_SEEDS: u64 = 100_000;
+/// Most jobs a study may have, for the same reason.
+const MAX_JOBS: u64 = 1_000_000;
+
 impl StudySpec {
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
         let spec: StudySpec = toml::from_str(text).map_err(|e| StudyError::spec(origin, e.to_string()))?;
@@ -276,6 +282,11 @@ impl StudySpec {
         if self.name.is_empty() || self.name.contains(['/', '\\']) {
             return bad(format!("name `{}`: need a non-empty name without slashes", self.name));
         }
+        if let Seeds::Count(n) = self.seeds
+            && n > MAX_SEEDS
+        {
+            return bad(format!("seeds = {n}: more than {MAX_SEEDS} runs per configuration"));
+        }
         if self.seeds().is_empty() {
             return bad("seeds: need at least one seed".into());
         }
@@ -286,6 +297,14 @@ impl StudySpec {
             if g.datasets.is_empty() || g.objectives.is_empty() || g.encoders.is_empty() || g.noises.is_empty() {
                 return bad(format!("grid {i}: datasets, objectives, encoders and noises must each be non-empty"));
             }
+        }
+        let seed_count = match &self.seeds {
+            Seeds::Count(n) => *n,
+            Seeds::List(l) => l.len() as u64,
+        };
+        let jobs = (self.configurations_checked(origin)?.len() as u64).saturating_mul(seed_count);
+        if jobs > MAX_JOBS {
+            return bad(format!("{jobs} jobs (configurations × seeds): more than {MAX_JOBS}"));
         }
         disentangle_metrics::parse_metrics(&self.metrics.join(",")).map_err(|e| StudyError::spec(origin, format!("metrics: {e}")))?;
         self.eval_config().map_err(|e| StudyError::spec(origin, e.to_string()))?;

@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
 
+/// Largest batch a config may ask for (64 is the reference; 4,096 dSprites images already
+/// need gigabytes of activations).
+pub const MAX_BATCH_SIZE: usize = 4096;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
@@ -62,6 +66,8 @@ pub fn default_device() -> String {
 }
 
 impl TrainConfig {
+    /// Checks every field; sizes are bounded so that a typo is an error, not an allocation
+    /// failure.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(TrainError::Invalid(format!("invalid training config: {m}")));
         if self.steps == 0 {
@@ -69,6 +75,9 @@ impl TrainConfig {
         }
         if self.batch_size < 2 {
             return bad(format!("batch_size {} (need ≥ 2: the objectives use batch statistics)", self.batch_size));
+        }
+        if self.batch_size > MAX_BATCH_SIZE {
+            return bad(format!("batch_size {} (at most {MAX_BATCH_SIZE}: a batch's activations must fit in memory)", self.batch_size));
         }
         for (name, lr) in [("learning_rate", self.learning_rate), ("discriminator_learning_rate", self.discriminator_learning_rate)] {
             if !(lr.is_finite() && lr > 0.0) {

@@ -226,9 +226,11 @@ pub fn burn_discriminator_step(model: &mut Model, optim: &mut ModuleOptimizer, l
 }
 
 /// Starts a new run in `out` (which must not already hold one).
-pub fn train(config: TrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome> {
+pub fn train(mut config: TrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome> {
     config.validate()?;
     let dataset = open_dataset(&config.dataset, disentangle_data::data_dir(options.data_dir.as_deref()).as_deref())?;
+    // A dataset given as a path is recorded absolute: the run finds it again from any folder.
+    config.dataset = disentangle_data::dataset_spec_to_store(&config.dataset);
     train_with(config, &*dataset, out, options)
 }
 
@@ -253,7 +255,8 @@ pub fn resume(run_dir: &Path, steps: Option<u64>, options: &TrainOptions) -> Res
         run.write_config(&config)?;
     }
     config.validate()?;
-    let dataset = open_dataset(&config.dataset, disentangle_data::data_dir(options.data_dir.as_deref()).as_deref())?;
+    let data_dir = disentangle_data::data_dir(options.data_dir.as_deref());
+    let dataset = disentangle_data::open_recorded_dataset(&config.dataset, run_dir, data_dir.as_deref())?;
     check_dataset(&config, &*dataset)?;
     let backend = parse_backend(&config.device)?;
     let mut state = State::new(&config, &backend)?;
@@ -384,7 +387,7 @@ fn run_loop(
     }
     bar.finish();
     let train_seconds = start.elapsed().as_secs_f64();
-    let summary = summarize(config, dataset, &mut s.nets, train_seconds)?;
+    let summary = summarize_with_progress(config, dataset, &mut s.nets, train_seconds, options.progress)?;
     if s.step == config.steps {
         let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
         write_atomic(&run.summary_path(), &json)?;
@@ -396,9 +399,44 @@ fn save_checkpoint(run: &RunDir, s: &State) -> Result<PathBuf> {
     checkpoint::save_nets(&run.checkpoints(), &s.nets, CheckpointState { step: s.step, rng: s.rngs.state() })
 }
 
+/// [`summarize`], shown: a bar of the summary batches on a terminal, a line before and
+/// after otherwise (logs, CI), nothing when `progress` is off.
+fn summarize_with_progress(
+    config: &TrainConfig,
+    dataset: &dyn FactorDataset,
+    nets: &mut Nets,
+    train_seconds: f64,
+    progress: bool,
+) -> Result<Summary> {
+    let n = config.summary_batches.max(1);
+    let target = if progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let bar = ProgressBar::with_draw_target(Some(n as u64), target);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} summary batches  {per_sec}  ETA {eta}").expect("valid template"),
+    );
+    let plain = progress && bar.is_hidden();
+    if plain {
+        eprintln!("summary: loss terms over {n} batches of {} without gradients ...", config.batch_size);
+    }
+    let started = Instant::now();
+    let summary = summarize(config, dataset, nets, train_seconds, &bar)?;
+    bar.finish_and_clear();
+    if plain {
+        eprintln!("summary: done in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    Ok(summary)
+}
+
 /// Averages of the loss terms over `summary_batches` fresh batches, without gradients,
 /// drawn from the run's summary stream (so they never shift the training streams).
-pub fn summarize(config: &TrainConfig, dataset: &dyn FactorDataset, nets: &mut Nets, train_seconds: f64) -> Result<Summary> {
+/// `bar` advances by one per batch (pass a hidden one to show nothing).
+pub fn summarize(
+    config: &TrainConfig,
+    dataset: &dyn FactorDataset,
+    nets: &mut Nets,
+    train_seconds: f64,
+    bar: &ProgressBar,
+) -> Result<Summary> {
     let mut rng = summary_rng(config.seed);
     let (bs, j) = (config.batch_size, config.model.latents);
     let n = config.summary_batches.max(1);
@@ -426,6 +464,7 @@ pub fn summarize(config: &TrainConfig, dataset: &dyn FactorDataset, nets: &mut N
                 let eps = sample_eps(&config.model.noise, bs, j, &mut rng);
                 let p = eval.loss(x, eps, config.steps);
                 add(scalar(p.loss), scalar(p.recon), scalar(p.kl), p.tc.map(scalar));
+                bar.inc(1);
             }
         }
         Nets::Cpu(t) => {
@@ -439,6 +478,7 @@ pub fn summarize(config: &TrainConfig, dataset: &dyn FactorDataset, nets: &mut N
                     let eps = sample_eps(&config.model.noise, bs, j, &mut rng);
                     let v = net.forward_loss(ws, &x, &eps, bs, config.steps);
                     add(v.loss, v.recon, v.kl, v.tc);
+                    bar.inc(1);
                 }
                 Ok(())
             };
