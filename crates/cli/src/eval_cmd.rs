@@ -50,7 +50,9 @@ pub struct EvaluateArgs {
     /// Seed of the metric samples.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Samples encoded for the posterior-based metrics (info, mig-continuous).
+    /// Samples for the posterior-based metrics (info, mig-continuous): encoded from a run, or
+    /// the first rows (in the seeded order) of a codes file. Their cost grows with the square
+    /// of this number.
     #[arg(long, default_value_t = 10_000)]
     pub posterior_samples: usize,
     /// TOML overriding metric settings, e.g. `[mig]\nnum_train = 1000` (defaults: the reference study's).
@@ -135,7 +137,7 @@ pub fn evaluate(a: EvaluateArgs, data_dir: Option<&Path>) -> Result<()> {
     let selection = MetricSelection::parse(a.metrics.as_deref())?;
     let config = eval_config(a.eval_config.as_deref())?;
     if let Some(path) = &a.codes {
-        let report = evaluate_npz(path, &selection, a.seed, &config)?;
+        let report = evaluate_npz(path, &selection, a.seed, a.posterior_samples, &config)?;
         print_table(&report);
         if let Some(out) = &a.out {
             write_report(out, &report, a.key_names)?;
@@ -319,7 +321,7 @@ fn missing_input(m: Metric, file: &CodesFile, grid: &Result<GridLookup, String>)
     None
 }
 
-fn evaluate_npz(path: &Path, selection: &MetricSelection, seed: u64, config: &EvalConfig) -> Result<Report> {
+fn evaluate_npz(path: &Path, selection: &MetricSelection, seed: u64, posterior_samples: usize, config: &EvalConfig) -> Result<Report> {
     let file = read_codes_file(path)?;
     let (n, d) = (file.n, file.d);
     let codes = Codes::new(&file.codes, n, d).with_context(|| format!("{}: array `codes`", path.display()))?;
@@ -378,7 +380,25 @@ fn evaluate_npz(path: &Path, selection: &MetricSelection, seed: u64, config: &Ev
             None => None,
         };
         let sample = CodeSample { codes: Codes::new(&codes, n, d)?, factors, posteriors };
-        report.extend(evaluate_codes(&from_rows, &sample, Some(seed), config)?);
+        let (with_posteriors, plain): (Vec<Metric>, Vec<Metric>) = from_rows.iter().partition(|m| m.needs_posteriors());
+        report.extend(evaluate_codes(&plain, &sample, Some(seed), config)?);
+        if !with_posteriors.is_empty() {
+            // Monte Carlo over all N mixture components costs O(samples · N · D): the
+            // posterior metrics take the first --posterior-samples rows (random ones, after
+            // the permutation), as many as a run's evaluation encodes.
+            let m = n.min(posterior_samples.max(1));
+            let (mu, lv) = posterior_arrays.as_ref().expect("checked by missing_input");
+            let head = CodeSample {
+                codes: Codes::new(&codes[..m * d], m, d)?,
+                factors: match &factors {
+                    Some(f) => Some(Factors::new(&f.values()[..m * f.num_factors()], m, f.num_factors())?),
+                    None => None,
+                },
+                posteriors: Some(GaussianPosteriors::new(&mu[..m * d], &lv[..m * d], m, d)?),
+            };
+            report.extend(evaluate_codes(&with_posteriors, &head, Some(seed), config)?);
+            report.insert("rows.posterior_samples", m as u64);
+        }
         report.insert("rows.count", n as u64);
         report.insert_seed("rows.permutation", Some(seed));
         for &m in &from_rows {

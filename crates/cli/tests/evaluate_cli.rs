@@ -266,3 +266,22 @@ fn numpy_integer_widths_and_float_codes_give_the_same_scores() {
     let (_, err) = fails(&["evaluate", "--codes", file.to_str().unwrap(), "--metrics", "mig"]);
     assert!(err.contains("intcodes.npz") && err.contains("`codes` must be a float array"), "{err}");
 }
+
+#[test]
+fn posterior_metrics_take_the_first_posterior_samples_rows_of_a_large_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_config(dir.path());
+    let file = dir.path().join("post.npz");
+    let points: Vec<usize> = (0..300).map(|i| (i * 7) % 60).collect();
+    write_codes(&file, &points, &["codes", "factors", "mu", "logvar"]);
+    let out = dir.path().join("r.json");
+    ok(&["evaluate", "--codes", file.to_str().unwrap(), "--metrics", "mig,info,mig-continuous", "--posterior-samples", "80",
+         "--eval-config", &config, "--out", out.to_str().unwrap()]);
+    let r = json(&out);
+    assert_eq!(r["rows.posterior_samples"].as_u64(), Some(80), "{r}");
+    assert_eq!(r["info.num_samples"].as_u64(), Some(80), "{r}");
+    assert_eq!(r["mig.continuous_num_samples"].as_u64(), Some(80), "{r}");
+    // The code-based metrics still see every row.
+    assert_eq!(r["mig.num_samples"].as_u64(), Some(200), "{r}");
+    assert_eq!(r["rows.count"].as_u64(), Some(300), "{r}");
+}
