@@ -147,6 +147,15 @@ fn a_run_trained_on_a_relative_path_still_finds_its_data_when_copied_and_says_ho
     std::fs::write(copy.join("config.toml"), old).unwrap();
     std::fs::copy(moved.join("grid.npz"), copy.join("grid.npz")).unwrap();
     ok(&elsewhere, &["export-codes", "run", "--out", "codes3.npz", "--num", "20"]);
+
+    // The whole grid (3·2·4·3·3 = 216 points) exported: FactorVAE and BetaVAE from the file.
+    ok(&elsewhere, &["export-codes", "run", "--out", "grid-codes.npz", "--grid"]);
+    let small = elsewhere.join("small.toml");
+    std::fs::write(&small, "[factor_vae]\nnum_train = 300\nnum_eval = 200\nnum_variance_estimate = 300\n[beta_vae]\nnum_train = 200\nnum_eval = 100\n").unwrap();
+    ok(&elsewhere, &["evaluate", "--codes", "grid-codes.npz", "--metrics", "factor-vae,beta-vae", "--eval-config", "small.toml", "--out", "grid.json"]);
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(elsewhere.join("grid.json")).unwrap()).unwrap();
+    assert_eq!(r["grid.points"].as_u64(), Some(216), "{r}");
+    assert!(r["factor_vae.eval_accuracy"].as_f64().is_some() && r["beta_vae.eval_accuracy"].as_f64().is_some(), "{r}");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -19,7 +19,9 @@ pub fn parse_backend(name: &str) -> Result<Backend> {
     if name == "cpu" { Ok(Backend::Cpu) } else { parse_device(name).map(Backend::Burn) }
 }
 
-/// The autodiff-enabled burn device for a name: `flex`, `cuda`, `cuda:N`, `wgpu`.
+/// The autodiff-enabled burn device for a name: `flex`, `cuda`, `cuda:N`, `wgpu` (the graphics
+/// API wgpu picks) or `vulkan` (pinned to Vulkan; SPIR-V shaders in a `--features vulkan`
+/// build, WGSL in a `--features wgpu` one).
 pub fn parse_device(name: &str) -> Result<Device> {
     let base = match name {
         "flex" => Device::flex(),
@@ -31,14 +33,55 @@ pub fn parse_device(name: &str) -> Result<Device> {
             Device::cuda(index.unwrap_or(0))
         }
         #[cfg(feature = "wgpu")]
-        "wgpu" => Device::wgpu(disentangle_models::burn::tensor::DeviceKind::DefaultDevice),
+        "wgpu" | "vulkan" => gpu::device(name)?,
         n if n.starts_with("cuda") => {
             return Err(TrainError::Device(name.into(), "this build has no CUDA support: rebuild with `--features cuda`".into()));
         }
-        "wgpu" => {
-            return Err(TrainError::Device(name.into(), "this build has no wgpu support: rebuild with `--features wgpu`".into()));
+        #[cfg(not(feature = "wgpu"))]
+        "wgpu" | "vulkan" => {
+            return Err(TrainError::Device(name.into(), format!("this build has no {name} support: rebuild with `--features {name}`")));
         }
-        _ => return Err(TrainError::Device(name.into(), "expected cpu, flex, cuda, cuda:N or wgpu".into())),
+        _ => return Err(TrainError::Device(name.into(), "expected cpu, flex, cuda, cuda:N, wgpu or vulkan".into())),
     };
     Ok(base.autodiff())
+}
+
+#[cfg(feature = "wgpu")]
+mod gpu {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+
+    use disentangle_models::burn::tensor::Device;
+    use disentangle_models::burn::tensor::wgpu::WgpuBackend;
+
+    use crate::error::{Result, TrainError};
+
+    /// wgpu runtimes initialise once per process ("already initialized" the second time), so
+    /// the first device made for a name is kept and cloned.
+    static DEVICES: OnceLock<Mutex<HashMap<String, Device>>> = OnceLock::new();
+
+    /// The wgpu device for `wgpu` or `vulkan`, initialised now so that a machine without an
+    /// adapter (no GPU, no Vulkan driver) is a clear error here, not a panic at the first
+    /// tensor.
+    pub fn device(name: &str) -> Result<Device> {
+        let mut devices = DEVICES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(d) = devices.get(name) {
+            return Ok(d.clone());
+        }
+        // `vulkan` pins the Vulkan API (SPIR-V shaders when built with `--features vulkan`,
+        // WGSL otherwise); `wgpu` lets wgpu choose.
+        let api = if name == "vulkan" { WgpuBackend::Vulkan } else { WgpuBackend::Auto };
+        let options = Device::wgpu_options().graphics_api(api);
+        let device = options.init().map_err(|e| {
+            TrainError::Device(
+                name.into(),
+                format!(
+                    "no usable GPU adapter ({e}); without a GPU, Mesa's software Vulkan driver works \
+                     (Debian: apt install mesa-vulkan-drivers libvulkan1)"
+                ),
+            )
+        })?;
+        devices.insert(name.to_string(), device.clone());
+        Ok(device)
+    }
 }
