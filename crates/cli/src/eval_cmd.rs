@@ -273,19 +273,17 @@ fn read_codes_file(path: &Path) -> Result<CodesFile> {
             if s.len() != shape[1] {
                 bail!("{}: `factor_sizes` has {} entries but `factors` has {} columns", path.display(), s.len(), shape[1]);
             }
-            for row in f.chunks_exact(shape[1].max(1)) {
-                if let Some((k, (&c, &size))) = row.iter().zip(s).enumerate().find(|(_, (c, size))| c >= size) {
-                    bail!("{}: `factors` column {k} holds class {c} but `factor_sizes` says {size} classes", path.display());
-                }
-            }
+            FactorSizes::new(s)?
+                .check(&Factors::new(&f, n, shape[1])?)
+                .with_context(|| format!("{}: `factors` against `factor_sizes`", path.display()))?;
         }
         Some((f, shape[1]))
     } else if let Some(s) = &sizes {
         // Rows in grid order: row i is grid point i (C order), as in the dSprites file.
-        let points = s.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
-        if points == Some(n) {
+        let grid = FactorSizes::new(s)?;
+        if grid.num_points() == Some(n) {
             factors_from_grid_order = true;
-            Some((GridLookup::grid_factors(&FactorSizes::new(s)?).expect("the product fits"), s.len()))
+            Some((GridLookup::grid_factors(&grid).expect("the product fits"), s.len()))
         } else {
             None
         }
@@ -351,7 +349,7 @@ fn evaluate_npz(path: &Path, selection: &MetricSelection, seed: u64, posterior_s
         }
         (None, Some(s)) => Err(format!(
             "`factor_sizes` {s:?} without `factors` means rows in grid order, which needs {} rows; the file has {n}",
-            s.iter().try_fold(1usize, |a, &b| a.checked_mul(b)).map_or("more".to_string(), |p| p.to_string())
+            FactorSizes::new(s)?.num_points().map_or("more".to_string(), |p| p.to_string())
         )),
         (None, None) => Err("the file holds neither `factors` nor `factor_sizes`".into()),
     };
@@ -374,16 +372,11 @@ fn evaluate_npz(path: &Path, selection: &MetricSelection, seed: u64, posterior_s
         let order = row_order(n, seed);
         let codes = permute_rows(&file.codes, d, &order);
         let factors = file.factors.as_ref().map(|(f, k)| (permute_rows(f, *k, &order), *k));
-        let posterior_arrays = file.posteriors.as_ref().map(|(mu, lv)| (permute_rows(mu, d, &order), permute_rows(lv, d, &order)));
-        let posteriors = match &posterior_arrays {
-            Some((mu, lv)) => Some(GaussianPosteriors::new(mu, lv, n, d)?),
-            None => None,
-        };
         let factors = match &factors {
             Some((f, k)) => Some(Factors::new(f, n, *k)?),
             None => None,
         };
-        let sample = CodeSample { codes: Codes::new(&codes, n, d)?, factors, posteriors };
+        let sample = CodeSample { codes: Codes::new(&codes, n, d)?, factors, posteriors: None };
         let (with_posteriors, plain): (Vec<Metric>, Vec<Metric>) = from_rows.iter().partition(|m| m.needs_posteriors());
         report.extend(evaluate_codes(&plain, &sample, Some(seed), config)?);
         if !with_posteriors.is_empty() {
@@ -391,14 +384,15 @@ fn evaluate_npz(path: &Path, selection: &MetricSelection, seed: u64, posterior_s
             // posterior metrics take the first --posterior-samples rows (random ones, after
             // the permutation), as many as a run's evaluation encodes.
             let m = n.min(posterior_samples.max(1));
-            let (mu, lv) = posterior_arrays.as_ref().expect("checked by missing_input");
+            let (mu, lv) = file.posteriors.as_ref().expect("checked by missing_input");
+            let (mu, lv) = (permute_rows(mu, d, &order[..m]), permute_rows(lv, d, &order[..m]));
             let head = CodeSample {
                 codes: Codes::new(&codes[..m * d], m, d)?,
                 factors: match &factors {
                     Some(f) => Some(Factors::new(&f.values()[..m * f.num_factors()], m, f.num_factors())?),
                     None => None,
                 },
-                posteriors: Some(GaussianPosteriors::new(&mu[..m * d], &lv[..m * d], m, d)?),
+                posteriors: Some(GaussianPosteriors::new(&mu, &lv, m, d)?),
             };
             report.extend(evaluate_codes(&with_posteriors, &head, Some(seed), config)?);
             report.insert("rows.posterior_samples", m as u64);
@@ -417,7 +411,7 @@ fn evaluate_npz(path: &Path, selection: &MetricSelection, seed: u64, posterior_s
     }
     if !interventional.is_empty() {
         let mut lookup = grid.expect("checked by missing_input");
-        report.insert("grid.points", lookup.sizes().sizes().iter().product::<usize>() as u64);
+        report.insert("grid.points", lookup.sizes().num_points().expect("a complete grid fits in memory") as u64);
         report.insert("grid.duplicate_rows", lookup.duplicate_rows() as u64);
         let sizes = lookup.sizes().clone();
         report.extend(evaluate_representation(&interventional, &sizes, &mut lookup, seed, config)?);

@@ -24,10 +24,8 @@ pub fn data_dir(explicit: Option<&Path>) -> Option<PathBuf> {
 /// Names accepted by [`open_dataset`], for help texts.
 pub const DATASET_NAMES: &str = "dsprites (procedural, default), dsprites-official, cars3d (procedural, 183 models), cars3d:N (N procedural models), cars3d-official, or a path to an official-layout .npz file or Cars3D folder";
 
-/// Opens a dataset by name or path. `dsprites` and `cars3d` are the procedural versions
-/// (nothing to download); the `-official` names read the official files from the data folder.
 /// Whether `spec` names a registered dataset (procedural or official-by-name) rather than
-/// a path.
+/// a path: the names [`open_dataset`] matches before it looks at the file system.
 fn is_registered_name(spec: &str) -> bool {
     matches!(spec, "dsprites" | "cars3d" | "dsprites-official" | "cars3d-official") || spec.starts_with("cars3d:")
 }
@@ -83,6 +81,8 @@ pub fn dataset_channels(spec: &str) -> usize {
     if spec.starts_with("cars3d") || Path::new(spec).is_dir() { 3 } else { 1 }
 }
 
+/// Opens a dataset by name or path. `dsprites` and `cars3d` are the procedural versions
+/// (nothing to download); the `-official` names read the official files from the data folder.
 pub fn open_dataset(spec: &str, data_dir: Option<&Path>) -> Result<Box<dyn FactorDataset>> {
     match spec {
         "dsprites" => return Ok(Box::new(DSpritesProcedural::new())),

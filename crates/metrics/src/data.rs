@@ -201,6 +201,10 @@ impl FactorSizes {
     pub fn num_factors(&self) -> usize {
         self.sizes.len()
     }
+    /// Points of the factor grid (the product of the sizes); None when it overflows.
+    pub fn num_points(&self) -> Option<usize> {
+        self.sizes.iter().try_fold(1usize, |acc, &s| acc.checked_mul(s))
+    }
 
     /// Appends `n` factor vectors (row-major) to `out`, row by row, factor by factor.
     pub fn sample_into<R: Rng + ?Sized>(&self, n: usize, rng: &mut R, out: &mut Vec<usize>) {

@@ -60,7 +60,7 @@ impl<'a> GridLookup<'a> {
         crate::data::check_same_samples(&codes, factors)?;
         sizes.check(factors)?;
         let n = codes.num_samples();
-        let total = grid_points(sizes);
+        let total = sizes.num_points();
         // More points than rows (or an overflowing product) cannot be complete: say so
         // without allocating a table the size of the claimed grid.
         let total = match total {
@@ -103,7 +103,7 @@ impl<'a> GridLookup<'a> {
     /// Rows that are the grid points themselves, in C order (row i is point i).
     pub fn in_grid_order(codes: Codes<'a>, sizes: &FactorSizes) -> Result<Self> {
         let n = codes.num_samples();
-        match grid_points(sizes) {
+        match sizes.num_points() {
             Some(t) if t == n && n <= u32::MAX as usize => Ok(GridLookup {
                 codes,
                 sizes: sizes.clone(),
@@ -129,7 +129,7 @@ impl<'a> GridLookup<'a> {
 
     /// The factor vectors of every grid point, in C order (n×K, row-major).
     pub fn grid_factors(sizes: &FactorSizes) -> Option<Vec<usize>> {
-        let total = grid_points(sizes)?;
+        let total = sizes.num_points()?;
         Some((0..total).flat_map(|i| unravel(i, sizes.sizes())).collect())
     }
 }
@@ -146,11 +146,6 @@ impl Representation for GridLookup<'_> {
         }
         Ok(out)
     }
-}
-
-/// Number of grid points, None when it overflows.
-fn grid_points(sizes: &FactorSizes) -> Option<usize> {
-    sizes.sizes().iter().try_fold(1usize, |acc, &s| acc.checked_mul(s))
 }
 
 /// C-order index of a factor vector (classes already checked against the sizes).

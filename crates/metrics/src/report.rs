@@ -35,16 +35,10 @@ impl Report {
             seed.map_or(Value::Null, Value::from),
         );
     }
-    /// Records that `metric` failed: `errors.<name>` = the message with its causes.
-    pub fn insert_error(&mut self, metric: crate::Metric, error: &dyn std::error::Error) {
-        let mut message = error.to_string();
-        let mut source = error.source();
-        while let Some(s) = source {
-            message.push_str(": ");
-            message.push_str(&s.to_string());
-            source = s.source();
-        }
-        self.insert(format!("{ERRORS}{}", metric.name()), message);
+    /// Records that `metric` failed: `errors.<name>` = the message (every variant's message
+    /// already includes its cause).
+    pub fn insert_error(&mut self, metric: crate::Metric, error: &crate::MetricsError) {
+        self.insert(format!("{ERRORS}{}", metric.name()), error.to_string());
     }
     /// Records that `metric` was not run and why: `skipped.<name>` = the reason.
     pub fn insert_skipped(&mut self, metric: crate::Metric, reason: impl Into<String>) {
