@@ -10,7 +10,8 @@
 use rayon::prelude::*;
 
 use crate::matmul::{View, matmul};
-use crate::parity::{ParityShape, add_unpermuted_gradient, down_weights, up_weights};
+use crate::parity::{ParityShape, add_transposed_gradient, add_unpermuted_gradient, down_weights, up_weights};
+use crate::taps;
 use crate::simd::wide;
 
 /// The spatial mapping of a conv from a big image to a small one.
@@ -298,8 +299,8 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    pub fn reserve(&mut self, col: usize, weights: usize, bias: usize, phases: usize) {
-        for (buf, n) in [(&mut self.col, col), (&mut self.dcol, col), (&mut self.dw, weights), (&mut self.db, bias), (&mut self.phases, phases), (&mut self.wperm, weights)] {
+    pub fn reserve(&mut self, col: usize, weights: usize, bias: usize, phases: usize, wperm: usize) {
+        for (buf, n) in [(&mut self.col, col), (&mut self.dcol, col), (&mut self.dw, weights), (&mut self.db, bias), (&mut self.phases, phases), (&mut self.wperm, wperm)] {
             if buf.len() < n {
                 buf.resize(n, 0.0);
             }
@@ -358,6 +359,10 @@ impl ConvLayer {
     /// Per-thread column-buffer elements this layer needs.
     pub fn scratch_len(&self) -> usize {
         self.parity().map_or(self.col_len(), |sh| sh.buffer_len())
+    }
+    /// Elements of this layer's permuted or packed weights.
+    pub fn wperm_len(&self) -> usize {
+        self.parity().map_or(self.weight_len(), |sh| self.weight_len().max(sh.down_packed_len()).max(sh.up_packed_len()))
     }
     /// Per-thread phase-buffer elements this layer needs.
     pub fn scratch_phase_len(&self) -> usize {
@@ -503,22 +508,32 @@ impl ConvLayer {
     fn parity_forward(&self, sh: &ParityShape, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32], batch: usize, scratch: &mut [Scratch]) {
         let (il, ol) = (self.input_len(), self.output_len());
         let per = per_task(batch, scratch.len());
+        let fused = taps::available();
         let mut wperm = std::mem::take(&mut scratch[0].wperm);
-        if self.transposed {
-            up_weights(sh, w, &mut wperm);
-        } else {
-            down_weights(sh, w, &mut wperm);
+        match (self.transposed, fused) {
+            (true, true) => sh.pack_up(w, &mut wperm),
+            (true, false) => up_weights(sh, w, &mut wperm),
+            (false, true) => sh.pack_down(w, &mut wperm),
+            (false, false) => down_weights(sh, w, &mut wperm),
         }
         y[..batch * ol].par_chunks_mut(per * ol).zip(scratch.par_iter_mut()).enumerate().for_each(|(t, (ys, sc))| wide(|| {
             for (i, yo) in ys.chunks_mut(ol).enumerate() {
                 let xs = &x[(t * per + i) * il..][..il];
                 if self.transposed {
                     sh.pad_small(xs, &mut sc.dcol);
-                    sh.up(&wperm, &sc.dcol, &mut sc.col);
+                    if fused {
+                        sh.up_fused(&wperm, &sc.dcol, &mut sc.col);
+                    } else {
+                        sh.up(&wperm, &sc.dcol, &mut sc.col);
+                    }
                     sh.interleave(&sc.col, yo, Some(b), self.relu);
                 } else {
                     sh.split_planes(xs, &mut sc.phases);
-                    sh.down(&wperm, &sc.phases, &mut sc.col);
+                    if fused {
+                        sh.down_fused(&wperm, &sc.phases, &mut sc.col);
+                    } else {
+                        sh.down(&wperm, &sc.phases, &mut sc.col);
+                    }
                     sh.grid_to_small(&sc.col, yo, Some(b), self.relu);
                 }
             }
@@ -548,14 +563,16 @@ impl ConvLayer {
             assert!(d.len() >= batch * il, "conv backward: dx too small");
         }
         let dx_ptr = dx.as_mut().map(|d| SendPtr(d.as_mut_ptr()));
+        let fused = taps::available();
         let mut wperm = std::mem::take(&mut scratch[0].wperm);
         if dx_ptr.is_some() {
             // The input gradient is the adjoint map: a transposed conv of a conv's output
             // gradient, a conv of a transposed conv's.
-            if self.transposed {
-                down_weights(sh, w, &mut wperm);
-            } else {
-                up_weights(sh, w, &mut wperm);
+            match (self.transposed, fused) {
+                (true, true) => sh.pack_down(w, &mut wperm),
+                (true, false) => down_weights(sh, w, &mut wperm),
+                (false, true) => sh.pack_up(w, &mut wperm),
+                (false, false) => up_weights(sh, w, &mut wperm),
             }
         }
         dy[..batch * ol].par_chunks_mut(per * ol).zip(scratch[..tasks].par_iter_mut()).enumerate().for_each(|(t, (dys, sc))| wide(|| {
@@ -570,15 +587,28 @@ impl ConvLayer {
                 let dxs = dx_ptr.as_ref().map(|ptr| unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s * il), il) });
                 let (big, small) = if self.transposed { (&*dyo, xs) } else { (xs, &*dyo) };
                 sh.split_planes(big, &mut sc.phases);
-                sh.small_on_grid(small, &mut sc.dcol);
-                sh.weight_gradient(&sc.dcol, &sc.phases, dwp);
+                if fused {
+                    sh.small_transposed(small, &mut sc.dcol);
+                    sh.weight_gradient_fused(&sc.dcol, &sc.phases, dwp);
+                } else {
+                    sh.small_on_grid(small, &mut sc.dcol);
+                    sh.weight_gradient(&sc.dcol, &sc.phases, dwp);
+                }
                 if let Some(dxs) = dxs {
                     if self.transposed {
-                        sh.down(&wperm, &sc.phases, &mut sc.col);
+                        if fused {
+                            sh.down_fused(&wperm, &sc.phases, &mut sc.col);
+                        } else {
+                            sh.down(&wperm, &sc.phases, &mut sc.col);
+                        }
                         sh.grid_to_small(&sc.col, dxs, None, false);
                     } else {
                         sh.pad_small(dyo, &mut sc.dcol);
-                        sh.up(&wperm, &sc.dcol, &mut sc.col);
+                        if fused {
+                            sh.up_fused(&wperm, &sc.dcol, &mut sc.col);
+                        } else {
+                            sh.up(&wperm, &sc.dcol, &mut sc.col);
+                        }
                         sh.interleave(&sc.col, dxs, None, false);
                     }
                 }
@@ -588,7 +618,11 @@ impl ConvLayer {
         dw[..wl].fill(0.0);
         db[..bl].fill(0.0);
         for sc in &scratch[..tasks] {
-            add_unpermuted_gradient(sh, &sc.dw[..wl], &mut dw[..wl]);
+            if fused {
+                add_transposed_gradient(sh, &sc.dw[..wl], &mut dw[..wl]);
+            } else {
+                add_unpermuted_gradient(sh, &sc.dw[..wl], &mut dw[..wl]);
+            }
             db[..bl].iter_mut().zip(&sc.db[..bl]).for_each(|(a, b)| *a += b);
         }
     }
@@ -638,7 +672,7 @@ mod tests {
             let w: Vec<f32> = (0..cs * g.k()).map(|i| (i as f32 * 0.3).cos()).collect();
             let layer = ConvLayer { geom: g, small_channels: cs, transposed: false, relu: false };
             let mut scratch: Vec<Scratch> = (0..2).map(|_| Scratch::default()).collect();
-            scratch.iter_mut().for_each(|s| s.reserve(layer.col_len(), layer.weight_len(), cs, g.phase_len()));
+            scratch.iter_mut().for_each(|s| s.reserve(layer.col_len(), layer.weight_len(), cs, g.phase_len(), layer.wperm_len()));
             let mut y = vec![0.0; cs * g.p()];
             layer.forward(&w, &vec![0.0; cs], &x, &mut y, 1, &mut scratch, None);
             let want = direct_conv(&g, cs, &w, &x);

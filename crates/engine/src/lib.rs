@@ -23,6 +23,7 @@ pub mod objective;
 pub mod params;
 pub mod parity;
 pub mod simd;
+pub mod taps;
 pub mod trainer;
 
 pub use adam::Adam;

@@ -34,6 +34,12 @@ impl Stage {
             Stage::Dense { .. } => 0,
         }
     }
+    fn wperm_len(&self) -> usize {
+        match self {
+            Stage::Conv { layer, .. } => layer.wperm_len(),
+            Stage::Dense { .. } => 0,
+        }
+    }
     fn phase_len(&self) -> usize {
         match self {
             Stage::Conv { layer, .. } => layer.scratch_phase_len(),
@@ -277,10 +283,11 @@ impl Workspace {
             let (tw, tb) = s.tensors();
             (w.max(net.vae.tensors[tw].len), b.max(net.vae.tensors[tb].len))
         });
+        let wperm = net.encoder.body.iter().chain(&net.decoder).map(Stage::wperm_len).max().unwrap_or(0);
         let scratch = (0..threads)
             .map(|_| {
                 let mut s = Scratch::default();
-                s.reserve(col, wmax, bmax, phases);
+                s.reserve(col, wmax, bmax, phases, wperm);
                 s
             })
             .collect();

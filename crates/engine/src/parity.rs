@@ -16,6 +16,7 @@
 //! [`up_weights`]) and the weight gradient back ([`add_unpermuted_gradient`]).
 
 use crate::matmul::{View, matmul};
+use crate::taps;
 
 /// Elements the GEMM operands may read past their last real element (garbage grid columns).
 const SLACK: usize = 2;
@@ -238,6 +239,108 @@ impl ParityShape {
     }
 }
 
+/// The fused path of the same three products ([`crate::taps`], used where it can run):
+/// each conv or transposed conv is one tap product, so the output stays in registers across
+/// its four taps; the weight gradient reads the small image's gradient transposed.
+impl ParityShape {
+    /// Offsets of the conv's taps (a, a') in the planes: a·(w+1) + a'.
+    fn down_taps(&self) -> [usize; 4] {
+        let r = self.r();
+        [0, 1, r, r + 1]
+    }
+    /// Offsets of transposed-conv parity `par`'s taps in the padded small image.
+    fn up_taps(&self, par: usize) -> [usize; 4] {
+        let (py, px) = (par / 2, par % 2);
+        std::array::from_fn(|t| UP_TAPS[py][t / 2].1 * self.r2() + UP_TAPS[px][t % 2].1)
+    }
+    /// Elements of the packed conv weights of [`ParityShape::pack_down`].
+    pub fn down_packed_len(&self) -> usize {
+        taps::packed_len(self.small_channels, 16 * self.big_channels)
+    }
+    /// Elements of the packed transposed-conv weights of [`ParityShape::pack_up`].
+    pub fn up_packed_len(&self) -> usize {
+        4 * taps::packed_len(self.big_channels, 4 * self.small_channels)
+    }
+    /// W [S, B, 4, 4] as the left operand of [`ParityShape::down_fused`]: rows s, reduction
+    /// index (tap (a, a'), plane (b, py, px)).
+    pub fn pack_down(&self, w: &[f32], out: &mut [f32]) {
+        let (bn, k) = (self.big_channels, self.k4());
+        taps::pack(self.small_channels, 4 * k, out, |s, q| {
+            let (t, kk) = (q / k, q % k);
+            let (b, par) = (kk / 4, kk % 4);
+            let (ky, kx) = (2 * (t / 2) + par / 2, 2 * (t % 2) + par % 2);
+            w[(s * bn + b) * 16 + ky * 4 + kx]
+        });
+    }
+    /// W [S, B, 4, 4] as the left operands of [`ParityShape::up_fused`], one per output
+    /// parity: rows b, reduction index (tap, s).
+    pub fn pack_up(&self, w: &[f32], out: &mut [f32]) {
+        let (bn, sn) = (self.big_channels, self.small_channels);
+        let len = taps::packed_len(bn, 4 * sn);
+        for par in 0..4 {
+            let (py, px) = (par / 2, par % 2);
+            taps::pack(bn, 4 * sn, &mut out[par * len..(par + 1) * len], |b, q| {
+                let (t, s) = (q / sn, q % sn);
+                let (ky, kx) = (UP_TAPS[py][t / 2].0, UP_TAPS[px][t % 2].0);
+                w[(s * bn + b) * 16 + ky * 4 + kx]
+            });
+        }
+    }
+    /// As [`ParityShape::down`], from [`ParityShape::pack_down`]'s weights.
+    #[inline(always)]
+    pub fn down_fused(&self, packed: &[f32], planes: &[f32], grid: &mut [f32]) {
+        let n = self.h * self.r();
+        let planes = &planes[..self.planes_len()];
+        taps::tap_product(self.small_channels, n, self.k4(), &self.down_taps(), packed, planes, self.plane(), grid, n, false);
+    }
+    /// As [`ParityShape::up`], from [`ParityShape::pack_up`]'s weights.
+    #[inline(always)]
+    pub fn up_fused(&self, packed: &[f32], padded: &[f32], out: &mut [f32]) {
+        let (bn, sn) = (self.big_channels, self.small_channels);
+        let n = self.h * self.r2();
+        let len = taps::packed_len(bn, 4 * sn);
+        let padded = &padded[..self.padded_small_len()];
+        for par in 0..4 {
+            let dst = &mut out[par * bn * n..(par + 1) * bn * n];
+            taps::tap_product(bn, n, sn, &self.up_taps(par), &packed[par * len..(par + 1) * len], padded, self.plane2(), dst, n, false);
+        }
+    }
+    /// `small` [S, h, w] transposed onto the conv grid: out [h·(w+1), S], the extra column zero.
+    #[inline(always)]
+    pub fn small_transposed(&self, small: &[f32], out: &mut [f32]) {
+        let (h, w, r, sn) = (self.h, self.w, self.r(), self.small_channels);
+        let out = &mut out[..h * r * sn];
+        for i in 0..h {
+            for j in 0..w {
+                let dst = &mut out[(i * r + j) * sn..][..sn];
+                for (s, d) in dst.iter_mut().enumerate() {
+                    *d = small[(s * h + i) * w + j];
+                }
+            }
+            out[(i * r + w) * sn..][..sn].fill(0.0);
+        }
+    }
+    /// dWt [tap, (b, py, px), S] += the weight gradient of the conv for the small-image
+    /// gradient given by [`ParityShape::small_transposed`].
+    #[inline(always)]
+    pub fn weight_gradient_fused(&self, small_t: &[f32], planes: &[f32], dwt: &mut [f32]) {
+        let (sn, n) = (self.small_channels, self.h * self.r());
+        let planes = &planes[..self.planes_len()];
+        taps::tap_weight_gradient(self.k4(), sn, n, &self.down_taps(), planes, self.plane(), small_t, sn, dwt);
+    }
+}
+
+/// dw [S, B, 4, 4] += dWt (the layout of [`ParityShape::weight_gradient_fused`]).
+pub fn add_transposed_gradient(shape: &ParityShape, dwt: &[f32], dw: &mut [f32]) {
+    let (s_n, k) = (shape.small_channels, shape.k4());
+    for_each_down_index(shape, |d, i| {
+        // d = (t·S + s)·K + kk in Wd's layout; the same weight in dWt's.
+        let (t, rest) = (d / (s_n * k), d % (s_n * k));
+        let (s, kk) = (rest / k, rest % k);
+        dw[i] += dwt[(t * k + kk) * s_n + s];
+    });
+}
+
 /// Calls `f(index in Wd, index in W)` for every weight, where the tap matrices are
 /// Wd [tap (a, a'), S, (b, py, px)] = W[s, b, 2a + py, 2a' + px] (W is [S, B, 4, 4]). One map
 /// for the permutation and its inverse on the gradient; plain loops, as it runs per layer and
@@ -366,6 +469,64 @@ mod tests {
                 let d: f64 = direct_down(&sh, &e, &big).iter().zip(&small).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
                 assert!((dw[i] as f64 - d).abs() < 1e-4 * (1.0 + d.abs()), "{sh:?} dw[{i}]: {} vs {d}", dw[i]);
             }
+        }
+    }
+
+    #[test]
+    fn the_fused_products_equal_the_gemm_crate_ones() {
+        if !taps::available() {
+            eprintln!("no AVX-512 on this CPU: the fused parity products are not used here");
+            return;
+        }
+        for (bc, sc, h, w) in [(3, 5, 4, 4), (2, 3, 3, 5), (4, 2, 1, 2), (16, 16, 8, 8), (32, 32, 16, 16), (17, 20, 3, 5), (64, 64, 4, 4)] {
+            let sh = ParityShape { big_channels: bc, small_channels: sc, h, w };
+            let close = |a: &[f32], b: &[f32], what: &str| {
+                let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    assert!((x - y).abs() <= 1e-5 * scale, "{sh:?} {what}[{i}]: {x} vs {y}");
+                }
+            };
+            let wt = values(sh.weight_len(), 0.37);
+            let big = values(bc * 4 * h * w, 0.11);
+            let small = values(sc * h * w, 0.23);
+            let mut planes = vec![f32::NAN; sh.planes_len()];
+            sh.split_planes(&big, &mut planes);
+            let mut wd = vec![0.0; sh.weight_len()];
+            down_weights(&sh, &wt, &mut wd);
+            let mut packed = vec![f32::NAN; sh.down_packed_len().max(sh.up_packed_len())];
+            sh.pack_down(&wt, &mut packed);
+            let (mut grid, mut grid2) = (vec![f32::NAN; sh.grid_len()], vec![f32::NAN; sh.grid_len()]);
+            sh.down(&wd, &planes, &mut grid);
+            sh.down_fused(&packed, &planes, &mut grid2);
+            let (mut y, mut y2) = (vec![0.0; sc * h * w], vec![0.0; sc * h * w]);
+            sh.grid_to_small(&grid, &mut y, None, false);
+            sh.grid_to_small(&grid2, &mut y2, None, false);
+            close(&y2, &y, "conv");
+            let mut wu = vec![0.0; sh.weight_len()];
+            up_weights(&sh, &wt, &mut wu);
+            sh.pack_up(&wt, &mut packed);
+            let mut padded = vec![f32::NAN; sh.padded_small_len()];
+            sh.pad_small(&small, &mut padded);
+            let (mut out, mut out2) = (vec![f32::NAN; sh.up_len()], vec![f32::NAN; sh.up_len()]);
+            sh.up(&wu, &padded, &mut out);
+            sh.up_fused(&packed, &padded, &mut out2);
+            let (mut up, mut up2) = (vec![f32::NAN; bc * 4 * h * w], vec![f32::NAN; bc * 4 * h * w]);
+            sh.interleave(&out, &mut up, None, false);
+            sh.interleave(&out2, &mut up2, None, false);
+            close(&up2, &up, "transposed conv");
+            let mut grid_small = vec![f32::NAN; sh.grid_len()];
+            sh.small_on_grid(&small, &mut grid_small);
+            let mut dwd = vec![0.0; sh.weight_len()];
+            sh.weight_gradient(&grid_small, &planes, &mut dwd);
+            let mut dw = vec![0.5; sh.weight_len()];
+            add_unpermuted_gradient(&sh, &dwd, &mut dw);
+            let mut small_t = vec![f32::NAN; sh.grid_len()];
+            sh.small_transposed(&small, &mut small_t);
+            let mut dwt = vec![0.0; sh.weight_len()];
+            sh.weight_gradient_fused(&small_t, &planes, &mut dwt);
+            let mut dw2 = vec![0.5; sh.weight_len()];
+            add_transposed_gradient(&sh, &dwt, &mut dw2);
+            close(&dw2, &dw, "weight gradient");
         }
     }
 }

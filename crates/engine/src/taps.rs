@@ -1,0 +1,354 @@
+//! Packing-free AVX-512 products for the parity convolutions ([`crate::parity`]).
+//!
+//! A parity conv is a sum of GEMMs whose right operand is one buffer read at a few shifts
+//! ("taps"). The `gemm` crate computes each tap as its own product: it packs the shifted view
+//! again for every tap, reads and writes the output once per tap, and pays its dispatch for
+//! what are small per-sample products (M = 32–64, K = 32–256, N = 20–288). These kernels
+//! instead keep an 8 × 48 block of the output in registers across all taps and the whole
+//! reduction, broadcasting the left operand from a layout packed once per layer and step, and
+//! loading the right operand straight from the shifted buffer (masked at the block's edge,
+//! so nothing past the last column is read). On the reference shapes they run at 80–97 % of
+//! an AVX-512 core's FMA peak, against 50–80 % for the crate (`docs/benchmarks.md`).
+//!
+//! [`available`] says whether they can run (AVX-512F, and not switched off with
+//! `DISENTANGLE_ENGINE_KERNELS=gemm`, which keeps the crate's path for comparisons);
+//! otherwise the parity layers stay on the `gemm` crate.
+
+use std::sync::OnceLock;
+
+/// Rows of the output block of [`tap_product`] (and of a packed block of its left operand).
+pub const MR: usize = 8;
+/// Columns of the output block: three 16-lane vectors.
+const NB: usize = 48;
+
+/// Whether the kernels of this module run on this CPU and are not switched off.
+pub fn available() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| {
+        let wanted = std::env::var("DISENTANGLE_ENGINE_KERNELS").map_or(true, |v| v != "gemm");
+        wanted && cpu_has_avx512()
+    })
+}
+
+fn cpu_has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Elements of a left operand of `m` rows and `q` reduction indices once packed.
+pub fn packed_len(m: usize, q: usize) -> usize {
+    m.div_ceil(MR) * MR * q
+}
+
+/// Packs a(row, q) for rows 0..m, q in 0..qn into `out` as [row block][q][MR] (rows past m
+/// zero), the layout [`tap_product`] broadcasts from.
+#[inline(always)]
+pub fn pack(m: usize, qn: usize, out: &mut [f32], a: impl Fn(usize, usize) -> f32) {
+    let out = &mut out[..packed_len(m, qn)];
+    for (mb, block) in out.chunks_exact_mut(qn * MR).enumerate() {
+        for (q, lane) in block.chunks_exact_mut(MR).enumerate() {
+            for (i, v) in lane.iter_mut().enumerate() {
+                let row = mb * MR + i;
+                *v = if row < m { a(row, q) } else { 0.0 };
+            }
+        }
+    }
+}
+
+/// c[i, j] (+)= Σ_t Σ_l A[i, (t, l)] · b[taps[t] + l·bs + j] for i < m, j < n, l < k.
+///
+/// `packed` is A as [`pack`] lays it out with q = t·k + l; c has row stride `ldc`.
+/// `accumulate` adds to c instead of overwriting it. Panics unless [`available`].
+#[allow(clippy::too_many_arguments)]
+pub fn tap_product(m: usize, n: usize, k: usize, taps: &[usize], packed: &[f32], b: &[f32], bs: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(available(), "tap_product needs AVX-512");
+    let qn = taps.len() * k;
+    assert!(packed.len() >= packed_len(m, qn), "tap_product: packed operand too small");
+    if qn > 0 {
+        let last = taps.iter().max().expect("taps") + (k - 1) * bs + n;
+        assert!(last <= b.len(), "tap_product: right operand too small");
+    }
+    assert!((m - 1) * ldc + n <= c.len(), "tap_product: output too small");
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the CPU has AVX-512F (checked by `available`); the asserts above keep every
+    // unmasked access inside the slices, and masked-off lanes are never touched.
+    unsafe {
+        x86::tap_product(m, n, k, taps, packed.as_ptr(), b.as_ptr(), bs, c.as_mut_ptr(), ldc, accumulate)
+    }
+}
+
+/// dwt[(t, l), s] += Σ_j b[taps[t] + l·bs + j] · gt[j·ld + s] for l < k, s < sn, j < n: the
+/// weight gradient of [`tap_product`] with the output gradient given transposed (gt [n, ld]).
+/// dwt is [taps, k, sn]. Panics unless [`available`].
+#[allow(clippy::too_many_arguments)]
+pub fn tap_weight_gradient(k: usize, sn: usize, n: usize, taps: &[usize], b: &[f32], bs: usize, gt: &[f32], ld: usize, dwt: &mut [f32]) {
+    if k == 0 || sn == 0 || n == 0 {
+        return;
+    }
+    assert!(available(), "tap_weight_gradient needs AVX-512");
+    assert!(ld >= sn && (n - 1) * ld + sn <= gt.len(), "tap_weight_gradient: gradient operand too small");
+    let last = taps.iter().max().expect("taps") + (k - 1) * bs + n;
+    assert!(last <= b.len(), "tap_weight_gradient: right operand too small");
+    assert!(dwt.len() >= taps.len() * k * sn, "tap_weight_gradient: output too small");
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as for `tap_product`.
+    unsafe {
+        x86::tap_weight_gradient(k, sn, n, taps, b.as_ptr(), bs, gt.as_ptr(), ld, dwt.as_mut_ptr())
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{MR, NB};
+
+    /// Lanes 0..len of a 16-lane vector (len in 1..=16).
+    #[inline(always)]
+    fn lanes(len: usize) -> __mmask16 {
+        if len >= 16 { 0xffff } else { ((1u32 << len) - 1) as __mmask16 }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn tap_product(m: usize, n: usize, k: usize, taps: &[usize], packed: *const f32, b: *const f32, bs: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+        let qn = taps.len() * k;
+        let mut n0 = 0;
+        while n0 < n {
+            let width = (n - n0).min(NB);
+            let nv = width.div_ceil(16);
+            let mask = lanes(width - (nv - 1) * 16);
+            for mb in 0..m.div_ceil(MR) {
+                let rows = (m - mb * MR).min(MR);
+                // SAFETY (all three): in bounds by the caller's asserts.
+                unsafe {
+                    let (a, bp, cp) = (packed.add(mb * qn * MR), b.add(n0), c.add(mb * MR * ldc + n0));
+                    match nv {
+                        3 => block::<3>(taps, k, a, bp, bs, cp, ldc, rows, mask, accumulate),
+                        2 => block::<2>(taps, k, a, bp, bs, cp, ldc, rows, mask, accumulate),
+                        _ => block::<1>(taps, k, a, bp, bs, cp, ldc, rows, mask, accumulate),
+                    }
+                }
+            }
+            n0 += NB;
+        }
+    }
+
+    /// One MR × 16·NV output block (its last vector masked to `mask`), all taps, all k.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn block<const NV: usize>(taps: &[usize], k: usize, mut a: *const f32, b: *const f32, bs: usize, c: *mut f32, ldc: usize, rows: usize, mask: __mmask16, accumulate: bool) {
+        unsafe {
+            let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+            for &off in taps {
+                let mut row = b.add(off);
+                for _ in 0..k {
+                    let mut bv = [_mm512_setzero_ps(); NV];
+                    for (v, x) in bv.iter_mut().enumerate() {
+                        *x = if v + 1 == NV { _mm512_maskz_loadu_ps(mask, row.add(16 * v)) } else { _mm512_loadu_ps(row.add(16 * v)) };
+                    }
+                    for (i, acc_row) in acc.iter_mut().enumerate() {
+                        let av = _mm512_set1_ps(*a.add(i));
+                        for (x, y) in acc_row.iter_mut().zip(&bv) {
+                            *x = _mm512_fmadd_ps(av, *y, *x);
+                        }
+                    }
+                    a = a.add(MR);
+                    row = row.add(bs);
+                }
+            }
+            for (i, acc_row) in acc.iter().enumerate().take(rows) {
+                let out = c.add(i * ldc);
+                for (v, x) in acc_row.iter().enumerate() {
+                    let mv = if v + 1 == NV { mask } else { 0xffff };
+                    let p = out.add(16 * v);
+                    let value = if accumulate { _mm512_add_ps(*x, _mm512_maskz_loadu_ps(mv, p)) } else { *x };
+                    _mm512_mask_storeu_ps(p, mv, value);
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn tap_weight_gradient(k: usize, sn: usize, n: usize, taps: &[usize], b: *const f32, bs: usize, gt: *const f32, ld: usize, dwt: *mut f32) {
+        for (t, &off) in taps.iter().enumerate() {
+            // Output columns in chunks of up to four vectors; rows in blocks sized so the
+            // accumulators fit the 32 vector registers.
+            let mut s0 = 0;
+            while s0 < sn {
+                let width = (sn - s0).min(64);
+                let nv = width.div_ceil(16);
+                let mask = lanes(width - (nv - 1) * 16);
+                let full = if nv > 2 { 6 } else { 8 };
+                let mut l0 = 0;
+                while l0 < k {
+                    let rows = (k - l0).min(full);
+                    let rows = if rows == full { full } else if rows >= 4 { 4 } else if rows >= 2 { 2 } else { 1 };
+                    // SAFETY: in bounds by the caller's asserts.
+                    unsafe {
+                        let (bp, gp, op) = (b.add(off + l0 * bs), gt.add(s0), dwt.add((t * k + l0) * sn + s0));
+                        macro_rules! go {
+                            ($r:literal, $v:literal) => {
+                                grad_block::<$r, $v>(n, bp, bs, gp, ld, op, sn, mask)
+                            };
+                        }
+                        match (rows, nv) {
+                            (8, 1) => go!(8, 1),
+                            (8, _) => go!(8, 2),
+                            (6, 3) => go!(6, 3),
+                            (6, _) => go!(6, 4),
+                            (4, 1) => go!(4, 1),
+                            (4, 2) => go!(4, 2),
+                            (4, 3) => go!(4, 3),
+                            (4, _) => go!(4, 4),
+                            (2, 1) => go!(2, 1),
+                            (2, 2) => go!(2, 2),
+                            (2, 3) => go!(2, 3),
+                            (2, _) => go!(2, 4),
+                            (_, 1) => go!(1, 1),
+                            (_, 2) => go!(1, 2),
+                            (_, 3) => go!(1, 3),
+                            _ => go!(1, 4),
+                        }
+                    }
+                    l0 += rows;
+                }
+                s0 += 64;
+            }
+        }
+    }
+
+    /// out[i, s] += Σ_j b[i·bs + j] · gt[j·ld + s] for i < R, s < 16·NV (last vector masked).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn grad_block<const R: usize, const NV: usize>(n: usize, b: *const f32, bs: usize, gt: *const f32, ld: usize, out: *mut f32, ldo: usize, mask: __mmask16) {
+        unsafe {
+            let mut acc = [[_mm512_setzero_ps(); NV]; R];
+            for j in 0..n {
+                let g = gt.add(j * ld);
+                let mut gv = [_mm512_setzero_ps(); NV];
+                for (v, x) in gv.iter_mut().enumerate() {
+                    *x = if v + 1 == NV { _mm512_maskz_loadu_ps(mask, g.add(16 * v)) } else { _mm512_loadu_ps(g.add(16 * v)) };
+                }
+                for (i, acc_row) in acc.iter_mut().enumerate() {
+                    let bv = _mm512_set1_ps(*b.add(i * bs + j));
+                    for (x, y) in acc_row.iter_mut().zip(&gv) {
+                        *x = _mm512_fmadd_ps(bv, *y, *x);
+                    }
+                }
+            }
+            for (i, acc_row) in acc.iter().enumerate() {
+                for (v, x) in acc_row.iter().enumerate() {
+                    let mv = if v + 1 == NV { mask } else { 0xffff };
+                    let p = out.add(i * ldo + 16 * v);
+                    _mm512_mask_storeu_ps(p, mv, _mm512_add_ps(*x, _mm512_maskz_loadu_ps(mv, p)));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, f: f32) -> Vec<f32> {
+        (0..n).map(|i| ((i as f32 + 0.5) * f).sin()).collect()
+    }
+
+    #[test]
+    fn tap_products_match_an_f64_sum_on_every_edge_shape() {
+        if !available() {
+            eprintln!("no AVX-512 on this CPU: the tap kernels are not used here, nothing to test");
+            return;
+        }
+        for (m, n, k, bs, taps) in [
+            (32, 272, 128, 289, vec![0, 1, 17, 18]),
+            (13, 50, 7, 60, vec![0, 3, 11]),
+            (8, 48, 5, 49, vec![0]),
+            (1, 1, 1, 1, vec![0]),
+            (9, 17, 3, 20, vec![2, 0]),
+            (64, 24, 64, 36, vec![0, 1, 6, 7]),
+            (7, 96, 2, 100, vec![1]),
+        ] {
+            let t = taps.len();
+            let a = values(m * t * k, 0.37);
+            let b = values(taps.iter().max().unwrap() + (k - 1) * bs + n, 0.11);
+            let mut packed = vec![f32::NAN; packed_len(m, t * k)];
+            pack(m, t * k, &mut packed, |i, q| a[i * t * k + q]);
+            let ldc = n + 3;
+            for accumulate in [false, true] {
+                let start = values(m * ldc, 0.7);
+                let mut c = start.clone();
+                tap_product(m, n, k, &taps, &packed, &b, bs, &mut c, ldc, accumulate);
+                for i in 0..m {
+                    for j in 0..ldc {
+                        let got = c[i * ldc + j];
+                        if j >= n {
+                            assert_eq!(got, start[i * ldc + j], "wrote outside the output at ({i}, {j})");
+                            continue;
+                        }
+                        let mut want = if accumulate { start[i * ldc + j] as f64 } else { 0.0 };
+                        let mut magnitude = want.abs();
+                        for (ti, &off) in taps.iter().enumerate() {
+                            for l in 0..k {
+                                let term = a[i * t * k + ti * k + l] as f64 * b[off + l * bs + j] as f64;
+                                want += term;
+                                magnitude += term.abs();
+                            }
+                        }
+                        // The worst-case rounding of an f32 sum of t·k + 1 terms.
+                        let bound = (t * k + 2) as f64 * f32::EPSILON as f64 * magnitude;
+                        assert!((got as f64 - want).abs() <= bound, "m{m} n{n} k{k} ({i}, {j}): {got} vs {want}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tap_weight_gradients_match_an_f64_sum_on_every_edge_shape() {
+        if !available() {
+            eprintln!("no AVX-512 on this CPU: the tap kernels are not used here, nothing to test");
+            return;
+        }
+        for (k, sn, n, bs, taps) in [
+            (128, 32, 272, 289, vec![0, 1, 17, 18]),
+            (256, 64, 20, 25, vec![0, 1, 5, 6]),
+            (13, 70, 9, 12, vec![0, 2]),
+            (5, 17, 33, 40, vec![3]),
+            (1, 1, 1, 1, vec![0]),
+            (11, 48, 7, 8, vec![1, 0]),
+        ] {
+            let t = taps.len();
+            let ld = sn + 2;
+            let b = values(taps.iter().max().unwrap() + (k - 1) * bs + n, 0.11);
+            let gt = values((n - 1) * ld + sn, 0.29);
+            let start = values(t * k * sn, 0.5);
+            let mut dwt = start.clone();
+            tap_weight_gradient(k, sn, n, &taps, &b, bs, &gt, ld, &mut dwt);
+            for ti in 0..t {
+                for l in 0..k {
+                    for s in 0..sn {
+                        let idx = (ti * k + l) * sn + s;
+                        let terms = (0..n).map(|j| b[taps[ti] + l * bs + j] as f64 * gt[j * ld + s] as f64);
+                        let want = start[idx] as f64 + terms.clone().sum::<f64>();
+                        let magnitude = start[idx].abs() as f64 + terms.map(f64::abs).sum::<f64>();
+                        let bound = (n + 2) as f64 * f32::EPSILON as f64 * magnitude;
+                        assert!((dwt[idx] as f64 - want).abs() <= bound, "k{k} s{sn} n{n} ({ti}, {l}, {s}): {} vs {want}", dwt[idx]);
+                    }
+                }
+            }
+        }
+    }
+}
