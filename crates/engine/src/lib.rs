@@ -4,8 +4,9 @@
 //!
 //! Why a separate engine: burn's CPU backends allocate per operation and run convolutions as
 //! direct loops, which made a training step 2–2.4× slower than PyTorch's. Here every conv runs
-//! on the `gemm` crate — the stride-2 k4 ones between wide images as GEMMs over their parity
-//! planes ([`parity`]), the rest im2col/col2im lowered ([`conv`]) — bias and activation are
+//! as GEMMs — the stride-2 k4 ones between wide images over their parity planes ([`parity`],
+//! on our own AVX-512 tap kernels ([`taps`]) where the CPU has them, else on the `gemm`
+//! crate), the rest im2col/col2im lowered onto the `gemm` crate ([`conv`]) — bias and activation are
 //! applied while the output is still in cache, each thread works through its share of the batch with its own
 //! column buffers, and all buffers live in a [`network::Workspace`] allocated once.
 //!
