@@ -10,8 +10,7 @@
 use rayon::prelude::*;
 
 use crate::matmul::{View, matmul};
-use crate::parity::{ParityShape, add_transposed_gradient, add_unpermuted_gradient, down_weights, up_weights};
-use crate::taps;
+use crate::parity::{ParityShape, Products};
 use crate::simd::wide;
 
 /// The spatial mapping of a conv from a big image to a small one.
@@ -508,32 +507,23 @@ impl ConvLayer {
     fn parity_forward(&self, sh: &ParityShape, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32], batch: usize, scratch: &mut [Scratch]) {
         let (il, ol) = (self.input_len(), self.output_len());
         let per = per_task(batch, scratch.len());
-        let fused = taps::available();
+        let products = Products::detect();
         let mut wperm = std::mem::take(&mut scratch[0].wperm);
-        match (self.transposed, fused) {
-            (true, true) => sh.pack_up(w, &mut wperm),
-            (true, false) => up_weights(sh, w, &mut wperm),
-            (false, true) => sh.pack_down(w, &mut wperm),
-            (false, false) => down_weights(sh, w, &mut wperm),
+        if self.transposed {
+            sh.transposed_conv_weights(products, w, &mut wperm);
+        } else {
+            sh.conv_weights(products, w, &mut wperm);
         }
         y[..batch * ol].par_chunks_mut(per * ol).zip(scratch.par_iter_mut()).enumerate().for_each(|(t, (ys, sc))| wide(|| {
             for (i, yo) in ys.chunks_mut(ol).enumerate() {
                 let xs = &x[(t * per + i) * il..][..il];
                 if self.transposed {
                     sh.pad_small(xs, &mut sc.dcol);
-                    if fused {
-                        sh.up_fused(&wperm, &sc.dcol, &mut sc.col);
-                    } else {
-                        sh.up(&wperm, &sc.dcol, &mut sc.col);
-                    }
+                    sh.transposed_conv(products, &wperm, &sc.dcol, &mut sc.col);
                     sh.interleave(&sc.col, yo, Some(b), self.relu);
                 } else {
                     sh.split_planes(xs, &mut sc.phases);
-                    if fused {
-                        sh.down_fused(&wperm, &sc.phases, &mut sc.col);
-                    } else {
-                        sh.down(&wperm, &sc.phases, &mut sc.col);
-                    }
+                    sh.conv(products, &wperm, &sc.phases, &mut sc.col);
                     sh.grid_to_small(&sc.col, yo, Some(b), self.relu);
                 }
             }
@@ -563,16 +553,15 @@ impl ConvLayer {
             assert!(d.len() >= batch * il, "conv backward: dx too small");
         }
         let dx_ptr = dx.as_mut().map(|d| SendPtr(d.as_mut_ptr()));
-        let fused = taps::available();
+        let products = Products::detect();
         let mut wperm = std::mem::take(&mut scratch[0].wperm);
         if dx_ptr.is_some() {
             // The input gradient is the adjoint map: a transposed conv of a conv's output
             // gradient, a conv of a transposed conv's.
-            match (self.transposed, fused) {
-                (true, true) => sh.pack_down(w, &mut wperm),
-                (true, false) => down_weights(sh, w, &mut wperm),
-                (false, true) => sh.pack_up(w, &mut wperm),
-                (false, false) => up_weights(sh, w, &mut wperm),
+            if self.transposed {
+                sh.conv_weights(products, w, &mut wperm);
+            } else {
+                sh.transposed_conv_weights(products, w, &mut wperm);
             }
         }
         dy[..batch * ol].par_chunks_mut(per * ol).zip(scratch[..tasks].par_iter_mut()).enumerate().for_each(|(t, (dys, sc))| wide(|| {
@@ -587,28 +576,14 @@ impl ConvLayer {
                 let dxs = dx_ptr.as_ref().map(|ptr| unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s * il), il) });
                 let (big, small) = if self.transposed { (&*dyo, xs) } else { (xs, &*dyo) };
                 sh.split_planes(big, &mut sc.phases);
-                if fused {
-                    sh.small_transposed(small, &mut sc.dcol);
-                    sh.weight_gradient_fused(&sc.dcol, &sc.phases, dwp);
-                } else {
-                    sh.small_on_grid(small, &mut sc.dcol);
-                    sh.weight_gradient(&sc.dcol, &sc.phases, dwp);
-                }
+                sh.add_conv_weight_gradient(products, small, &mut sc.dcol, &sc.phases, dwp);
                 if let Some(dxs) = dxs {
                     if self.transposed {
-                        if fused {
-                            sh.down_fused(&wperm, &sc.phases, &mut sc.col);
-                        } else {
-                            sh.down(&wperm, &sc.phases, &mut sc.col);
-                        }
+                        sh.conv(products, &wperm, &sc.phases, &mut sc.col);
                         sh.grid_to_small(&sc.col, dxs, None, false);
                     } else {
                         sh.pad_small(dyo, &mut sc.dcol);
-                        if fused {
-                            sh.up_fused(&wperm, &sc.dcol, &mut sc.col);
-                        } else {
-                            sh.up(&wperm, &sc.dcol, &mut sc.col);
-                        }
+                        sh.transposed_conv(products, &wperm, &sc.dcol, &mut sc.col);
                         sh.interleave(&sc.col, dxs, None, false);
                     }
                 }
@@ -618,11 +593,7 @@ impl ConvLayer {
         dw[..wl].fill(0.0);
         db[..bl].fill(0.0);
         for sc in &scratch[..tasks] {
-            if fused {
-                add_transposed_gradient(sh, &sc.dw[..wl], &mut dw[..wl]);
-            } else {
-                add_unpermuted_gradient(sh, &sc.dw[..wl], &mut dw[..wl]);
-            }
+            sh.add_weight_gradient_to(products, &sc.dw[..wl], &mut dw[..wl]);
             db[..bl].iter_mut().zip(&sc.db[..bl]).for_each(|(a, b)| *a += b);
         }
     }

@@ -330,6 +330,77 @@ impl ParityShape {
     }
 }
 
+/// Which products the parity layers run on: the tap kernels where they can run, else the
+/// `gemm` crate. The two keep their weights and weight gradients in different layouts, so
+/// one choice holds for a whole forward or backward pass of a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Products {
+    Taps,
+    Gemm,
+}
+
+impl Products {
+    pub fn detect() -> Self {
+        if taps::available() { Products::Taps } else { Products::Gemm }
+    }
+}
+
+/// The parity products on either path, for the conv layers.
+impl ParityShape {
+    /// W [S, B, 4, 4] prepared for [`ParityShape::conv`].
+    pub fn conv_weights(&self, p: Products, w: &[f32], out: &mut [f32]) {
+        match p {
+            Products::Taps => self.pack_down(w, out),
+            Products::Gemm => down_weights(self, w, out),
+        }
+    }
+    /// W [S, B, 4, 4] prepared for [`ParityShape::transposed_conv`].
+    pub fn transposed_conv_weights(&self, p: Products, w: &[f32], out: &mut [f32]) {
+        match p {
+            Products::Taps => self.pack_up(w, out),
+            Products::Gemm => up_weights(self, w, out),
+        }
+    }
+    /// The conv grid of the planes ([`ParityShape::down`]).
+    #[inline(always)]
+    pub fn conv(&self, p: Products, weights: &[f32], planes: &[f32], grid: &mut [f32]) {
+        match p {
+            Products::Taps => self.down_fused(weights, planes, grid),
+            Products::Gemm => self.down(weights, planes, grid),
+        }
+    }
+    /// The four parity outputs of the padded small image ([`ParityShape::up`]).
+    #[inline(always)]
+    pub fn transposed_conv(&self, p: Products, weights: &[f32], padded: &[f32], out: &mut [f32]) {
+        match p {
+            Products::Taps => self.up_fused(weights, padded, out),
+            Products::Gemm => self.up(weights, padded, out),
+        }
+    }
+    /// Adds the weight gradient of the conv for the small-image gradient `small` [S, h, w] to
+    /// `dwd` (in the path's own layout; `buf` holds `small` rearranged).
+    #[inline(always)]
+    pub fn add_conv_weight_gradient(&self, p: Products, small: &[f32], buf: &mut [f32], planes: &[f32], dwd: &mut [f32]) {
+        match p {
+            Products::Taps => {
+                self.small_transposed(small, buf);
+                self.weight_gradient_fused(buf, planes, dwd);
+            }
+            Products::Gemm => {
+                self.small_on_grid(small, buf);
+                self.weight_gradient(buf, planes, dwd);
+            }
+        }
+    }
+    /// dw [S, B, 4, 4] += a gradient summed by [`ParityShape::add_conv_weight_gradient`].
+    pub fn add_weight_gradient_to(&self, p: Products, dwd: &[f32], dw: &mut [f32]) {
+        match p {
+            Products::Taps => add_transposed_gradient(self, dwd, dw),
+            Products::Gemm => add_unpermuted_gradient(self, dwd, dw),
+        }
+    }
+}
+
 /// dw [S, B, 4, 4] += dWt (the layout of [`ParityShape::weight_gradient_fused`]).
 pub fn add_transposed_gradient(shape: &ParityShape, dwt: &[f32], dw: &mut [f32]) {
     let (s_n, k) = (shape.small_channels, shape.k4());
