@@ -84,14 +84,24 @@ impl DenseLayer {
     ) {
         let (din, dout) = (self.din, self.dout);
         self.act.backward_in_place(&y[..rows * dout], &mut dy[..rows * dout]);
-        if let Some((dw, db)) = grads {
+        let dy: &[f32] = dy;
+        let param_grads = |(dw, db): (&mut [f32], &mut [f32])| {
             column_sums(&dy[..rows * dout], dout, db);
             // dW [in, out] = xᵀ [in, rows] · dy [rows, out].
             matmul(din, dout, rows, dw, dout, false, View::transposed(x, din), View::rows(dy, dout), true);
-        }
-        if let Some(dx) = dx {
-            // dx [rows, in] = dy [rows, out] · Wᵀ [out, in].
-            matmul(rows, din, dout, dx, din, false, View::rows(dy, dout), View::transposed(w, dout), true);
+        };
+        // dx [rows, in] = dy [rows, out] · Wᵀ [out, in].
+        let input_grad = |dx: &mut [f32]| matmul(rows, din, dout, dx, din, false, View::rows(dy, dout), View::transposed(w, dout), true);
+        match (grads, dx) {
+            // The two products are independent: run side by side, they keep both threads busy
+            // where each alone is too small for the GEMM's own threads to pay (the decoder's
+            // 256 → 1024 layer: 1.2 ms one after the other on two threads, 1.4 ms on one).
+            (Some(g), Some(dx)) => {
+                rayon::join(|| param_grads(g), || input_grad(dx));
+            }
+            (Some(g), None) => param_grads(g),
+            (None, Some(dx)) => input_grad(dx),
+            (None, None) => {}
         }
     }
 }

@@ -36,3 +36,33 @@ unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
 unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
+
+/// The widest instruction set a feature-enabled copy of a loop may use on this CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Avx512,
+    Avx2,
+    Baseline,
+}
+
+/// This CPU's [`Level`] (std caches the feature checks, so this is a few loads). For a loop
+/// with no calls left in it, a copy per level called directly from a `#[target_feature]`
+/// function is more reliable than [`wide`]: LLVM may judge a large closure too big to inline
+/// into [`wide`]'s feature-enabled function, and the closure then stays baseline code.
+#[inline(always)]
+pub fn level() -> Level {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("fma")
+        {
+            return Level::Avx512;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            return Level::Avx2;
+        }
+    }
+    Level::Baseline
+}
