@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use disentangle_study::claims::{self, PAPER_CLAIMS, compare};
 use disentangle_study::export::to_csv;
 use disentangle_study::pictures::{PictureOptions, visualize};
 use disentangle_study::report::{ReportOptions, write_report};
@@ -45,6 +46,15 @@ pub enum StudyCommand {
         /// Skip the reconstructions and traversals of the best runs.
         #[arg(long)]
         no_pictures: bool,
+    },
+    /// Test the seed paper's claims on a study's finished runs: paired differences over seeds
+    /// and a sign-test verdict per claim (holds at this scale / reversed / inconclusive)
+    Compare {
+        /// The study folder.
+        dir: PathBuf,
+        /// Print Markdown tables (one per claim) instead of plain text.
+        #[arg(long)]
+        markdown: bool,
     },
 }
 
@@ -227,6 +237,20 @@ pub fn run(command: StudyCommand, data_dir: Option<&Path>) -> Result<()> {
             let script = sbatch_script(&spec.name, &study, &dir, n, &o);
             disentangle_train::run_dir::write_atomic(&a.out, script.as_bytes())?;
             println!("wrote {} ({n} array tasks); submit with: sbatch {}", a.out.display(), a.out.display());
+            Ok(())
+        }
+        StudyCommand::Compare { dir, markdown } => {
+            let sd = StudyDir::new(&dir);
+            let (_, store) = sd.open()?;
+            let rows = store.rows()?;
+            let results = compare(PAPER_CLAIMS, &rows);
+            if results.is_empty() {
+                println!("{}: no finished runs of any configuration the paper's claims compare", dir.display());
+            } else if markdown {
+                print!("{}", claims::to_markdown(&results));
+            } else {
+                print!("{}", claims::to_text(&results));
+            }
             Ok(())
         }
         StudyCommand::Export { dir, out } => {

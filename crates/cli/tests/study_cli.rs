@@ -112,6 +112,25 @@ fn killed_study_completes_on_rerun_without_duplicates() {
     image::load_from_memory(&png).unwrap();
     assert!(dir.join("report/plots/kl_recon_dsprites.svg").is_file());
 
+    // The claims table: claim 3 (the split encoder raises MIG) for β-VAE, from the seeds'
+    // pairs as the CSV has them; two pairs can never pass the sign test.
+    let (encoders, seeds, migs) = (column(&csv, "encoder"), column(&csv, "seed"), column(&csv, "mig.discrete"));
+    let mig_of = |enc: &str, seed: &str| -> f64 {
+        let i = (0..encoders.len()).find(|&i| encoders[i] == enc && seeds[i] == seed).expect("run of the tiny study");
+        migs[i].parse().unwrap()
+    };
+    let mut distinct = seeds.clone();
+    distinct.sort();
+    distinct.dedup();
+    let pairs: Vec<f64> = distinct.iter().map(|s| mig_of("split", s) - mig_of("conv", s)).collect();
+    let (wins, decided) = (pairs.iter().filter(|d| **d > 0.0).count(), pairs.iter().filter(|d| **d != 0.0).count());
+    let table = ok(&disentangle(&["study", "compare", dir_s]));
+    let line = table.lines().find(|l| l.starts_with("3 ") && l.contains("split") && l.contains("MIG")).unwrap_or_else(|| panic!("no claim-3 MIG line:\n{table}"));
+    assert!(line.contains(&format!("{wins}/{decided}")), "{line}");
+    assert!(line.ends_with(if decided == 0 { "no paired runs" } else { "inconclusive" }), "{line}");
+    let md = ok(&disentangle(&["study", "compare", dir_s, "--markdown"]));
+    assert!(md.contains("### Claim 3") && md.contains("| beta-vae β=2 · split · independent | beta-vae β=2 · conv · independent | MIG |"), "{md}");
+
     // Slurm script for the same study.
     let sbatch = tmp.path().join("job.sbatch");
     ok(&disentangle(&["study", "slurm", file_s, "--dir", dir_s, "--out", sbatch.to_str().unwrap()]));

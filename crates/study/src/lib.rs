@@ -3,6 +3,7 @@
 //! exported as CSV and summarised as the paper's figures in an HTML report. Also the pictures
 //! of one trained model and the scoring of a run directory, which both need a trained encoder.
 
+pub mod claims;
 pub mod error;
 pub mod evaluation;
 pub mod export;

@@ -110,7 +110,7 @@ impl PairedDifference {
     }
 }
 
-fn value_of(row: &JobRow, metric: &str) -> Option<f64> {
+pub(crate) fn value_of(row: &JobRow, metric: &str) -> Option<f64> {
     match metric {
         "reconstruction_loss" => row.numbers.as_ref().map(|n| n.reconstruction_loss),
         "kl" => row.numbers.as_ref().map(|n| n.kl),
