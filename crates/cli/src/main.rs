@@ -53,6 +53,14 @@ enum Command {
 const FAILURE: u8 = 1;
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so `println!` into a closed pipe (`disentangle study list … | head`)
+    // panics. Restore the default a command-line tool is expected to have: the process ends
+    // quietly when its reader goes away.
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // Usage errors exit with status 2; --help and --version print and exit 0.

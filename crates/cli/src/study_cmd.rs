@@ -74,7 +74,7 @@ pub struct StudyDirArgs {
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// A study TOML file or a preset (paper-dsprites, paper-cars3d, dlib-grid).
+    /// A study TOML file or a preset (paper-dsprites, paper-cars3d, paper-mini-dsprites, paper-mini-cars3d, dlib-grid).
     pub study: String,
     #[command(flatten)]
     pub common: StudyDirArgs,
@@ -209,9 +209,10 @@ pub fn run(command: StudyCommand, data_dir: Option<&Path>) -> Result<()> {
                     print!("{text}");
                 }
                 None => {
+                    let width = PRESETS.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
                     for (name, text) in PRESETS {
                         let spec = StudySpec::parse(text, name)?;
-                        println!("{name:<16} {} jobs  {}", spec.jobs()?.len(), spec.description);
+                        println!("{name:<width$}  {:>5} jobs  {}", spec.jobs()?.len(), spec.description);
                     }
                 }
             }

@@ -163,3 +163,30 @@ fn killed_study_completes_on_rerun_without_duplicates() {
     let bad = disentangle(&["study", "run", "no-such-study"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("neither a study file nor a preset"));
 }
+
+/// A reader that stops early (`disentangle study list dlib-grid | head`) ends the process
+/// quietly: no panic message about a broken pipe.
+#[test]
+fn closing_the_output_pipe_early_is_not_a_crash() {
+    use std::io::{BufRead, BufReader};
+    // 3,600 lines (≈ 200 kB): more than a pipe buffer holds, so writing blocks until we close it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_disentangle"))
+        .args(["study", "list", "dlib-grid"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.contains("3600 jobs"), "{first}");
+    // The reader is dropped here, closing the pipe.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        // Ended by SIGPIPE (13 on Linux and the BSDs), the default action it restores.
+        assert_eq!(out.status.signal(), Some(13), "{:?}", out.status);
+    }
+}

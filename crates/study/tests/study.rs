@@ -43,8 +43,20 @@ fn presets_parse_with_the_expected_sizes() {
     // paper: 3 objectives × {conv, split} + 2 shared + 2 correlated = 10 configurations × 10 seeds.
     assert_eq!(sizes[0], ("paper-dsprites", 10, 100));
     assert_eq!(sizes[1], ("paper-cars3d", 10, 100));
+    // The mini presets: the same configurations at 5 seeds.
+    assert_eq!(sizes[2], ("paper-mini-dsprites", 10, 50));
+    assert_eq!(sizes[3], ("paper-mini-cars3d", 10, 50));
     // dlib: 6 objectives × 6 values × 2 datasets × 50 seeds.
-    assert_eq!(sizes[2], ("dlib-grid", 72, 3600));
+    assert_eq!(sizes[4], ("dlib-grid", 72, 3600));
+    for (mini, full) in [("paper-mini-dsprites", "paper-dsprites"), ("paper-mini-cars3d", "paper-cars3d")] {
+        let (m, f) = (load_study(mini).unwrap(), load_study(full).unwrap());
+        assert_eq!(m.configurations().unwrap(), f.configurations().unwrap(), "{mini}");
+        let (me, fe) = (m.eval_config().unwrap(), f.eval_config().unwrap());
+        // Reference MIG sizes; the FactorVAE score's votes cut as the preset's header explains.
+        assert_eq!(me.mig.num_train, fe.mig.num_train, "{mini}");
+        assert_eq!((me.factor_vae.num_train, me.factor_vae.num_eval), (2000, 1000), "{mini}");
+        assert!(m.metrics.iter().any(|x| x == "info") && m.seeds().len() >= 5, "{mini}");
+    }
     let cars = load_study("paper-cars3d").unwrap();
     assert!(cars.jobs().unwrap().iter().all(|j| j.train.model.channels == 3));
     let paper = load_study("paper-dsprites").unwrap();
