@@ -241,9 +241,7 @@ pub fn run(command: StudyCommand, data_dir: Option<&Path>) -> Result<()> {
             Ok(())
         }
         StudyCommand::Compare { dir, markdown } => {
-            let sd = StudyDir::new(&dir);
-            let (_, store) = sd.open()?;
-            let rows = store.rows()?;
+            let rows = study_rows(&dir)?;
             let results = compare(PAPER_CLAIMS, &rows);
             if results.is_empty() {
                 println!("{}: no finished runs of any configuration the paper's claims compare", dir.display());
@@ -255,9 +253,7 @@ pub fn run(command: StudyCommand, data_dir: Option<&Path>) -> Result<()> {
             Ok(())
         }
         StudyCommand::Export { dir, out } => {
-            let sd = StudyDir::new(&dir);
-            let (_, store) = sd.open()?;
-            let rows = store.rows()?;
+            let rows = study_rows(&dir)?;
             let out = out.unwrap_or_else(|| dir.join("results.csv"));
             disentangle_train::run_dir::write_atomic(&out, to_csv(&rows).as_bytes())?;
             println!("wrote {} ({} rows)", out.display(), rows.len());
@@ -295,4 +291,10 @@ pub fn visualize_run(a: VisualizeArgs, data_dir: Option<&Path>) -> Result<()> {
     let order: Vec<String> = p.latent_order.iter().map(|&j| format!("z{j} ({:.2})", p.latent_kl[j])).collect();
     println!("latents by mean KL: {}", order.join(", "));
     Ok(())
+}
+
+/// Every job row of the study in `dir`.
+fn study_rows(dir: &Path) -> Result<Vec<disentangle_study::store::JobRow>> {
+    let (_, store) = StudyDir::new(dir).open()?;
+    Ok(store.rows()?)
 }

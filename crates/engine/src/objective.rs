@@ -11,15 +11,14 @@ pub fn reconstruction(logits: &[f32], x: &[f32], n: usize, dlogits: Option<&mut 
     use rayon::prelude::*;
     const BLOCK: usize = 4096;
     let inv = 1.0 / n as f32;
-    let partial = |l: &[f32], t: &[f32], d: Option<&mut [f32]>| -> f64 { reconstruction_block(l, t, d, inv) };
     let sums: Vec<f64> = match dlogits {
         Some(d) => logits
             .par_chunks(BLOCK)
             .zip(x.par_chunks(BLOCK))
             .zip(d[..logits.len()].par_chunks_mut(BLOCK))
-            .map(|((l, t), d)| partial(l, t, Some(d)))
+            .map(|((l, t), d)| reconstruction_block(l, t, Some(d), inv))
             .collect(),
-        None => logits.par_chunks(BLOCK).zip(x.par_chunks(BLOCK)).map(|(l, t)| partial(l, t, None)).collect(),
+        None => logits.par_chunks(BLOCK).zip(x.par_chunks(BLOCK)).map(|(l, t)| reconstruction_block(l, t, None, inv)).collect(),
     };
     sums.iter().sum::<f64>() / n as f64
 }

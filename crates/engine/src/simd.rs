@@ -8,19 +8,12 @@
 #[inline(always)]
 pub fn wide<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU has every feature the function is compiled for.
-            return unsafe { avx512(f) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: as above.
-            return unsafe { avx2(f) };
-        }
+    match level() {
+        // SAFETY: the CPU has every feature the function is compiled for.
+        Level::Avx512 => return unsafe { avx512(f) },
+        // SAFETY: as above.
+        Level::Avx2 => return unsafe { avx2(f) },
+        Level::Baseline => {}
     }
     f()
 }

@@ -30,7 +30,7 @@ pub enum Direction {
 }
 
 /// One testable statement of the paper.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ClaimSpec {
     /// The claim's number in the results tables (issue "the paper's experiments").
     pub id: &'static str,
@@ -112,9 +112,10 @@ pub struct ClaimResult {
     pub verdict: Verdict,
 }
 
-impl PartialEq for ClaimSpec {
-    fn eq(&self, o: &Self) -> bool {
-        (self.id, self.dataset, self.family, self.change, self.metric, self.direction) == (o.id, o.dataset, o.family, o.change, o.metric, o.direction)
+impl ClaimResult {
+    /// Spread of the paired differences over seeds.
+    pub fn difference_spread(&self) -> Option<Spread> {
+        spread(&self.differences.iter().map(|d| d.1).collect::<Vec<_>>())
     }
 }
 
@@ -244,7 +245,7 @@ pub fn to_markdown(results: &[ClaimResult]) -> String {
             s.push_str("| statement | treatment | baseline | metric | treatment median [IQR] | baseline median [IQR] | median difference | claimed way / pairs | verdict |\n");
             s.push_str("|---|---|---|---|---|---|---|---|---|\n");
         }
-        let diff = spread(&r.differences.iter().map(|d| d.1).collect::<Vec<_>>());
+        let diff = r.difference_spread();
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} | {} | {} | {} / {} | {} |",
@@ -268,7 +269,7 @@ pub fn to_text(results: &[ClaimResult]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{:<5} {:<45} {:<22} {:<24} {:>10} {:>9}  verdict", "claim", "treatment (vs baseline)", "metric", "treatment median [IQR]", "median Δ", "way/pairs");
     for r in results {
-        let diff = spread(&r.differences.iter().map(|d| d.1).collect::<Vec<_>>());
+        let diff = r.difference_spread();
         let _ = writeln!(
             s,
             "{:<5} {:<45} {:<22} {:<24} {:>10} {:>9}  {}\n      {}; vs {} (median [IQR] {})",
