@@ -243,12 +243,19 @@ pub fn run(command: StudyCommand, data_dir: Option<&Path>) -> Result<()> {
         StudyCommand::Compare { dir, markdown } => {
             let rows = study_rows(&dir)?;
             let results = compare(PAPER_CLAIMS, &rows);
-            if results.is_empty() {
+            let theory = claims::theory(&rows);
+            if results.is_empty() && theory.is_empty() {
                 println!("{}: no finished runs of any configuration the paper's claims compare", dir.display());
             } else if markdown {
                 print!("{}", claims::to_markdown(&results));
+                if !theory.is_empty() {
+                    print!("{}", claims::theory_to_markdown(&theory));
+                }
             } else {
                 print!("{}", claims::to_text(&results));
+                if !theory.is_empty() {
+                    print!("\n{}", claims::theory_to_text(&theory));
+                }
             }
             Ok(())
         }

@@ -288,6 +288,107 @@ pub fn to_text(results: &[ClaimResult]) -> String {
     s
 }
 
+/// Claim 6's second half for one configuration: Lemma 2 measured on its runs. Lemma 2 says
+/// I(z; x) − Σ_j I(z_j; x) = E_x KL(q(z|x) ‖ Π_j q(z_j|x)) − KL(q(z) ‖ Π_j q(z_j)), i.e. the
+/// isolation gap Σ_j I(z_j; x) − I(z; x) equals the aggregate TC minus the conditional TC.
+/// With independent noise the conditional TC is zero, so the gap is the aggregate TC (≥ 0):
+/// the code's information is isolated exactly when its aggregate posterior factorizes. With
+/// correlated noise the conditional TC is the positive constant −½ ln det Σ, and the gap turns
+/// negative once it exceeds the aggregate TC (information shared between the dimensions).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TheoryRow {
+    pub dataset: String,
+    pub configuration: String,
+    /// Finished runs with all three quantities.
+    pub runs: usize,
+    pub conditional_tc: Spread,
+    pub aggregate_tc: Spread,
+    pub isolation_gap: Spread,
+    /// Largest |gap − (aggregate TC − conditional TC)| over the runs: Lemma 2's residual,
+    /// zero up to rounding for these estimators (they satisfy it term by term).
+    pub lemma_residual: f64,
+    /// Runs whose isolation gap is negative.
+    pub negative_gaps: usize,
+}
+
+/// The information diagnostics of every configuration with finished `info` runs, in the order
+/// the configurations first appear.
+pub fn theory(rows: &[JobRow]) -> Vec<TheoryRow> {
+    let mut order: Vec<(&str, &str)> = Vec::new();
+    let mut values: BTreeMap<(&str, &str), Vec<[f64; 3]>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.status == "done") {
+        let get = |m: &str| value_of(r, m);
+        let (Some(ctc), Some(tc), Some(gap)) = (get(COND_TC), get("info.aggregate_tc"), get("info.isolation_gap")) else { continue };
+        let k = (r.dataset.as_str(), r.configuration.as_str());
+        if !values.contains_key(&k) {
+            order.push(k);
+        }
+        values.entry(k).or_default().push([ctc, tc, gap]);
+    }
+    order
+        .into_iter()
+        .filter_map(|k| {
+            let v = &values[&k];
+            let column = |i: usize| spread(&v.iter().map(|x| x[i]).collect::<Vec<_>>());
+            Some(TheoryRow {
+                dataset: k.0.to_string(),
+                configuration: k.1.to_string(),
+                runs: v.len(),
+                conditional_tc: column(0)?,
+                aggregate_tc: column(1)?,
+                isolation_gap: column(2)?,
+                lemma_residual: v.iter().map(|x| (x[2] - (x[1] - x[0])).abs()).fold(0.0, f64::max),
+                negative_gaps: v.iter().filter(|x| x[2] < 0.0).count(),
+            })
+        })
+        .collect()
+}
+
+/// The Lemma 2 table as Markdown (values in nats).
+pub fn theory_to_markdown(rows: &[TheoryRow]) -> String {
+    let mut s = String::from("\n### Claim 6: Lemma 2 per configuration (nats)\n\n");
+    s.push_str("| dataset | configuration | runs | conditional TC median [IQR] | aggregate TC median [IQR] | isolation gap Σ I(z_j; x) − I(z; x) median [IQR] | gap < 0 | max \\|gap − (TC − conditional TC)\\| |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|\n");
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} / {} | {:.1e} |",
+            r.dataset,
+            r.configuration,
+            r.runs,
+            median_iqr(Some(r.conditional_tc)),
+            median_iqr(Some(r.aggregate_tc)),
+            median_iqr(Some(r.isolation_gap)),
+            r.negative_gaps,
+            r.runs,
+            r.lemma_residual
+        );
+    }
+    s
+}
+
+/// The Lemma 2 table as plain text.
+pub fn theory_to_text(rows: &[TheoryRow]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "Claim 6, Lemma 2 per configuration (nats): isolation gap = aggregate TC − conditional TC");
+    let _ = writeln!(s, "{:<9} {:<40} {:>4} {:<26} {:<26} {:<26} {:>7} {:>9}", "dataset", "configuration", "runs", "conditional TC", "aggregate TC", "isolation gap", "gap < 0", "residual");
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{:<9} {:<40} {:>4} {:<26} {:<26} {:<26} {:>7} {:>9.1e}",
+            r.dataset,
+            r.configuration,
+            r.runs,
+            median_iqr(Some(r.conditional_tc)),
+            median_iqr(Some(r.aggregate_tc)),
+            median_iqr(Some(r.isolation_gap)),
+            format!("{}/{}", r.negative_gaps, r.runs),
+            r.lemma_residual
+        );
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,5 +476,41 @@ mod tests {
         let md = to_markdown(&results);
         assert!(md.contains("### Claim 3") && md.contains("| 5 / 5 | holds at this scale |") && md.contains("| 0 / 5 | reversed |"), "{md}");
         assert!(to_text(&results).contains("holds at this scale"));
+    }
+
+    #[test]
+    fn lemma_two_table_summarizes_each_configuration() {
+        let with_info = |noise: &str, seed: u64, ctc: f64, tc: f64, gap: f64| {
+            let mut r = row("dsprites", "vae", "conv", noise, seed, 0.1, 30.0);
+            r.metrics = vec![(COND_TC.into(), ctc), ("info.aggregate_tc".into(), tc), ("info.isolation_gap".into(), gap)];
+            r
+        };
+        let ctc = 9.257; // −½ ln det Σ for ρ = 0.9, D = 10
+        let mut rows = vec![
+            with_info("independent", 0, 0.0, 2.0, 2.0),
+            with_info("independent", 1, 0.0, 4.0, 4.0),
+            with_info("independent", 2, 0.0, 3.0, 3.0),
+            with_info("correlated ρ=0.9", 0, ctc, 5.0, 5.0 - ctc),
+            // One run off Lemma 2 by 0.5: the residual column must show it.
+            with_info("correlated ρ=0.9", 1, ctc, 12.0, 12.0 - ctc + 0.5),
+        ];
+        // Runs without info metrics, and unfinished ones, are left out.
+        rows.push(row("dsprites", "vae", "split", "independent", 0, 0.1, 30.0));
+        let mut running = with_info("independent", 3, 0.0, 100.0, 100.0);
+        running.status = "running".into();
+        rows.push(running);
+
+        let t = theory(&rows);
+        assert_eq!(t.len(), 2);
+        let (ind, cor) = (&t[0], &t[1]);
+        assert_eq!((ind.configuration.as_str(), ind.runs, ind.negative_gaps), ("vae · conv · independent", 3, 0));
+        assert_eq!(ind.isolation_gap.median, 3.0);
+        assert_eq!(ind.lemma_residual, 0.0);
+        assert_eq!((cor.runs, cor.negative_gaps), (2, 1));
+        assert!((cor.lemma_residual - 0.5).abs() < 1e-12);
+        assert_eq!(cor.conditional_tc.median, ctc);
+        let md = theory_to_markdown(&t);
+        assert!(md.contains("| dsprites | vae · conv · correlated ρ=0.9 | 2 |") && md.contains("| 1 / 2 | 5.0e-1 |"), "{md}");
+        assert!(theory_to_text(&t).contains("vae · conv · independent"));
     }
 }
