@@ -13,7 +13,7 @@ use rand::SeedableRng;
 pub enum DataCommand {
     /// Factors, sizes, number of observations and memory of a dataset.
     Info {
-        /// Dataset name or path: dsprites, dsprites-official, cars3d, cars3d:N, cars3d-official, FILE.npz, DIR.
+        /// Dataset name or path: dsprites, dsprites-official, cars3d, cars3d:N, cars3d-official, shapes3d, shapes3d-official, mpi3d-toy, mpi3d-realistic, mpi3d-real, FILE.npz, DIR.
         dataset: String,
     },
     /// Writes one PNG per factor: rows of images in which only that factor varies.
@@ -34,7 +34,7 @@ pub enum DataCommand {
     Generate {
         #[arg(value_enum)]
         dataset: Generated,
-        /// dsprites: the .npz file; cars3d: the folder for the .mat files and list.txt.
+        /// dsprites, shapes3d: the .npz file; cars3d: the folder for the .mat files and list.txt.
         #[arg(long, value_name = "PATH")]
         out: PathBuf,
         /// cars3d: number of car models.
@@ -43,9 +43,10 @@ pub enum DataCommand {
         /// cars3d: seed of the model shapes and paints.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// dsprites: grid sizes shape,scale,orientation,pos_x,pos_y (smaller grids for quick tests).
-        #[arg(long, value_delimiter = ',', default_values_t = [3usize, 6, 40, 32, 32])]
-        grid: Vec<usize>,
+        /// Smaller grids for quick tests (evenly spaced classes). dsprites: shape,scale,orientation,pos_x,pos_y
+        /// (default 3,6,40,32,32); shapes3d: floor_hue,wall_hue,object_hue,scale,shape,orientation (default 10,10,10,8,4,15).
+        #[arg(long, value_delimiter = ',')]
+        grid: Option<Vec<usize>>,
     },
 }
 
@@ -53,6 +54,8 @@ pub enum DataCommand {
 pub enum Generated {
     Dsprites,
     Cars3d,
+    /// Shapes3D in disentanglement_lib's npz layout (uncompressed; 5.9 GB for the full grid).
+    Shapes3d,
 }
 
 pub fn run(cmd: DataCommand, data_dir: Option<&Path>) -> Result<()> {
@@ -61,7 +64,7 @@ pub fn run(cmd: DataCommand, data_dir: Option<&Path>) -> Result<()> {
         DataCommand::Show { dataset, out, rows, columns, seed } => {
             show(&*open(&dataset, data_dir)?, &out, rows, columns, seed)
         }
-        DataCommand::Generate { dataset, out, models, seed, grid } => generate(dataset, &out, models, seed, &grid),
+        DataCommand::Generate { dataset, out, models, seed, grid } => generate(dataset, &out, models, seed, grid.as_deref()),
     }
 }
 
@@ -130,16 +133,28 @@ fn show(d: &dyn FactorDataset, out: &Path, rows: usize, columns: usize, seed: u6
     Ok(())
 }
 
-fn generate(dataset: Generated, out: &Path, models: usize, seed: u64, grid: &[usize]) -> Result<()> {
+fn create_parent(out: &Path) -> Result<()> {
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    Ok(())
+}
+
+fn generate(dataset: Generated, out: &Path, models: usize, seed: u64, grid: Option<&[usize]>) -> Result<()> {
     let start = Instant::now();
     match dataset {
         Generated::Dsprites => {
-            let grid: [usize; 5] = grid.try_into().context("--grid takes five sizes")?;
+            let grid: [usize; 5] = grid.unwrap_or(&[3, 6, 40, 32, 32]).try_into().context("--grid takes five sizes for dsprites")?;
             let d = DSpritesProcedural::with_grid(DSpritesGrid(grid))?;
-            if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-            }
+            create_parent(out)?;
             d.write_npz(out).with_context(|| format!("writing {}", out.display()))?;
+            println!("wrote {} ({} images) in {:.1} s", out.display(), d.num_observations(), start.elapsed().as_secs_f64());
+        }
+        Generated::Shapes3d => {
+            let grid: [usize; 6] = grid.unwrap_or(&disentangle_data::shapes3d_procedural::FACTOR_SIZES).try_into().context("--grid takes six sizes for shapes3d")?;
+            let d = disentangle_data::Shapes3dProcedural::with_grid(grid)?;
+            create_parent(out)?;
+            disentangle_data::write_shapes3d_npz(out, &d).with_context(|| format!("writing {}", out.display()))?;
             println!("wrote {} ({} images) in {:.1} s", out.display(), d.num_observations(), start.elapsed().as_secs_f64());
         }
         Generated::Cars3d => {

@@ -469,21 +469,59 @@ pub struct NpzEntry<'a> {
 
 /// Writes a deflate-compressed `.npz` (as `np.savez_compressed`), atomically.
 pub fn write_npz(path: &std::path::Path, entries: &[NpzEntry<'_>]) -> crate::Result<()> {
-    use crate::DataError;
-    let tmp = crate::dsprites_official::tmp_path(path);
-    let io = |e: std::io::Error| DataError::io(&tmp, e);
-    let zerr = |e: zip::result::ZipError| DataError::format(&tmp, format!("writing zip: {e}"));
-    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?));
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    write_npz_with(path, entries, zip::CompressionMethod::Deflated)
+}
+
+/// Writes an uncompressed `.npz` (as `np.savez`), atomically: the layout large image arrays
+/// need to be read image by image in place (`image_file`). Entries over 4 GB get zip64 records.
+pub fn write_npz_stored(path: &std::path::Path, entries: &[NpzEntry<'_>]) -> crate::Result<()> {
+    write_npz_with(path, entries, zip::CompressionMethod::Stored)
+}
+
+fn write_npz_with(path: &std::path::Path, entries: &[NpzEntry<'_>], method: zip::CompressionMethod) -> crate::Result<()> {
+    let mut w = NpzWriter::create(path, method)?;
     for e in entries {
-        zip.start_file(format!("{}.npy", e.name), opts).map_err(zerr)?;
-        write_header(&mut zip, e.dtype, e.shape).map_err(io)?;
-        zip.write_all(e.bytes).map_err(io)?;
+        w.start(e.name, e.dtype, e.shape)?;
+        w.write(e.bytes)?;
     }
-    let mut w = zip.finish().map_err(zerr)?;
-    w.flush().map_err(io)?;
-    drop(w);
-    std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
+    w.finish()
+}
+
+/// An `.npz` written array by array, so a generator can stream gigabytes of images into it
+/// without holding them: [`NpzWriter::start`] an array, [`NpzWriter::write`] its bytes in C
+/// order, then [`NpzWriter::finish`] (which renames the temporary file into place).
+pub struct NpzWriter {
+    path: std::path::PathBuf,
+    tmp: std::path::PathBuf,
+    zip: zip::ZipWriter<std::io::BufWriter<std::fs::File>>,
+    method: zip::CompressionMethod,
+}
+
+impl NpzWriter {
+    pub fn create(path: &std::path::Path, method: zip::CompressionMethod) -> crate::Result<Self> {
+        let tmp = crate::dsprites_official::tmp_path(path);
+        let file = std::fs::File::create(&tmp).map_err(|e| crate::DataError::io(&tmp, e))?;
+        Ok(NpzWriter { path: path.to_path_buf(), zip: zip::ZipWriter::new(std::io::BufWriter::with_capacity(1 << 20, file)), tmp, method })
+    }
+
+    pub fn start(&mut self, name: &str, dtype: DType, shape: &[usize]) -> crate::Result<()> {
+        let bytes = shape.iter().try_fold(dtype.size(), |a, &d| a.checked_mul(d));
+        let opts = zip::write::SimpleFileOptions::default().compression_method(self.method).large_file(bytes.is_none_or(|b| b >= 0xFFFF_0000));
+        self.zip.start_file(format!("{name}.npy"), opts).map_err(|e| crate::DataError::format(&self.tmp, format!("writing zip: {e}")))?;
+        write_header(&mut self.zip, dtype, shape).map_err(|e| crate::DataError::io(&self.tmp, e))
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> crate::Result<()> {
+        self.zip.write_all(bytes).map_err(|e| crate::DataError::io(&self.tmp, e))
+    }
+
+    pub fn finish(self) -> crate::Result<()> {
+        let tmp = self.tmp;
+        let mut w = self.zip.finish().map_err(|e| crate::DataError::format(&tmp, format!("writing zip: {e}")))?;
+        w.flush().map_err(|e| crate::DataError::io(&tmp, e))?;
+        drop(w);
+        std::fs::rename(&tmp, &self.path).map_err(|e| crate::DataError::io(&self.path, e))
+    }
 }
 
 #[cfg(test)]

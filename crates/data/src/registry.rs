@@ -10,6 +10,9 @@ use crate::dsprites_official::{DSPRITES_DOWNLOAD, DSPRITES_FILE_NAME, DSpritesOf
 use crate::dsprites_procedural::DSpritesProcedural;
 use crate::error::{DataError, Result};
 use crate::factors::FactorDataset;
+use crate::mpi3d::{MPI3D_DOWNLOAD, Mpi3d, Mpi3dVariant};
+use crate::shapes3d_official::{SHAPES3D_DOWNLOAD, SHAPES3D_FILE_NAME, Shapes3d};
+use crate::shapes3d_procedural::Shapes3dProcedural;
 
 /// Environment variable naming the data folder.
 pub const DATA_DIR_ENV: &str = "DISENTANGLE_DATA";
@@ -22,12 +25,15 @@ pub fn data_dir(explicit: Option<&Path>) -> Option<PathBuf> {
 }
 
 /// Names accepted by [`open_dataset`], for help texts.
-pub const DATASET_NAMES: &str = "dsprites (procedural, default), dsprites-official, cars3d (procedural, 183 models), cars3d:N (N procedural models), cars3d-official, or a path to an official-layout .npz file or Cars3D folder";
+pub const DATASET_NAMES: &str = "dsprites (procedural, default), dsprites-official, cars3d (procedural, 183 models), cars3d:N (N procedural models), cars3d-official, \
+    shapes3d (procedural), shapes3d-official, mpi3d-toy, mpi3d-realistic, mpi3d-real, or a path to an official-layout .npz file (dSprites, Shapes3D or MPI3D) or Cars3D folder";
 
 /// Whether `spec` names a registered dataset (procedural or official-by-name) rather than
 /// a path: the names [`open_dataset`] matches before it looks at the file system.
 fn is_registered_name(spec: &str) -> bool {
-    matches!(spec, "dsprites" | "cars3d" | "dsprites-official" | "cars3d-official") || spec.starts_with("cars3d:")
+    matches!(spec, "dsprites" | "cars3d" | "dsprites-official" | "cars3d-official" | "shapes3d" | "shapes3d-official")
+        || spec.starts_with("cars3d:")
+        || Mpi3dVariant::from_name(spec).is_some()
 }
 
 /// What a run should store for `spec`: a registered name as it is, a path that exists as its
@@ -76,9 +82,51 @@ pub fn open_recorded_dataset(spec: &str, base: &Path, data_dir: Option<&Path>) -
 }
 
 /// Image channels of a dataset named as [`open_dataset`] takes it, without opening it (which
-/// for Cars3D means rendering it): Cars3D names and folders are RGB, dSprites names and files grey.
+/// for Cars3D means rendering it): dSprites names and files are grey, everything else RGB.
 pub fn dataset_channels(spec: &str) -> usize {
-    if spec.starts_with("cars3d") || Path::new(spec).is_dir() { 3 } else { 1 }
+    if spec.starts_with("dsprites") {
+        return 1;
+    }
+    let path = Path::new(spec);
+    if path.is_file() {
+        return match npz_kind(path) {
+            Some(NpzKind::DSprites) | None => 1,
+            Some(_) => 3,
+        };
+    }
+    3
+}
+
+/// Which dataset an official-layout `.npz` holds, told by its array names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NpzKind {
+    DSprites,
+    Shapes3d,
+    Mpi3d,
+}
+
+fn npz_kind(path: &Path) -> Option<NpzKind> {
+    let names = crate::npy::npz_array_names(path).ok()?;
+    let has = |n: &str| names.iter().any(|m| m == n);
+    if has("imgs") {
+        Some(NpzKind::DSprites)
+    } else if has("images") && has("labels") {
+        Some(NpzKind::Shapes3d)
+    } else if has("images") {
+        Some(NpzKind::Mpi3d)
+    } else {
+        None
+    }
+}
+
+/// The official file `relative` under the data folder, or the error that says where it should be.
+fn official_file(data_dir: Option<&Path>, dataset: &'static str, display: &'static str, relative: &'static str, download: &'static str, procedural: &'static str) -> Result<PathBuf> {
+    let dir = data_dir.ok_or(DataError::NoDataDir { dataset, relative, procedural })?;
+    let path = dir.join(relative);
+    if !path.is_file() {
+        return Err(DataError::MissingOfficial { dataset: display, path, download, procedural });
+    }
+    Ok(path)
 }
 
 /// Opens a dataset by name or path. `dsprites` and `cars3d` are the procedural versions
@@ -104,6 +152,13 @@ pub fn open_dataset(spec: &str, data_dir: Option<&Path>) -> Result<Box<dyn Facto
             }
             return Ok(Box::new(DSpritesOfficial::load(&path)?));
         }
+        "shapes3d" => return Ok(Box::new(Shapes3dProcedural::new())),
+        "shapes3d-official" => {
+            const RELATIVE: &str = "3dshapes/look-at-object-room_floor-hueXwall-hueXobj-hueXobj-sizeXobj-shapeXview-azi.npz";
+            debug_assert!(RELATIVE.ends_with(SHAPES3D_FILE_NAME));
+            let path = official_file(data_dir, "shapes3d-official", "Shapes3D", RELATIVE, SHAPES3D_DOWNLOAD, "--dataset shapes3d")?;
+            return Ok(Box::new(Shapes3d::load(&path)?));
+        }
         "cars3d-official" => {
             let dir = data_dir.ok_or(DataError::NoDataDir {
                 dataset: "cars3d-official",
@@ -123,6 +178,11 @@ pub fn open_dataset(spec: &str, data_dir: Option<&Path>) -> Result<Box<dyn Facto
         }
         _ => {}
     }
+    if let Some(v) = Mpi3dVariant::from_name(spec) {
+        let relative = v.relative_path();
+        let path = official_file(data_dir, v.name(), v.name(), relative, MPI3D_DOWNLOAD, "--dataset shapes3d (no procedural MPI3D)")?;
+        return Ok(Box::new(Mpi3d::load(&path, v.name())?));
+    }
     if let Some(n) = spec.strip_prefix("cars3d:") {
         let n: usize = n.parse().map_err(|_| DataError::InvalidParameter {
             name: "dataset",
@@ -132,7 +192,16 @@ pub fn open_dataset(spec: &str, data_dir: Option<&Path>) -> Result<Box<dyn Facto
     }
     let path = Path::new(spec);
     if path.is_file() && path.extension().is_some_and(|e| e == "npz") {
-        return Ok(Box::new(DSpritesOfficial::load(path)?));
+        return match npz_kind(path) {
+            Some(NpzKind::Shapes3d) => Ok(Box::new(Shapes3d::load(path)?)),
+            Some(NpzKind::Mpi3d) => {
+                let stem = path.file_stem().map(|s| s.to_string_lossy().replace('_', "-")).unwrap_or_default();
+                let name = Mpi3dVariant::ALL.into_iter().find(|v| stem.starts_with(v.name())).map_or("mpi3d", Mpi3dVariant::name);
+                Ok(Box::new(Mpi3d::load(path, name)?))
+            }
+            // dSprites, or an archive of none of them: the dSprites loader names what is missing.
+            _ => Ok(Box::new(DSpritesOfficial::load(path)?)),
+        };
     }
     if path.is_dir() {
         return Ok(Box::new(Cars3d::load_dir(path)?));

@@ -44,9 +44,38 @@ pub struct Rendering {
     pub mask: Vec<u8>,
 }
 
+/// What the camera sees at each pixel centre: the index of the nearest triangle (or
+/// [`Fragments::NONE`]) and its flat Lambert shade (ambient 0.35 + 0.65 cos θ).
+pub struct Fragments {
+    pub triangle: Vec<u32>,
+    pub shade: Vec<f64>,
+}
+
+impl Fragments {
+    pub const NONE: u32 = u32::MAX;
+}
+
 /// Renders `tris` on a `background` colour. `light` points from the scene towards the
 /// light, in camera coordinates (x right, y up, z towards the viewer).
 pub fn render(tris: &[Triangle], cam: &Camera, light: Vec3, background: [u8; 3]) -> Rendering {
+    let frags = rasterize(tris, cam, light);
+    let mut rgb = Vec::with_capacity(frags.triangle.len() * 3);
+    let mut mask = Vec::with_capacity(frags.triangle.len());
+    for (&t, &shade) in frags.triangle.iter().zip(&frags.shade) {
+        if t == Fragments::NONE {
+            rgb.extend_from_slice(&background);
+            mask.push(0);
+        } else {
+            let c = tris[t as usize].color;
+            rgb.extend((0..3).map(|k| (c[k] * shade * 255.0).round().clamp(0.0, 255.0) as u8));
+            mask.push(1);
+        }
+    }
+    Rendering { rgb, mask }
+}
+
+/// The z-buffered visibility of `tris` (see [`render`] for the conventions).
+pub fn rasterize(tris: &[Triangle], cam: &Camera, light: Vec3) -> Fragments {
     let (w, h) = (cam.width, cam.height);
     let f = normalize(sub(cam.target, cam.eye));
     let r = normalize(cross(f, cam.up));
@@ -60,11 +89,11 @@ pub fn render(tris: &[Triangle], cam: &Camera, light: Vec3, background: [u8; 3])
     ]);
     const NEAR: f64 = 1e-3;
 
-    let mut rgb: Vec<u8> = background.iter().copied().cycle().take(w * h * 3).collect();
-    let mut mask = vec![0u8; w * h];
+    let mut triangle = vec![Fragments::NONE; w * h];
+    let mut shades = vec![0.0f64; w * h];
     let mut inv_depth = vec![0.0f64; w * h]; // 1/z of the closest surface; 0 = nothing
 
-    for t in tris {
+    for (ti, t) in tris.iter().enumerate() {
         // Camera-space depth and screen position of each vertex.
         let mut sx = [0.0; 3];
         let mut sy = [0.0; 3];
@@ -94,7 +123,6 @@ pub fn render(tris: &[Triangle], cam: &Camera, light: Vec3, background: [u8; 3])
             n = [-n[0], -n[1], -n[2]];
         }
         let shade = 0.35 + 0.65 * dot(n, l).max(0.0);
-        let color: [u8; 3] = std::array::from_fn(|c| (t.color[c] * shade * 255.0).round().clamp(0.0, 255.0) as u8);
 
         let x0 = sx.iter().cloned().fold(f64::INFINITY, f64::min).floor().max(0.0) as usize;
         let x1 = (sx.iter().cloned().fold(f64::NEG_INFINITY, f64::max).ceil().min(w as f64)).max(0.0) as usize;
@@ -116,13 +144,13 @@ pub fn render(tris: &[Triangle], cam: &Camera, light: Vec3, background: [u8; 3])
                 let p = py * w + px;
                 if z > inv_depth[p] {
                     inv_depth[p] = z;
-                    mask[p] = 1;
-                    rgb[3 * p..3 * p + 3].copy_from_slice(&color);
+                    triangle[p] = ti as u32;
+                    shades[p] = shade;
                 }
             }
         }
     }
-    Rendering { rgb, mask }
+    Fragments { triangle, shade: shades }
 }
 
 #[cfg(test)]
