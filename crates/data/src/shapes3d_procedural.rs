@@ -180,10 +180,10 @@ fn scene(shape: usize, scale: f64) -> (Vec<Triangle>, [usize; SURFACES]) {
 pub fn scene_weights(shape: usize, scale: f64, azimuth_deg: f64) -> Vec<f32> {
     let (tris, starts) = scene(shape, scale);
     let a = azimuth_deg.to_radians();
-    let (dist, height) = (3.3, 1.9);
+    let (dist, height) = (2.8, 1.2);
     let big = SIZE * SUPERSAMPLE;
-    let cam = Camera { eye: [dist * a.sin(), height, dist * a.cos()], target: [0.0, 0.5, 0.0], up: [0.0, 1.0, 0.0], fov_y: 50.0, width: big, height: big };
-    let frags = rasterize(&tris, &cam, [-0.35, 0.8, 0.5]);
+    let cam = Camera { eye: [dist * a.sin(), height, dist * a.cos()], target: [0.0, 0.6, 0.0], up: [0.0, 1.0, 0.0], fov_y: 45.0, width: big, height: big };
+    let frags = rasterize(&tris, &cam, [-0.3, 0.45, 0.85]);
     let surface = |t: u32| starts.iter().rposition(|&s| t as usize >= s).unwrap_or(0);
     let mut w = vec![0f32; SIZE * SIZE * SURFACES];
     let norm = 1.0 / (SUPERSAMPLE * SUPERSAMPLE) as f64;
