@@ -124,7 +124,7 @@ fn show(d: &dyn FactorDataset, out: &Path, rows: usize, columns: usize, seed: u6
                 batch.extend(v);
             }
         }
-        let images = d.observations(&batch)?;
+        let images = d.observations_with(&batch, &mut rng)?;
         let grid = ImageGrid::from_batch(&images, d.observation_shape(), classes.len(), 2)?;
         let path = out.join(format!("{}-factor{f}-{name}.png", d.name().replace([':', '/'], "_")));
         grid.save(&path)?;

@@ -436,14 +436,15 @@ fn permute_rows<T: Copy>(m: &[T], cols: usize, order: &[usize]) -> Vec<T> {
 pub fn export_codes(a: ExportArgs, data_dir: Option<&Path>) -> Result<()> {
     let model = load_trained(&a.run_dir, a.device.as_deref()).with_context(|| format!("loading {}", a.run_dir.display()))?;
     let dataset = open_recorded_dataset(&model.config.dataset, &a.run_dir, data_dir)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let factors = if a.grid {
         let sizes = FactorSizes::new(dataset.factors().sizes())?;
         GridLookup::grid_factors(&sizes).context("the factor grid is too large to enumerate")?
     } else {
-        dataset.sample_factors(a.num, &mut ChaCha8Rng::seed_from_u64(a.seed))
+        dataset.sample_factors(a.num, &mut rng)
     };
     let num = factors.len() / dataset.factors().num_factors();
-    let (mu, logvar) = encode_in_chunks(&model, &*dataset, &factors)?;
+    let (mu, logvar) = encode_in_chunks(&model, &*dataset, &factors, &mut rng)?;
     let k = dataset.factors().num_factors();
     let j = model.config.model.latents;
     let f64s: Vec<i64> = factors.iter().map(|&v| v as i64).collect();

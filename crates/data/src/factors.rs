@@ -191,6 +191,44 @@ pub trait FactorDataset: Send + Sync {
         self.write_observations(factors, &mut out)?;
         Ok(out)
     }
+
+    /// Whether an observation depends on more than its factors: a random colour, noise or
+    /// background (Color-, Noisy-, Scream-dSprites), or a non-latent factor drawn at random
+    /// (SmallNORB's instance). Such datasets draw that randomness from the `rng` of
+    /// [`FactorDataset::write_observations_with`], as the reference's
+    /// `sample_observations_from_factors(factors, random_state)` does.
+    fn is_stochastic(&self) -> bool {
+        false
+    }
+    /// [`FactorDataset::write_observations`] with the nuisance randomness drawn from `rng`
+    /// (in a fixed order, so the same seed gives the same images). Datasets whose
+    /// observations are a function of their factors ignore `rng` and do not advance it.
+    fn write_observations_with(&self, factors: &[usize], rng: &mut dyn RngCore, out: &mut [f32]) -> Result<()> {
+        let _ = rng;
+        self.write_observations(factors, out)
+    }
+    /// Convenience: allocates the output buffer.
+    fn observations_with(&self, factors: &[usize], rng: &mut dyn RngCore) -> Result<Vec<f32>> {
+        let n = self.factors().check_batch(factors)?;
+        let mut out = vec![0.0; n * self.observation_len()];
+        self.write_observations_with(factors, rng, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// The generator a stochastic dataset uses when called without one
+/// ([`FactorDataset::write_observations`]): ChaCha8 seeded by a hash of the factor batch, so
+/// the call is reproducible (the same batch gives the same images) without shared state.
+pub fn batch_seeded_rng(factors: &[usize]) -> rand_chacha::ChaCha8Rng {
+    use rand::SeedableRng;
+    // FNV-1a over the factor values.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &f in factors {
+        for b in (f as u64).to_le_bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    rand_chacha::ChaCha8Rng::seed_from_u64(h)
 }
 
 /// Shared argument check for `write_observations` implementations; returns n.

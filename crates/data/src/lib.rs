@@ -1,27 +1,31 @@
-//! Ground-truth factor datasets for disentanglement research: dSprites, Cars3D, Shapes3D and
-//! MPI3D, from the official files or (dSprites, Cars3D, Shapes3D) from built-in procedural generators, behind one `FactorDataset`
+//! Ground-truth factor datasets for disentanglement research: dSprites (and its Color, Noisy and
+//! Scream variants), Cars3D, Shapes3D and MPI3D, from the official files or (dSprites, Cars3D, Shapes3D) from built-in procedural generators, behind one `FactorDataset`
 //! trait. No deep-learning dependency: anything that can fill an `f32` buffer can train.
 
 pub mod binary_images;
 pub mod cars3d_official;
 pub mod cars3d_procedural;
+pub mod color_dsprites;
 pub mod dsprites_official;
 pub mod dsprites_procedural;
+pub mod dsprites_variants;
 pub mod error;
 pub mod factors;
 pub mod image_file;
 pub mod mat;
 pub mod mpi3d;
+pub mod noisy_dsprites;
 pub mod npy;
 pub mod registry;
 pub mod render3d;
+pub mod scream_dsprites;
 pub mod shapes3d_official;
 pub mod shapes3d_procedural;
 
 pub use dsprites_official::DSpritesOfficial;
 pub use dsprites_procedural::{DSpritesGrid, DSpritesProcedural};
 pub use error::{DataError, Result};
-pub use factors::{FactorDataset, FactorSpace};
+pub use factors::{FactorDataset, FactorSpace, batch_seeded_rng};
 pub use cars3d_official::Cars3d;
 pub use cars3d_procedural::{generate_cars3d, write_cars3d_dir};
 pub use mpi3d::{Mpi3d, Mpi3dVariant};

@@ -9,7 +9,11 @@ use crate::cars3d_procedural::{DEFAULT_MODELS, generate_cars3d};
 use crate::dsprites_official::{DSPRITES_DOWNLOAD, DSPRITES_FILE_NAME, DSpritesOfficial};
 use crate::dsprites_procedural::DSpritesProcedural;
 use crate::error::{DataError, Result};
+use crate::color_dsprites::RandomColor;
+use crate::dsprites_variants::DSpritesVariant;
 use crate::factors::FactorDataset;
+use crate::noisy_dsprites::UniformNoise;
+use crate::scream_dsprites::ScreamBackground;
 use crate::mpi3d::{MPI3D_DOWNLOAD, Mpi3d, Mpi3dVariant};
 use crate::shapes3d_official::{SHAPES3D_DOWNLOAD, SHAPES3D_FILE_NAME, Shapes3d};
 use crate::shapes3d_procedural::Shapes3dProcedural;
@@ -26,7 +30,7 @@ pub fn data_dir(explicit: Option<&Path>) -> Option<PathBuf> {
 
 /// Names accepted by [`open_dataset`], for help texts.
 pub const DATASET_NAMES: &str = "dsprites (procedural, default), dsprites-official, cars3d (procedural, 183 models), cars3d:N (N procedural models), cars3d-official, \
-    shapes3d (procedural), shapes3d-official, mpi3d-toy, mpi3d-realistic, mpi3d-real, or a path to an official-layout .npz file (dSprites, Shapes3D or MPI3D) or Cars3D folder";
+    color-dsprites, noisy-dsprites, scream-dsprites (procedural; with -official: on the official file), shapes3d (procedural), shapes3d-official, mpi3d-toy, mpi3d-realistic, mpi3d-real, or a path to an official-layout .npz file (dSprites, Shapes3D or MPI3D) or Cars3D folder";
 
 /// Whether `spec` names a registered dataset (procedural or official-by-name) rather than
 /// a path: the names [`open_dataset`] matches before it looks at the file system.
@@ -34,6 +38,7 @@ fn is_registered_name(spec: &str) -> bool {
     matches!(spec, "dsprites" | "cars3d" | "dsprites-official" | "cars3d-official" | "shapes3d" | "shapes3d-official")
         || spec.starts_with("cars3d:")
         || Mpi3dVariant::from_name(spec).is_some()
+        || dsprites_variant(spec).is_some()
 }
 
 /// What a run should store for `spec`: a registered name as it is, a path that exists as its
@@ -95,6 +100,15 @@ pub fn dataset_channels(spec: &str) -> usize {
         };
     }
     3
+}
+
+/// A dSprites variant's name split into the variant and its base (`dsprites` or `dsprites-official`).
+fn dsprites_variant(spec: &str) -> Option<(&str, &'static str)> {
+    let (variant, official) = match spec.strip_suffix("-official") {
+        Some(v) => (v, true),
+        None => (spec, false),
+    };
+    matches!(variant, "color-dsprites" | "noisy-dsprites" | "scream-dsprites").then_some((variant, if official { "dsprites-official" } else { "dsprites" }))
 }
 
 /// Which dataset an official-layout `.npz` holds, told by its array names.
@@ -177,6 +191,14 @@ pub fn open_dataset(spec: &str, data_dir: Option<&Path>) -> Result<Box<dyn Facto
             return Ok(Box::new(Cars3d::load_dir(&path)?));
         }
         _ => {}
+    }
+    if let Some((variant, base)) = dsprites_variant(spec) {
+        let base = open_dataset(base, data_dir)?;
+        return Ok(match variant {
+            "color-dsprites" => Box::new(DSpritesVariant::new(base, RandomColor)?),
+            "noisy-dsprites" => Box::new(DSpritesVariant::new(base, UniformNoise)?),
+            _ => Box::new(DSpritesVariant::new(base, ScreamBackground::new())?),
+        });
     }
     if let Some(v) = Mpi3dVariant::from_name(spec) {
         let relative = v.relative_path();

@@ -12,7 +12,7 @@ use disentangle_models::config::NoiseConfig;
 use disentangle_models::noise::sample_eps;
 use disentangle_train::inference::{TrainedModel, load_trained};
 use disentangle_train::run_dir::write_atomic;
-use rand::SeedableRng;
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Result, StudyError};
@@ -67,20 +67,21 @@ pub struct EvaluateOptions {
     pub data_dir: Option<PathBuf>,
 }
 
-/// Encodes factor vectors of `dataset` with the trained model: (μ, log σ²).
-pub fn encode_factors(m: &TrainedModel, dataset: &dyn FactorDataset, factors: &[usize]) -> Result<(Vec<f32>, Vec<f32>)> {
+/// Encodes factor vectors of `dataset` with the trained model: (μ, log σ²). A stochastic
+/// dataset (Color-dSprites …) draws its observations' nuisance from `rng`.
+pub fn encode_factors(m: &TrainedModel, dataset: &dyn FactorDataset, factors: &[usize], rng: &mut dyn RngCore) -> Result<(Vec<f32>, Vec<f32>)> {
     let n = factors.len() / dataset.factors().num_factors();
-    let images = dataset.observations(factors)?;
+    let images = dataset.observations_with(factors, rng)?;
     Ok(m.encode(&images, n))
 }
 
 /// As [`encode_factors`] for any number of factor vectors: rendered and encoded 1,024 at a
 /// time, so memory stays bounded.
-pub fn encode_in_chunks(m: &TrainedModel, dataset: &dyn FactorDataset, factors: &[usize]) -> Result<(Vec<f32>, Vec<f32>)> {
+pub fn encode_in_chunks(m: &TrainedModel, dataset: &dyn FactorDataset, factors: &[usize], rng: &mut dyn RngCore) -> Result<(Vec<f32>, Vec<f32>)> {
     let k = dataset.factors().num_factors();
     let (mut mu, mut logvar) = (Vec::with_capacity(factors.len() / k * m.config.model.latents), Vec::new());
     for chunk in factors.chunks(1024 * k) {
-        let (a, b) = encode_factors(m, dataset, chunk)?;
+        let (a, b) = encode_factors(m, dataset, chunk, rng)?;
         mu.extend(a);
         logvar.extend(b);
     }
@@ -96,8 +97,10 @@ pub fn evaluate_run(run_dir: &Path, o: &EvaluateOptions) -> Result<Report> {
     let noise = model.config.model.noise.clone();
     let latents = model.config.model.latents;
     let mut noise_rng = ChaCha8Rng::seed_from_u64(o.seed ^ 0x5eed);
+    // Nuisance draws of stochastic datasets, a stream of their own.
+    let mut observation_rng = ChaCha8Rng::seed_from_u64(o.seed ^ 0x0b5e_4a7e);
     let mut representation = |factors: &[usize]| -> Result<Vec<f32>, StudyError> {
-        let (mu, logvar) = encode_factors(&model, &*dataset, factors)?;
+        let (mu, logvar) = encode_factors(&model, &*dataset, factors, &mut observation_rng)?;
         Ok(match o.representation {
             RepresentationKind::Mean => mu,
             RepresentationKind::Sampled => {
@@ -115,7 +118,7 @@ pub fn evaluate_run(run_dir: &Path, o: &EvaluateOptions) -> Result<Report> {
         let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
         let n = o.posterior_samples;
         let factors = dataset.sample_factors(n, &mut rng);
-        let (mu, logvar) = encode_in_chunks(&model, &*dataset, &factors)?;
+        let (mu, logvar) = encode_in_chunks(&model, &*dataset, &factors, &mut rng)?;
         let rho = match noise {
             NoiseConfig::Correlated { rho } => rho,
             NoiseConfig::Independent => 0.0,

@@ -135,7 +135,7 @@ pub fn visualize(run_dir: &Path, out_dir: &Path, o: &PictureOptions) -> Result<P
     // Reconstructions of seeded samples.
     let n = o.reconstructions.max(1);
     let factors = dataset.sample_factors(n, &mut rng);
-    let images = dataset.observations(&factors)?;
+    let images = dataset.observations_with(&factors, &mut rng)?;
     let (mu, _) = model.encode(&images, n);
     let recon = model.decode(&mu, n);
     let mut grid = ImageGrid::new(shape, 2, n, 2).map_err(|e| picture_err(run_dir, e))?;
@@ -160,7 +160,7 @@ pub fn visualize(run_dir: &Path, out_dir: &Path, o: &PictureOptions) -> Result<P
     // Traversals.
     let kl_n = o.kl_samples.max(1);
     let kl_factors = dataset.sample_factors(kl_n, &mut rng);
-    let (kl_mu, kl_lv) = encode_in_chunks(&model, &*dataset, &kl_factors)?;
+    let (kl_mu, kl_lv) = encode_in_chunks(&model, &*dataset, &kl_factors, &mut rng)?;
     let latent_kl = mean_kl_per_latent(&kl_mu, &kl_lv, latents);
     let order = order_by_kl(&latent_kl);
     let base_factors = match o.base_index {
@@ -173,7 +173,7 @@ pub fn visualize(run_dir: &Path, out_dir: &Path, o: &PictureOptions) -> Result<P
         }
         None => factors[..dataset.factors().num_factors()].to_vec(),
     };
-    let base_image = dataset.observations(&base_factors)?;
+    let base_image = dataset.observations_with(&base_factors, &mut rng)?;
     let (base, _) = model.encode(&base_image, 1);
     let values = traversal_values(o.range, o.steps);
     let codes = traversal_codes(&base, &order, &values);

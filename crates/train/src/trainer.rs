@@ -295,10 +295,11 @@ fn check_dataset(config: &TrainConfig, dataset: &dyn FactorDataset) -> Result<()
     Ok(())
 }
 
-/// One batch of `n` images [n, C, H, W], drawn i.i.d. over the factor space.
+/// One batch of `n` images [n, C, H, W], drawn i.i.d. over the factor space (a stochastic
+/// dataset draws its nuisance from the same generator, after the factors).
 pub fn batch_values(dataset: &dyn FactorDataset, n: usize, rng: &mut dyn RngCore) -> Result<Vec<f32>> {
     let factors = dataset.sample_factors(n, rng);
-    Ok(dataset.observations(&factors)?)
+    Ok(dataset.observations_with(&factors, rng)?)
 }
 
 /// One batch of images as a tensor.
