@@ -37,7 +37,7 @@ pub enum DataError {
          or put the file back"
     )]
     RecordedDatasetMissing { spec: String, tried: String, name: String },
-    #[error("unknown dataset `{0}`: expected dsprites, dsprites-official, color-dsprites, noisy-dsprites, scream-dsprites (each also -official), cars3d, cars3d:N, cars3d-official, shapes3d, shapes3d-official, mpi3d-toy, mpi3d-realistic, mpi3d-real, an .npz file or a folder of .mat files")]
+    #[error("unknown dataset `{0}`: expected dsprites, dsprites-official, color-dsprites, noisy-dsprites, scream-dsprites (each also -official), cars3d, cars3d:N, cars3d-official, shapes3d, shapes3d-official, smallnorb, mpi3d-toy, mpi3d-realistic, mpi3d-real, an .npz file or a folder of .mat files")]
     UnknownDataset(String),
     #[error("factor {factor} has class {class}, but only {size} classes exist")]
     FactorOutOfRange {

@@ -1,5 +1,5 @@
 //! Ground-truth factor datasets for disentanglement research: dSprites (and its Color, Noisy and
-//! Scream variants), Cars3D, Shapes3D and MPI3D, from the official files or (dSprites, Cars3D, Shapes3D) from built-in procedural generators, behind one `FactorDataset`
+//! Scream variants), Cars3D, Shapes3D, SmallNORB and MPI3D, from the official files or (dSprites, Cars3D, Shapes3D) from built-in procedural generators, behind one `FactorDataset`
 //! trait. No deep-learning dependency: anything that can fill an `f32` buffer can train.
 
 pub mod binary_images;
@@ -12,6 +12,7 @@ pub mod dsprites_variants;
 pub mod error;
 pub mod factors;
 pub mod image_file;
+pub mod lanczos;
 pub mod mat;
 pub mod mpi3d;
 pub mod noisy_dsprites;
@@ -21,6 +22,7 @@ pub mod render3d;
 pub mod scream_dsprites;
 pub mod shapes3d_official;
 pub mod shapes3d_procedural;
+pub mod smallnorb;
 
 pub use dsprites_official::DSpritesOfficial;
 pub use dsprites_procedural::{DSpritesGrid, DSpritesProcedural};
@@ -30,6 +32,7 @@ pub use cars3d_official::Cars3d;
 pub use cars3d_procedural::{generate_cars3d, write_cars3d_dir};
 pub use mpi3d::{Mpi3d, Mpi3dVariant};
 pub use shapes3d_official::Shapes3d;
+pub use smallnorb::SmallNorb;
 pub use shapes3d_procedural::{Shapes3dProcedural, write_shapes3d_npz};
 pub use registry::{
     DATA_DIR_ENV, DATASET_NAMES, data_dir, dataset_channels, dataset_spec_to_store, open_dataset, open_recorded_dataset,

@@ -17,6 +17,7 @@ use crate::scream_dsprites::ScreamBackground;
 use crate::mpi3d::{MPI3D_DOWNLOAD, Mpi3d, Mpi3dVariant};
 use crate::shapes3d_official::{SHAPES3D_DOWNLOAD, SHAPES3D_FILE_NAME, Shapes3d};
 use crate::shapes3d_procedural::Shapes3dProcedural;
+use crate::smallnorb::{CHUNKS as SMALLNORB_CHUNKS, SMALLNORB_DOWNLOAD, SmallNorb};
 
 /// Environment variable naming the data folder.
 pub const DATA_DIR_ENV: &str = "DISENTANGLE_DATA";
@@ -30,7 +31,7 @@ pub fn data_dir(explicit: Option<&Path>) -> Option<PathBuf> {
 
 /// Names accepted by [`open_dataset`], for help texts.
 pub const DATASET_NAMES: &str = "dsprites (procedural, default), dsprites-official, cars3d (procedural, 183 models), cars3d:N (N procedural models), cars3d-official, \
-    color-dsprites, noisy-dsprites, scream-dsprites (procedural; with -official: on the official file), shapes3d (procedural), shapes3d-official, mpi3d-toy, mpi3d-realistic, mpi3d-real, or a path to an official-layout .npz file (dSprites, Shapes3D or MPI3D) or Cars3D folder";
+    color-dsprites, noisy-dsprites, scream-dsprites (procedural; with -official: on the official file), shapes3d (procedural), shapes3d-official, smallnorb, mpi3d-toy, mpi3d-realistic, mpi3d-real, or a path to an official-layout .npz file (dSprites, Shapes3D or MPI3D) or Cars3D folder";
 
 /// Whether `spec` names a registered dataset (procedural or official-by-name) rather than
 /// a path: the names [`open_dataset`] matches before it looks at the file system.
@@ -39,6 +40,7 @@ fn is_registered_name(spec: &str) -> bool {
         || spec.starts_with("cars3d:")
         || Mpi3dVariant::from_name(spec).is_some()
         || dsprites_variant(spec).is_some()
+        || spec == "smallnorb"
 }
 
 /// What a run should store for `spec`: a registered name as it is, a path that exists as its
@@ -89,10 +91,13 @@ pub fn open_recorded_dataset(spec: &str, base: &Path, data_dir: Option<&Path>) -
 /// Image channels of a dataset named as [`open_dataset`] takes it, without opening it (which
 /// for Cars3D means rendering it): dSprites names and files are grey, everything else RGB.
 pub fn dataset_channels(spec: &str) -> usize {
-    if spec.starts_with("dsprites") {
+    if spec.starts_with("dsprites") || spec == "smallnorb" {
         return 1;
     }
     let path = Path::new(spec);
+    if is_smallnorb_dir(path) {
+        return 1;
+    }
     if path.is_file() {
         return match npz_kind(path) {
             Some(NpzKind::DSprites) | None => 1,
@@ -100,6 +105,11 @@ pub fn dataset_channels(spec: &str) -> usize {
         };
     }
     3
+}
+
+/// Whether `dir` holds the SmallNORB files (else a folder is Cars3D).
+fn is_smallnorb_dir(dir: &Path) -> bool {
+    dir.join(format!("{}-dat.mat", SMALLNORB_CHUNKS[0])).is_file()
 }
 
 /// A dSprites variant's name split into the variant and its base (`dsprites` or `dsprites-official`).
@@ -200,6 +210,14 @@ pub fn open_dataset(spec: &str, data_dir: Option<&Path>) -> Result<Box<dyn Facto
             _ => Box::new(DSpritesVariant::new(base, ScreamBackground::new())?),
         });
     }
+    if spec == "smallnorb" {
+        let dir = data_dir.ok_or(DataError::NoDataDir { dataset: "smallnorb", relative: "small_norb/smallnorb-*-{training,testing}-{dat,cat,info}.mat", procedural: "dsprites (there is no procedural SmallNORB)" })?;
+        let path = dir.join("small_norb");
+        if !is_smallnorb_dir(&path) {
+            return Err(DataError::MissingOfficial { dataset: "SmallNORB", path, download: SMALLNORB_DOWNLOAD, procedural: "--dataset dsprites (there is no procedural SmallNORB)" });
+        }
+        return Ok(Box::new(SmallNorb::load_dir(&path)?));
+    }
     if let Some(v) = Mpi3dVariant::from_name(spec) {
         let relative = v.relative_path();
         let path = official_file(data_dir, v.name(), v.name(), relative, MPI3D_DOWNLOAD, "--dataset shapes3d (no procedural MPI3D)")?;
@@ -226,6 +244,9 @@ pub fn open_dataset(spec: &str, data_dir: Option<&Path>) -> Result<Box<dyn Facto
         };
     }
     if path.is_dir() {
+        if is_smallnorb_dir(path) {
+            return Ok(Box::new(SmallNorb::load_dir(path)?));
+        }
         return Ok(Box::new(Cars3d::load_dir(path)?));
     }
     if path.extension().is_some_and(|e| e == "npz") || spec.contains('/') {

@@ -46,8 +46,8 @@ fn presets_parse_with_the_expected_sizes() {
     // The mini presets: the same configurations at 5 seeds.
     assert_eq!(sizes[2], ("paper-mini-dsprites", 10, 50));
     assert_eq!(sizes[3], ("paper-mini-cars3d", 10, 50));
-    // dlib: 6 objectives × 6 values × 3 datasets × 50 seeds.
-    assert_eq!(sizes[4], ("dlib-grid", 108, 5400));
+    // dlib: 6 objectives × 6 values × 6 datasets × 50 seeds.
+    assert_eq!(sizes[4], ("dlib-grid", 216, 10800));
     for (mini, full) in [("paper-mini-dsprites", "paper-dsprites"), ("paper-mini-cars3d", "paper-cars3d")] {
         let (m, f) = (load_study(mini).unwrap(), load_study(full).unwrap());
         assert_eq!(m.configurations().unwrap(), f.configurations().unwrap(), "{mini}");
