@@ -14,6 +14,47 @@ use std::path::{Path, PathBuf};
 use crate::error::{DataError, Result};
 use crate::npy::{DType, NpyHeader, read_header};
 
+/// Random access to N images of H×W×C bytes (an array in a file, or an HDF5 dataset).
+pub trait ImageStore: Send + Sync + std::fmt::Debug {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// (H, W, C).
+    fn hwc(&self) -> [usize; 3];
+    /// H·W·C.
+    fn image_len(&self) -> usize {
+        self.hwc().iter().product()
+    }
+    /// The file the images are read from.
+    fn path(&self) -> &Path;
+    /// Copies image `i` (H×W×C bytes) into `out`.
+    fn read_image(&self, i: usize, out: &mut [u8]) -> Result<()>;
+    /// Writes image `i` as C×H×W values in [0, 1] (the layout every dataset hands out).
+    fn write_chw_f32(&self, i: usize, scratch: &mut [u8], out: &mut [f32]) -> Result<()> {
+        self.read_image(i, scratch)?;
+        let [h, w, c] = self.hwc();
+        for ch in 0..c {
+            for p in 0..h * w {
+                out[ch * h * w + p] = scratch[p * c + ch] as f32 / 255.0;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks `read_image`'s arguments; returns the image length.
+pub(crate) fn check_read(n: usize, hwc: [usize; 3], i: usize, out: &[u8]) -> Result<usize> {
+    if i >= n {
+        return Err(DataError::IndexOutOfRange { index: i, len: n });
+    }
+    let len = hwc.iter().product();
+    if out.len() != len {
+        return Err(DataError::BufferSize { what: "image buffer (H×W×C)", got: out.len(), expected: len });
+    }
+    Ok(len)
+}
+
 /// One image array opened for positioned reads.
 #[derive(Debug)]
 pub struct U8ImageFile {
@@ -160,44 +201,32 @@ impl U8ImageFile {
         Ok(U8ImageFile { file, path: path.to_path_buf(), offset: start, n, hwc })
     }
 
-    pub fn len(&self) -> usize {
+    /// Images stored contiguously at `offset` of `path` (an uncompressed HDF5 dataset).
+    pub fn at_offset(path: &Path, offset: u64, n: usize, hwc: [usize; 3]) -> Result<Self> {
+        let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+        let file_len = file.metadata().map_err(|e| DataError::io(path, e))?.len();
+        let bytes = (n * hwc.iter().product::<usize>()) as u64;
+        if file_len < offset + bytes {
+            return Err(DataError::format(path, format!("truncated: the images need {} bytes, the file has {file_len}", offset + bytes)));
+        }
+        Ok(U8ImageFile { file, path: path.to_path_buf(), offset, n, hwc })
+    }
+}
+
+impl ImageStore for U8ImageFile {
+    fn len(&self) -> usize {
         self.n
     }
-    pub fn is_empty(&self) -> bool {
-        self.n == 0
+    fn hwc(&self) -> [usize; 3] {
+        self.hwc
     }
-    /// The file the images are read from.
-    pub fn path(&self) -> &Path {
+    fn path(&self) -> &Path {
         &self.path
     }
-    /// H·W·C.
-    pub fn image_len(&self) -> usize {
-        self.hwc.iter().product()
-    }
-
-    /// Copies image `i` (H×W×C bytes) into `out`.
-    pub fn read_image(&self, i: usize, out: &mut [u8]) -> Result<()> {
-        if i >= self.n {
-            return Err(DataError::IndexOutOfRange { index: i, len: self.n });
-        }
-        let len = self.image_len();
-        if out.len() != len {
-            return Err(DataError::BufferSize { what: "image buffer (H×W×C)", got: out.len(), expected: len });
-        }
+    fn read_image(&self, i: usize, out: &mut [u8]) -> Result<()> {
+        let len = check_read(self.n, self.hwc, i, out)?;
         let at = self.offset + (i * len) as u64;
         read_exact_at(&self.file, out, at).map_err(|e| DataError::io(&self.path, e))
-    }
-
-    /// Writes image `i` as C×H×W values in [0, 1] (the layout every dataset hands out).
-    pub fn write_chw_f32(&self, i: usize, scratch: &mut [u8], out: &mut [f32]) -> Result<()> {
-        self.read_image(i, scratch)?;
-        let [h, w, c] = self.hwc;
-        for ch in 0..c {
-            for p in 0..h * w {
-                out[ch * h * w + p] = scratch[p * c + ch] as f32 / 255.0;
-            }
-        }
-        Ok(())
     }
 }
 

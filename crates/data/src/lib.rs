@@ -11,6 +11,8 @@ pub mod dsprites_procedural;
 pub mod dsprites_variants;
 pub mod error;
 pub mod factors;
+#[cfg(feature = "hdf5")]
+pub mod hdf5_images;
 pub mod image_file;
 pub mod lanczos;
 pub mod mat;

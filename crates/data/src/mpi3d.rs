@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{DataError, Result};
 use crate::factors::{FactorDataset, FactorSpace};
-use crate::image_file::U8ImageFile;
+use crate::image_file::{ImageStore, U8ImageFile};
 use crate::shapes3d_official::write_indexed;
 
 pub const FACTOR_NAMES: [&str; 7] = ["object_color", "object_shape", "object_size", "camera_height", "background_color", "horizontal_axis", "vertical_axis"];

@@ -178,9 +178,20 @@ pub fn open_dataset(spec: &str, data_dir: Option<&Path>) -> Result<Box<dyn Facto
         }
         "shapes3d" => return Ok(Box::new(Shapes3dProcedural::new())),
         "shapes3d-official" => {
-            const RELATIVE: &str = "3dshapes/look-at-object-room_floor-hueXwall-hueXobj-hueXobj-sizeXobj-shapeXview-azi.npz";
-            debug_assert!(RELATIVE.ends_with(SHAPES3D_FILE_NAME));
-            let path = official_file(data_dir, "shapes3d-official", "Shapes3D", RELATIVE, SHAPES3D_DOWNLOAD, "--dataset shapes3d")?;
+            // disentanglement_lib's npz, else DeepMind's original file.
+            let dir = data_dir.ok_or(DataError::NoDataDir {
+                dataset: "shapes3d-official",
+                relative: "3dshapes/3dshapes.h5 or 3dshapes/look-at-object-room_floor-hueXwall-hueXobj-hueXobj-sizeXobj-shapeXview-azi.npz",
+                procedural: "shapes3d",
+            })?;
+            let (npz, h5) = (dir.join("3dshapes").join(SHAPES3D_FILE_NAME), dir.join("3dshapes").join("3dshapes.h5"));
+            let path = if npz.is_file() {
+                npz
+            } else if h5.is_file() {
+                h5
+            } else {
+                return Err(DataError::MissingOfficial { dataset: "Shapes3D", path: h5, download: SHAPES3D_DOWNLOAD, procedural: "--dataset shapes3d" });
+            };
             return Ok(Box::new(Shapes3d::load(&path)?));
         }
         "cars3d-official" => {
@@ -231,6 +242,9 @@ pub fn open_dataset(spec: &str, data_dir: Option<&Path>) -> Result<Box<dyn Facto
         return Ok(Box::new(generate_cars3d(n, 0)?));
     }
     let path = Path::new(spec);
+    if path.is_file() && path.extension().is_some_and(|e| e == "h5" || e == "hdf5") {
+        return Ok(Box::new(Shapes3d::load(path)?));
+    }
     if path.is_file() && path.extension().is_some_and(|e| e == "npz") {
         return match npz_kind(path) {
             Some(NpzKind::Shapes3d) => Ok(Box::new(Shapes3d::load(path)?)),

@@ -14,14 +14,13 @@ use rayon::prelude::*;
 
 use crate::error::{DataError, Result};
 use crate::factors::{FactorDataset, FactorSpace, check_output};
-use crate::image_file::U8ImageFile;
+use crate::image_file::{ImageStore, U8ImageFile};
 use crate::npy::{NpzArray, read_npz_array};
 use crate::shapes3d_procedural::FACTOR_NAMES;
 
 /// disentanglement_lib's file name, under `DATA_DIR/3dshapes/`.
 pub const SHAPES3D_FILE_NAME: &str = "look-at-object-room_floor-hueXwall-hueXobj-hueXobj-sizeXobj-shapeXview-azi.npz";
-pub const SHAPES3D_DOWNLOAD: &str = "https://storage.googleapis.com/3d-shapes/3dshapes.h5 (convert to the npz layout: \
-    python3 -c \"import h5py, numpy as n; f = h5py.File('3dshapes.h5', 'r'); n.savez('OUT.npz', images=f['images'][:], labels=f['labels'][:])\")";
+pub const SHAPES3D_DOWNLOAD: &str = "https://storage.googleapis.com/3d-shapes/3dshapes.h5 (or disentanglement_lib's conversion of it, 3dshapes/look-at-object-room_floor-hueXwall-hueXobj-hueXobj-sizeXobj-shapeXview-azi.npz)";
 
 pub struct Shapes3d {
     name: String,
@@ -29,7 +28,7 @@ pub struct Shapes3d {
     space: FactorSpace,
     /// Label value of each class of each factor.
     values: Vec<Vec<f64>>,
-    images: U8ImageFile,
+    images: Box<dyn ImageStore>,
 }
 
 /// The factor grid that `labels` (n×K, row-major rows) spells out, or the first row that
@@ -69,7 +68,39 @@ pub fn grid_from_labels(labels: &[f64], n: usize, k: usize) -> std::result::Resu
 }
 
 impl Shapes3d {
+    /// Loads DeepMind's `3dshapes.h5` (`.h5`/`.hdf5`, with the `hdf5` feature) or
+    /// disentanglement_lib's `.npz` layout (anything else).
     pub fn load(path: &Path) -> Result<Self> {
+        if path.extension().is_some_and(|e| e == "h5" || e == "hdf5") {
+            return Self::load_h5(path);
+        }
+        Self::load_npz(path)
+    }
+
+    #[cfg(feature = "hdf5")]
+    fn load_h5(path: &Path) -> Result<Self> {
+        let fmt = |m: String| DataError::format(path, m);
+        let file = hdf5::File::open(path).map_err(|e| fmt(format!("not a readable HDF5 file: {e}")))?;
+        let labels_ds = file.dataset("labels").map_err(|e| fmt(format!("dataset `labels`: {e}")))?;
+        let shape = labels_ds.shape();
+        if shape.len() != 2 || shape[1] != FACTOR_NAMES.len() || shape[0] == 0 {
+            return Err(fmt(format!("dataset `labels` has shape {shape:?}, expected (N, 6)")));
+        }
+        let labels: Vec<f64> = labels_ds.read_raw().map_err(|e| fmt(format!("dataset `labels`: {e}")))?;
+        let images = crate::hdf5_images::open_images(&file, path, "images", [64, 64, 3])?;
+        Self::from_parts(path, labels, shape[0], images)
+    }
+
+    #[cfg(not(feature = "hdf5"))]
+    fn load_h5(path: &Path) -> Result<Self> {
+        Err(DataError::format(
+            path,
+            "this build cannot read HDF5 (it was built without the `hdf5` feature); rebuild with default features, or convert to \
+             disentanglement_lib's npz layout: python3 -c \"import h5py, numpy as n; f = h5py.File('3dshapes.h5', 'r'); n.savez('OUT.npz', images=f['images'][:], labels=f['labels'][:])\"",
+        ))
+    }
+
+    fn load_npz(path: &Path) -> Result<Self> {
         let fmt = |m: String| DataError::format(path, m);
         let labels = match read_npz_array(path, "labels")? {
             NpzArray::Float { shape, data } => (shape, data),
@@ -83,8 +114,13 @@ impl Shapes3d {
         if n == 0 {
             return Err(fmt("array `labels` has no rows".into()));
         }
-        let (sizes, values) = grid_from_labels(&labels, n, 6).map_err(|m| fmt(format!("array `labels`: {m}")))?;
-        let images = U8ImageFile::open_npz_member(path, "images", [64, 64, 3])?;
+        let images = Box::new(U8ImageFile::open_npz_member(path, "images", [64, 64, 3])?);
+        Self::from_parts(path, labels, n, images)
+    }
+
+    fn from_parts(path: &Path, labels: Vec<f64>, n: usize, images: Box<dyn ImageStore>) -> Result<Self> {
+        let fmt = |m: String| DataError::format(path, m);
+        let (sizes, values) = grid_from_labels(&labels, n, 6).map_err(|m| fmt(format!("labels: {m}")))?;
         if images.len() != n {
             return Err(fmt(format!("{} images but {n} label rows", images.len())));
         }
@@ -124,12 +160,12 @@ impl FactorDataset for Shapes3d {
         self.values.iter().map(|v| v.len() * 8).sum()
     }
     fn write_observations(&self, factors: &[usize], out: &mut [f32]) -> Result<()> {
-        write_indexed(&self.space, &self.images, factors, out)
+        write_indexed(&self.space, &*self.images, factors, out)
     }
 }
 
 /// `write_observations` for a full-grid dataset whose images sit in row-major order in a file.
-pub(crate) fn write_indexed(space: &FactorSpace, images: &U8ImageFile, factors: &[usize], out: &mut [f32]) -> Result<()> {
+pub(crate) fn write_indexed(space: &FactorSpace, images: &dyn ImageStore, factors: &[usize], out: &mut [f32]) -> Result<()> {
     let len = images.image_len();
     check_output(space, len, factors, out)?;
     let k = space.num_factors();

@@ -118,7 +118,7 @@ fn damaged_shapes3d_files_are_typed_errors() {
     }
     // Missing file, by name: says where it belongs and what to use instead.
     let e = open_dataset("shapes3d-official", Some(dir.path())).err().unwrap().to_string();
-    assert!(e.contains("3dshapes/look-at-object-room") && e.contains("--dataset shapes3d"), "{e}");
+    assert!(e.contains("3dshapes/3dshapes.h5") && e.contains("3dshapes/look-at-object-room") && e.contains("--dataset shapes3d"), "{e}");
 }
 
 /// CRC-32 state of `len` zero bytes, by doubling (the files below are gigabytes of zeros).
@@ -287,4 +287,53 @@ fn mpi3d_files_at_their_official_sizes_index_row_major() {
     assert!(e.contains("mpi3d_real.npz") && e.contains("holds 2 images") && e.contains("460800"), "{e}");
     let e = open_dataset("mpi3d-realistic", Some(dir.path())).err().unwrap().to_string();
     assert!(e.contains("mpi3d_realistic/mpi3d_realistic.npz"), "{e}");
+}
+
+/// DeepMind's `3dshapes.h5` layout (datasets `images` N×64×64×3 uint8, `labels` N×6 float64),
+/// written by the HDF5 library as h5py would, contiguous and chunked with gzip.
+#[cfg(feature = "hdf5")]
+#[test]
+fn shapes3d_h5_contiguous_and_chunked_load_the_same_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let generator = Shapes3dProcedural::with_grid(GRID).unwrap();
+    let all = all_factors(&generator);
+    let n = generator.num_observations();
+    let mut images = vec![0u8; n * 12288];
+    for (i, f) in all.chunks(6).enumerate() {
+        generator.write_image_u8(f, &mut images[i * 12288..(i + 1) * 12288]);
+    }
+    let labels: Vec<f64> = all.chunks(6).flat_map(|f| generator.labels(f)).collect();
+    let want = generator.observations(&all).unwrap();
+    for chunked in [false, true] {
+        let path = dir.path().join(format!("3dshapes-{chunked}.h5"));
+        {
+            let file = hdf5::File::create(&path).unwrap();
+            let img = ndarray::Array4::from_shape_vec((n, 64, 64, 3), images.clone()).unwrap();
+            let b = file.new_dataset_builder();
+            let b = if chunked { b.chunk((1, 64, 64, 3)).deflate(4) } else { b };
+            b.with_data(&img).create("images").unwrap();
+            let lab = ndarray::Array2::from_shape_vec((n, 6), labels.clone()).unwrap();
+            file.new_dataset_builder().with_data(&lab).create("labels").unwrap();
+        }
+        let d = Shapes3d::load(&path).unwrap();
+        assert_eq!(d.factors().sizes(), &GRID, "chunked {chunked}");
+        assert_eq!(d.observations(&all).unwrap(), want, "chunked {chunked}");
+    }
+    // By name: DIR/3dshapes/3dshapes.h5.
+    std::fs::create_dir_all(dir.path().join("3dshapes")).unwrap();
+    std::fs::copy(dir.path().join("3dshapes-true.h5"), dir.path().join("3dshapes/3dshapes.h5")).unwrap();
+    assert_eq!(open_dataset("shapes3d-official", Some(dir.path())).unwrap().num_observations(), n);
+    // Damaged: not HDF5, a wrong element type, a truncated file.
+    let bad = dir.path().join("bad.h5");
+    std::fs::write(&bad, b"not an hdf5 file").unwrap();
+    assert!(Shapes3d::load(&bad).err().unwrap().to_string().contains("bad.h5"));
+    {
+        let file = hdf5::File::create(&bad).unwrap();
+        file.new_dataset_builder().with_data(&ndarray::Array4::<f32>::zeros((n, 64, 64, 3))).create("images").unwrap();
+        file.new_dataset_builder().with_data(&ndarray::Array2::from_shape_vec((n, 6), labels.clone()).unwrap()).create("labels").unwrap();
+    }
+    assert!(Shapes3d::load(&bad).err().unwrap().to_string().contains("expected uint8"));
+    let full = std::fs::read(dir.path().join("3dshapes-false.h5")).unwrap();
+    std::fs::write(&bad, &full[..full.len() / 2]).unwrap();
+    assert!(Shapes3d::load(&bad).is_err());
 }
