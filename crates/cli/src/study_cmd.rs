@@ -50,7 +50,7 @@ pub enum StudyCommand {
     /// Test the seed paper's claims on a study's finished runs: paired differences over seeds
     /// and a sign-test verdict per claim (holds at this scale / reversed / inconclusive)
     Compare {
-        /// The study folder.
+        /// The study folder, or a CSV table it exported (`study export`).
         dir: PathBuf,
         /// Print Markdown tables (one per claim) instead of plain text.
         #[arg(long)]
@@ -241,7 +241,13 @@ pub fn run(command: StudyCommand, data_dir: Option<&Path>) -> Result<()> {
             Ok(())
         }
         StudyCommand::Compare { dir, markdown } => {
-            let rows = study_rows(&dir)?;
+            // A study folder, or a table it exported (what docs/results/ publishes).
+            let rows = if dir.is_file() {
+                let text = std::fs::read_to_string(&dir).with_context(|| format!("reading {}", dir.display()))?;
+                disentangle_study::export::from_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
+            } else {
+                study_rows(&dir)?
+            };
             let results = compare(PAPER_CLAIMS, &rows);
             let theory = claims::theory(&rows);
             if results.is_empty() && theory.is_empty() {

@@ -196,3 +196,35 @@ fn factors_stored_as_whole_floats_are_accepted_and_fractions_refused() {
     let err = fails(&["evaluate", "--codes", fractional.to_str().unwrap(), "--metrics", "mig"]);
     assert!(err.contains("x.npz") && err.contains("whole numbers") && err.contains("0.5"), "{err}");
 }
+
+#[test]
+fn new_datasets_show_train_and_evaluate_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |p: &str| dir.path().join(p).to_str().unwrap().to_string();
+    // Shapes3D in disentanglement_lib's layout, where `shapes3d-official` looks for it.
+    let npz = d("data/3dshapes/look-at-object-room_floor-hueXwall-hueXobj-hueXobj-sizeXobj-shapeXview-azi.npz");
+    let out = ok(&["data", "generate", "shapes3d", "--out", &npz, "--grid", "2,2,2,2,4,3"]);
+    assert!(out.contains("(192 images)"), "{out}");
+    let data = d("data");
+    let info = ok(&["--data-dir", &data, "data", "info", "shapes3d-official"]);
+    assert!(info.contains("observations  192 of shape (C, H, W) = (3, 64, 64)") && info.contains("orientation 3"), "{info}");
+    for name in ["shapes3d", "color-dsprites", "noisy-dsprites", "scream-dsprites", "shapes3d-official"] {
+        let shown = ok(&["--data-dir", &data, "data", "show", name, "--out", &d("show"), "--rows", "1", "--columns", "3"]);
+        assert!(shown.lines().count() >= 5, "{name}: {shown}");
+        let run = d(&format!("run-{name}"));
+        let o = ok(&["--data-dir", &data, "train", "--dataset", name, "--steps", "2", "--batch-size", "4", "--summary-batches", "1", "--quiet", "--out", &run]);
+        assert!(o.contains("steps        2"), "{name}: {o}");
+        let config = std::fs::read_to_string(Path::new(&run).join("config.toml")).unwrap();
+        assert!(config.contains("channels = 3"), "{name}: {config}");
+    }
+    for name in ["shapes3d-official", "color-dsprites"] {
+        let run = d(&format!("run-{name}"));
+        let scored = ok(&["--data-dir", &data, "evaluate", &run, "--metrics", "mig,sap"]);
+        assert!(scored.contains("mig.discrete") && scored.contains("sap.score"), "{name}: {scored}");
+    }
+    // Unknown and missing datasets are clear errors.
+    let e = fails(&["train", "--dataset", "smallnorb", "--steps", "1", "--out", &d("x")]);
+    assert!(e.contains("DISENTANGLE_DATA") && e.contains("small_norb"), "{e}");
+    let e = fails(&["--data-dir", &data, "data", "info", "mpi3d-toy"]);
+    assert!(e.contains("mpi3d_toy/mpi3d_toy.npz"), "{e}");
+}

@@ -169,7 +169,7 @@ fn killed_study_completes_on_rerun_without_duplicates() {
 #[test]
 fn closing_the_output_pipe_early_is_not_a_crash() {
     use std::io::{BufRead, BufReader};
-    // 3,600 lines (≈ 200 kB): more than a pipe buffer holds, so writing blocks until we close it.
+    // 10,800 lines (≈ 600 kB): more than a pipe buffer holds, so writing blocks until we close it.
     let mut child = Command::new(env!("CARGO_BIN_EXE_disentangle"))
         .args(["study", "list", "dlib-grid"])
         .stdout(Stdio::piped())
@@ -178,7 +178,7 @@ fn closing_the_output_pipe_early_is_not_a_crash() {
         .unwrap();
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    assert!(first.contains("3600 jobs"), "{first}");
+    assert!(first.contains("10800 jobs"), "{first}");
     // The reader is dropped here, closing the pipe.
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

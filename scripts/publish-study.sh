@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Publishes a finished study folder into a committable results folder (docs/results/NAME/):
+#   results.csv   every job's numbers and metrics (`study export`)
+#   report.html   the report, pictures of the best-MIG run per configuration embedded
+#   plots/        every plot of the report as PNG and SVG
+#   claims.md     the claims tables, recomputed from results.csv alone (`study compare FILE.csv`)
+# Usage: scripts/publish-study.sh STUDY_DIR OUT_DIR   (binary: $DISENTANGLE or target/release/disentangle)
+set -euo pipefail
+study=${1:?study folder}
+out=${2:?output folder}
+bin=${DISENTANGLE:-target/release/disentangle}
+mkdir -p "$out"
+"$bin" study export "$study" --out "$out/results.csv"
+"$bin" study report "$study" --out "$out/report.html"
+# The report embeds the pictures; the per-run picture folders beside it would only duplicate them.
+rm -rf "$out/pictures"
+"$bin" study compare "$out/results.csv" --markdown > "$out/claims.md"
+echo "published $study to $out: $(du -sh "$out" | cut -f1)"
