@@ -89,8 +89,10 @@ fn info(d: &dyn FactorDataset) -> Result<()> {
     println!("source        {}", d.source());
     println!("observations  {} of shape (C, H, W) = ({c}, {h}, {w})", d.num_observations());
     println!("factors       {}", f.num_factors());
+    // Names padded to the longest (at least 12 wide, as dSprites' table always was).
+    let width = f.names().iter().map(|n| n.chars().count() + 1).max().unwrap_or(0).max(12);
     for (name, size) in f.names().iter().zip(f.sizes()) {
-        println!("  {name:<12}{size}");
+        println!("  {name:<width$}{size}");
     }
     println!("memory        {} resident ({} if held as f32)", mib(d.resident_bytes()), mib(d.num_observations() * c * h * w * 4));
     Ok(())

@@ -228,3 +228,26 @@ fn new_datasets_show_train_and_evaluate_end_to_end() {
     let e = fails(&["--data-dir", &data, "data", "info", "mpi3d-toy"]);
     assert!(e.contains("mpi3d_toy/mpi3d_toy.npz"), "{e}");
 }
+
+#[test]
+fn official_size_mpi3d_and_smallnorb_train_and_evaluate_end_to_end() {
+    use disentangle_data::sparse_fixtures::{write_sparse_mpi3d, write_sparse_smallnorb};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    std::fs::create_dir_all(dir.path().join("mpi3d_toy")).unwrap();
+    // 460,800 images (5.7 GB, sparse): the first and the last one marked.
+    write_sparse_mpi3d(&dir.path().join("mpi3d_toy/mpi3d_toy.npz"), 460_800, &[(0, vec![200; 12288]), (460_799, vec![90; 12288])]).unwrap();
+    write_sparse_smallnorb(&dir.path().join("small_norb"), |r| (r[1] == 0).then_some(150)).unwrap();
+    for (name, channels, sizes) in [("mpi3d-toy", 3, "  horizontal_axis  40"), ("smallnorb", 1, "  azimuth     18")] {
+        let info = ok(&["--data-dir", &data, "data", "info", name]);
+        assert!(info.contains(sizes), "{name}: {info}");
+        let run = dir.path().join(format!("run-{name}"));
+        let run = run.to_str().unwrap();
+        let o = ok(&["--data-dir", &data, "train", "--dataset", name, "--steps", "2", "--batch-size", "4", "--summary-batches", "1", "--quiet", "--out", run]);
+        assert!(o.contains("steps        2"), "{name}: {o}");
+        let config = std::fs::read_to_string(Path::new(run).join("config.toml")).unwrap();
+        assert!(config.contains(&format!("channels = {channels}")), "{name}: {config}");
+        let scored = ok(&["--data-dir", &data, "evaluate", run, "--metrics", "mig,sap"]);
+        assert!(scored.contains("mig.discrete") && scored.contains("sap.score"), "{name}: {scored}");
+    }
+}

@@ -25,6 +25,7 @@ pub mod scream_dsprites;
 pub mod shapes3d_official;
 pub mod shapes3d_procedural;
 pub mod smallnorb;
+pub mod sparse_fixtures;
 
 pub use dsprites_official::DSpritesOfficial;
 pub use dsprites_procedural::{DSpritesGrid, DSpritesProcedural};

@@ -2,8 +2,6 @@
 //! way disentanglement_lib's converted file is, and MPI3D files at their real sizes (5.7 and
 //! 12.7 GB), written sparse so that they take a few kilobytes of disk.
 
-use std::fs::File;
-use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use disentangle_data::npy::{self, DType, NpzEntry};
@@ -121,124 +119,10 @@ fn damaged_shapes3d_files_are_typed_errors() {
     assert!(e.contains("3dshapes/3dshapes.h5") && e.contains("3dshapes/look-at-object-room") && e.contains("--dataset shapes3d"), "{e}");
 }
 
-/// CRC-32 state of `len` zero bytes, by doubling (the files below are gigabytes of zeros).
-fn zeros(len: u64) -> crc32fast::Hasher {
-    const BLOCK: u64 = 1 << 16;
-    let mut pow = crc32fast::Hasher::new();
-    pow.update(&[0u8; BLOCK as usize]);
-    let mut out = crc32fast::Hasher::new();
-    let mut n = len / BLOCK;
-    while n > 0 {
-        if n & 1 == 1 {
-            out.combine(&pow);
-        }
-        let p = pow.clone();
-        pow.combine(&p);
-        n >>= 1;
-    }
-    out.update(&vec![0u8; (len % BLOCK) as usize]);
-    out
-}
-
-/// Writes an MPI3D-layout `.npz` (one stored zip64 entry `images.npy`, N×64×64×3 uint8) whose
-/// images are all zero except `marked` ones, as a sparse file.
-fn write_sparse_mpi3d(path: &Path, n: usize, marked: &[(usize, Vec<u8>)]) {
-    let mut header = Vec::new();
-    npy::write_header(&mut header, DType::U8, &[n, 64, 64, 3]).unwrap();
-    let image = 64 * 64 * 3;
-    let data_len = (header.len() + n * image) as u64;
-    // CRC of header, then zeros and marked images in order.
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(&header);
-    let mut at = 0u64;
-    for (i, bytes) in marked {
-        let start = (*i * image) as u64;
-        crc.combine(&zeros(start - at));
-        crc.update(bytes);
-        at = start + image as u64;
-    }
-    crc.combine(&zeros((n * image) as u64 - at));
-    let crc = crc.finalize();
-
-    let name = b"images.npy";
-    let mut local = Vec::new();
-    for v in [0x0403_4b50u32] {
-        local.extend(v.to_le_bytes());
-    }
-    for v in [45u16, 0, 0, 0, 0x21] {
-        local.extend(v.to_le_bytes());
-    }
-    local.extend(crc.to_le_bytes());
-    local.extend(u32::MAX.to_le_bytes());
-    local.extend(u32::MAX.to_le_bytes());
-    local.extend((name.len() as u16).to_le_bytes());
-    local.extend(20u16.to_le_bytes());
-    local.extend(name);
-    local.extend(1u16.to_le_bytes());
-    local.extend(16u16.to_le_bytes());
-    local.extend(data_len.to_le_bytes());
-    local.extend(data_len.to_le_bytes());
-
-    let mut f = File::create(path).unwrap();
-    f.write_all(&local).unwrap();
-    f.write_all(&header).unwrap();
-    let data_at = (local.len() + header.len()) as u64;
-    for (i, bytes) in marked {
-        f.seek(SeekFrom::Start(data_at + (*i * image) as u64)).unwrap();
-        f.write_all(bytes).unwrap();
-    }
-    let cd_at = local.len() as u64 + data_len;
-    let mut cd = Vec::new();
-    cd.extend(0x0201_4b50u32.to_le_bytes());
-    for v in [45u16, 45, 0, 0, 0, 0x21] {
-        cd.extend(v.to_le_bytes());
-    }
-    cd.extend(crc.to_le_bytes());
-    cd.extend(u32::MAX.to_le_bytes());
-    cd.extend(u32::MAX.to_le_bytes());
-    for v in [name.len() as u16, 28, 0, 0, 0] {
-        cd.extend(v.to_le_bytes());
-    }
-    cd.extend(0u32.to_le_bytes());
-    cd.extend(u32::MAX.to_le_bytes());
-    cd.extend(name);
-    cd.extend(1u16.to_le_bytes());
-    cd.extend(24u16.to_le_bytes());
-    cd.extend(data_len.to_le_bytes());
-    cd.extend(data_len.to_le_bytes());
-    cd.extend(0u64.to_le_bytes());
-    let eocd64_at = cd_at + cd.len() as u64;
-    let mut tail = Vec::new();
-    tail.extend(0x0606_4b50u32.to_le_bytes());
-    tail.extend(44u64.to_le_bytes());
-    tail.extend(45u16.to_le_bytes());
-    tail.extend(45u16.to_le_bytes());
-    tail.extend(0u32.to_le_bytes());
-    tail.extend(0u32.to_le_bytes());
-    tail.extend(1u64.to_le_bytes());
-    tail.extend(1u64.to_le_bytes());
-    tail.extend((cd.len() as u64).to_le_bytes());
-    tail.extend(cd_at.to_le_bytes());
-    tail.extend(0x0706_4b50u32.to_le_bytes());
-    tail.extend(0u32.to_le_bytes());
-    tail.extend(eocd64_at.to_le_bytes());
-    tail.extend(1u32.to_le_bytes());
-    tail.extend(0x0605_4b50u32.to_le_bytes());
-    for v in [0u16, 0, 1, 1] {
-        tail.extend(v.to_le_bytes());
-    }
-    tail.extend((cd.len() as u32).to_le_bytes());
-    tail.extend(u32::MAX.to_le_bytes());
-    tail.extend(0u16.to_le_bytes());
-    f.seek(SeekFrom::Start(cd_at)).unwrap();
-    f.write_all(&cd).unwrap();
-    f.write_all(&tail).unwrap();
-}
-
 fn mpi3d_file(dir: &Path, relative: &str, n: usize, marked: &[(usize, Vec<u8>)]) -> PathBuf {
     let path = dir.join(relative);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    write_sparse_mpi3d(&path, n, marked);
+    disentangle_data::sparse_fixtures::write_sparse_mpi3d(&path, n, marked).unwrap();
     path
 }
 

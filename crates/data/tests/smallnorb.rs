@@ -2,69 +2,22 @@
 //! (24,300 stereo pairs each; the image files are written sparse), and damaged copies.
 
 use std::fs::File;
-use std::io::{Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::Path;
 
-use disentangle_data::smallnorb::{CHUNKS, MAGIC_I32, MAGIC_U8, write_matrix_header};
+use disentangle_data::smallnorb::CHUNKS;
 use disentangle_data::{SmallNorb, open_dataset};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-const PAIR: usize = 2 * 96 * 96;
-/// The official split: instances 4, 6, 7, 8, 9 train, 0, 1, 2, 3, 5 test.
-const SETS: [[usize; 5]; 2] = [[4, 6, 7, 8, 9], [0, 1, 2, 3, 5]];
-
-/// (category, instance, elevation, azimuth 0…34 even, lighting) rows of one set, in file order
-/// (the testing set reversed, so the loader cannot rely on any order).
-fn rows(set: usize) -> Vec<[i32; 5]> {
-    let mut out = Vec::new();
-    for c in 0..5 {
-        for &i in &SETS[set] {
-            for e in 0..9 {
-                for a in 0..18 {
-                    for l in 0..6 {
-                        out.push([c, i as i32, e, 2 * a, l]);
-                    }
-                }
-            }
-        }
-    }
-    if set == 1 {
-        out.reverse();
-    }
-    out
-}
+use disentangle_data::sparse_fixtures::{smallnorb_rows as rows, write_smallnorb_ints, write_sparse_smallnorb};
 
 fn write_ints(path: &Path, dims: &[usize], values: &[i32]) {
-    let mut f = std::io::BufWriter::new(File::create(path).unwrap());
-    write_matrix_header(&mut f, MAGIC_I32, dims).unwrap();
-    for v in values {
-        f.write_all(&v.to_le_bytes()).unwrap();
-    }
-    f.flush().unwrap();
+    write_smallnorb_ints(path, dims, values).unwrap();
 }
 
-/// The six files; the left image of row r is filled with `value(row)` when that is Some.
 fn write_norb(dir: &Path, value: impl Fn(&[i32; 5]) -> Option<u8>) {
-    std::fs::create_dir_all(dir).unwrap();
-    for (set, chunk) in CHUNKS.iter().enumerate() {
-        let rows = rows(set);
-        let n = rows.len();
-        write_ints(&dir.join(format!("{chunk}-cat.mat")), &[n], &rows.iter().map(|r| r[0]).collect::<Vec<_>>());
-        write_ints(&dir.join(format!("{chunk}-info.mat")), &[n, 4], &rows.iter().flat_map(|r| [r[1], r[2], r[3], r[4]]).collect::<Vec<_>>());
-        let mut f = File::create(dir.join(format!("{chunk}-dat.mat"))).unwrap();
-        write_matrix_header(&mut f, MAGIC_U8, &[n, 2, 96, 96]).unwrap();
-        let start = f.stream_position().unwrap();
-        for (i, r) in rows.iter().enumerate() {
-            if let Some(v) = value(r) {
-                f.seek(SeekFrom::Start(start + (i * PAIR) as u64)).unwrap();
-                f.write_all(&vec![v; 96 * 96]).unwrap();
-                // The right camera's image differs: only the left one is used.
-                f.write_all(&vec![255 - v; 96 * 96]).unwrap();
-            }
-        }
-        f.set_len(start + (n * PAIR) as u64).unwrap();
-    }
+    write_sparse_smallnorb(dir, value).unwrap();
 }
 
 #[test]
