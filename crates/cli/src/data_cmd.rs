@@ -13,7 +13,7 @@ use rand::SeedableRng;
 pub enum DataCommand {
     /// Factors, sizes, number of observations and memory of a dataset.
     Info {
-        /// Dataset name or path: dsprites, dsprites-official, cars3d, cars3d:N, cars3d-official, shapes3d, shapes3d-official, mpi3d-toy, mpi3d-realistic, mpi3d-real, FILE.npz, DIR.
+        /// Dataset name or path: dsprites, color-dsprites, noisy-dsprites, scream-dsprites (each also -official), cars3d, cars3d:N, cars3d-official, shapes3d, shapes3d-official, smallnorb, mpi3d-toy, mpi3d-realistic, mpi3d-real, FILE.npz, FILE.h5, DIR.
         dataset: String,
     },
     /// Writes one PNG per factor: rows of images in which only that factor varies.

@@ -8,10 +8,13 @@
 //! renamed) and that file is read from then on; it is rebuilt when the archive is newer.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::error::{DataError, Result};
+use crate::factors::{FactorSpace, check_output};
 use crate::npy::{DType, NpyHeader, read_header};
 
 /// Random access to N images of H×W×C bytes (an array in a file, or an HDF5 dataset).
@@ -40,6 +43,29 @@ pub trait ImageStore: Send + Sync + std::fmt::Debug {
             }
         }
         Ok(())
+    }
+    /// `FactorDataset::write_observations` of a full-grid dataset whose images are stored in
+    /// row-major factor order (Shapes3D, MPI3D): image `index_of(factors)` for each row.
+    fn write_grid_observations(&self, space: &FactorSpace, factors: &[usize], out: &mut [f32]) -> Result<()> {
+        let len = self.image_len();
+        check_output(space, len, factors, out)?;
+        let k = space.num_factors();
+        out.par_chunks_mut(len).zip(factors.par_chunks(k)).try_for_each_init(
+            || vec![0u8; len],
+            |scratch, (o, f)| {
+                let i = space.index_of(f)?;
+                self.write_chw_f32(i, scratch, o)
+            },
+        )
+    }
+    /// `FactorDataset::source` of a dataset opened from `archive`: the archive, and the file the
+    /// images are really read from when that is another one (a decompressed copy).
+    fn source_of(&self, archive: &Path) -> String {
+        if self.path() == archive {
+            archive.display().to_string()
+        } else {
+            format!("{} (images read from {})", archive.display(), self.path().display())
+        }
     }
 }
 
@@ -187,9 +213,10 @@ impl U8ImageFile {
 
     /// Opens a `.npy` file holding a uint8 N×H×W×C array.
     pub fn open_npy(path: &Path, hwc: [usize; 3]) -> Result<Self> {
-        let mut file = File::open(path).map_err(|e| DataError::io(path, e))?;
+        let file = File::open(path).map_err(|e| DataError::io(path, e))?;
         let file_len = file.metadata().map_err(|e| DataError::io(path, e))?.len();
-        let mut counting = Counting { inner: std::io::BufReader::new(&mut file), count: 0 };
+        // Reads go through `&File` so the handle is kept for the positioned reads after.
+        let mut counting = Counting { inner: std::io::BufReader::new(&file), count: 0 };
         let header = read_header(&mut counting).map_err(|e| DataError::format(path, e.to_string()))?;
         let start = counting.count;
         let n = check_header(path, "images", &header, hwc)?;
@@ -197,7 +224,7 @@ impl U8ImageFile {
         if file_len < start + bytes {
             return Err(DataError::format(path, format!("truncated: the images need {} bytes, the file has {file_len}", start + bytes)));
         }
-        file.seek(SeekFrom::Start(0)).map_err(|e| DataError::io(path, e))?;
+        drop(counting);
         Ok(U8ImageFile { file, path: path.to_path_buf(), offset: start, n, hwc })
     }
 

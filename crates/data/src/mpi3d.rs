@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use crate::error::{DataError, Result};
 use crate::factors::{FactorDataset, FactorSpace};
 use crate::image_file::{ImageStore, U8ImageFile};
-use crate::shapes3d_official::write_indexed;
 
 pub const FACTOR_NAMES: [&str; 7] = ["object_color", "object_shape", "object_size", "camera_height", "background_color", "horizontal_axis", "vertical_axis"];
 pub const MPI3D_DOWNLOAD: &str = "https://github.com/rr-learning/disentanglement_dataset (links to mpi3d_toy.npz, mpi3d_realistic.npz, mpi3d_real.npz)";
@@ -77,11 +76,7 @@ impl FactorDataset for Mpi3d {
         &self.name
     }
     fn source(&self) -> String {
-        if self.images.path() == self.path {
-            self.path.display().to_string()
-        } else {
-            format!("{} (images read from {})", self.path.display(), self.images.path().display())
-        }
+        self.images.source_of(&self.path)
     }
     fn factors(&self) -> &FactorSpace {
         &self.space
@@ -93,7 +88,7 @@ impl FactorDataset for Mpi3d {
         0
     }
     fn write_observations(&self, factors: &[usize], out: &mut [f32]) -> Result<()> {
-        write_indexed(&self.space, &self.images, factors, out)
+        self.images.write_grid_observations(&self.space, factors, out)
     }
 }
 

@@ -98,6 +98,9 @@ pub fn dataset_channels(spec: &str) -> usize {
     if is_smallnorb_dir(path) {
         return 1;
     }
+    if path.is_file() && path.extension().is_some_and(|e| e == "h5" || e == "hdf5") {
+        return 3; // Shapes3D, the one HDF5 dataset
+    }
     if path.is_file() {
         return match npz_kind(path) {
             Some(NpzKind::DSprites) | None => 1,

@@ -10,10 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use crate::error::{DataError, Result};
-use crate::factors::{FactorDataset, FactorSpace, check_output};
+use crate::factors::{FactorDataset, FactorSpace};
 use crate::image_file::{ImageStore, U8ImageFile};
 use crate::npy::{NpzArray, read_npz_array};
 use crate::shapes3d_procedural::FACTOR_NAMES;
@@ -144,11 +142,7 @@ impl FactorDataset for Shapes3d {
         &self.name
     }
     fn source(&self) -> String {
-        if self.images.path() == self.path {
-            self.path.display().to_string()
-        } else {
-            format!("{} (images read from {})", self.path.display(), self.images.path().display())
-        }
+        self.images.source_of(&self.path)
     }
     fn factors(&self) -> &FactorSpace {
         &self.space
@@ -160,22 +154,8 @@ impl FactorDataset for Shapes3d {
         self.values.iter().map(|v| v.len() * 8).sum()
     }
     fn write_observations(&self, factors: &[usize], out: &mut [f32]) -> Result<()> {
-        write_indexed(&self.space, &*self.images, factors, out)
+        self.images.write_grid_observations(&self.space, factors, out)
     }
-}
-
-/// `write_observations` for a full-grid dataset whose images sit in row-major order in a file.
-pub(crate) fn write_indexed(space: &FactorSpace, images: &dyn ImageStore, factors: &[usize], out: &mut [f32]) -> Result<()> {
-    let len = images.image_len();
-    check_output(space, len, factors, out)?;
-    let k = space.num_factors();
-    out.par_chunks_mut(len).zip(factors.par_chunks(k)).try_for_each_init(
-        || vec![0u8; len],
-        |scratch, (o, f)| {
-            let i = space.index_of(f)?;
-            images.write_chw_f32(i, scratch, o)
-        },
-    )
 }
 
 #[cfg(test)]

@@ -201,6 +201,7 @@ fn shapes3d_h5_contiguous_and_chunked_load_the_same_images() {
         }
         let d = Shapes3d::load(&path).unwrap();
         assert_eq!(d.factors().sizes(), &GRID, "chunked {chunked}");
+        assert_eq!(disentangle_data::dataset_channels(path.to_str().unwrap()), 3);
         assert_eq!(d.observations(&all).unwrap(), want, "chunked {chunked}");
     }
     // By name: DIR/3dshapes/3dshapes.h5.
