@@ -232,9 +232,13 @@ impl U8ImageFile {
     pub fn at_offset(path: &Path, offset: u64, n: usize, hwc: [usize; 3]) -> Result<Self> {
         let file = File::open(path).map_err(|e| DataError::io(path, e))?;
         let file_len = file.metadata().map_err(|e| DataError::io(path, e))?.len();
-        let bytes = (n * hwc.iter().product::<usize>()) as u64;
-        if file_len < offset + bytes {
-            return Err(DataError::format(path, format!("truncated: the images need {} bytes, the file has {file_len}", offset + bytes)));
+        // A lying shape must not overflow into a small size that passes the check.
+        let bytes = hwc.iter().try_fold(n as u64, |a, &d| a.checked_mul(d as u64)).and_then(|b| b.checked_add(offset));
+        let Some(end) = bytes else {
+            return Err(DataError::format(path, format!("{n} images of {hwc:?} bytes at offset {offset} are too large to exist")));
+        };
+        if file_len < end {
+            return Err(DataError::format(path, format!("truncated: the images need {end} bytes, the file has {file_len}")));
         }
         Ok(U8ImageFile { file, path: path.to_path_buf(), offset, n, hwc })
     }
@@ -340,5 +344,8 @@ mod tests {
         let full = std::fs::read(&p).unwrap();
         std::fs::write(&p, &full[..full.len() / 2]).unwrap();
         assert!(U8ImageFile::open_npz_member(&p, "images", [2, 3, 3]).is_err());
+        // Contiguous images at an offset (HDF5): a short file and an impossible count are errors.
+        assert!(U8ImageFile::at_offset(&p, 0, 1000, [64, 64, 3]).unwrap_err().to_string().contains("truncated"));
+        assert!(U8ImageFile::at_offset(&p, 8, usize::MAX / 2, [64, 64, 3]).unwrap_err().to_string().contains("too large to exist"));
     }
 }
