@@ -1,0 +1,275 @@
+//! Metrics that call the user's encoder: FactorVAE and BetaVAE scores, and `evaluate`, the way
+//! disentanglement_lib calls them: `(ground_truth_data, representation_function, random_state)`.
+//!
+//! Our metric code draws factor vectors; this module renders their observations (our datasets, or
+//! any object with disentanglement_lib's `factors_num_values` and
+//! `sample_observations_from_factors`), hands them to `representation_function` as (N, H, W, C)
+//! float32 and reads back (N, D) codes. The metric runs with the GIL released and takes it back for
+//! each call. The first exception the function raises (Ctrl-C's `KeyboardInterrupt` included:
+//! signals are checked before every call) stops the metric and is re-raised unchanged.
+
+use std::sync::{Arc, Mutex};
+
+use disentangle_data::FactorDataset;
+use disentangle_metrics as m;
+use disentangle_metrics::ToReport;
+use numpy::{PyArray1, PyArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::arrays::{f32_matrix, json_to_python, report_to_dict};
+use crate::datasets::GroundTruthData;
+use crate::errors::metrics_error;
+use crate::interrupt::run_detached;
+use crate::random_state::seed_of;
+
+/// Where observations come from.
+enum Observations {
+    Ours(Arc<dyn FactorDataset>),
+    /// A disentanglement_lib-style Python object.
+    Python(Py<PyAny>),
+}
+
+/// The metric's view of the user's encoder.
+struct PythonRepresentation {
+    observations: Observations,
+    function: Py<PyAny>,
+    num_factors: usize,
+    /// Nuisance randomness of stochastic datasets: its own stream of the seed, so it never
+    /// shifts the metric's draws of factors.
+    rng: ChaCha8Rng,
+    /// The first exception raised by Python code; once set, every call fails at once.
+    raised: Arc<Mutex<Option<PyErr>>>,
+}
+
+/// Stands in for the stored Python exception inside the metric's error.
+#[derive(Debug)]
+struct RaisedInPython;
+
+impl std::error::Error for RaisedInPython {}
+
+impl std::fmt::Display for RaisedInPython {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the representation function raised an exception")
+    }
+}
+
+impl PythonRepresentation {
+    fn new(py: Python<'_>, data: &Bound<'_, PyAny>, function: &Bound<'_, PyAny>, seed: u64) -> PyResult<(Self, m::FactorSizes)> {
+        if !function.is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "representation_function must be callable (observations (N, H, W, C) float32 → codes (N, D)), got {}",
+                function.get_type().name()?
+            )));
+        }
+        let (observations, sizes) = match data.cast::<GroundTruthData>() {
+            Ok(ours) => {
+                let inner = Arc::clone(&ours.get().inner);
+                let sizes = inner.factors().sizes().to_vec();
+                (Observations::Ours(inner), sizes)
+            }
+            Err(_) => {
+                if !data.hasattr("sample_observations_from_factors")? {
+                    return Err(PyTypeError::new_err(format!(
+                        "ground_truth_data must be a disentanglekit.datasets.GroundTruthData or have disentanglement_lib's \
+                         factors_num_values and sample_observations_from_factors, got {}",
+                        data.get_type().name()?
+                    )));
+                }
+                let sizes: Vec<usize> = data
+                    .getattr("factors_num_values")
+                    .and_then(|v| v.extract())
+                    .map_err(|e| PyTypeError::new_err(format!("ground_truth_data.factors_num_values must be a list of class counts: {e}")))?;
+                (Observations::Python(data.clone().unbind()), sizes)
+            }
+        };
+        let sizes = m::FactorSizes::new(&sizes).map_err(metrics_error)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(1);
+        let _ = py;
+        Ok((
+            PythonRepresentation { observations, function: function.clone().unbind(), num_factors: sizes.num_factors(), rng, raised: Arc::new(Mutex::new(None)) },
+            sizes,
+        ))
+    }
+
+    fn fail(&self, error: PyErr) -> m::BoxError {
+        self.raised.lock().expect("never poisoned: no panics while held").get_or_insert(error);
+        Box::new(RaisedInPython)
+    }
+
+    fn encode_batch(&mut self, factors: &[usize]) -> Result<Vec<f32>, m::BoxError> {
+        if self.raised.lock().expect("never poisoned").is_some() {
+            return Err(Box::new(RaisedInPython));
+        }
+        let n = factors.len() / self.num_factors;
+        // Our datasets render without the GIL.
+        let rendered = match &self.observations {
+            Observations::Ours(dataset) => Some((GroundTruthData::render_hwc(dataset.as_ref(), factors, &mut self.rng).map_err(|e| Box::new(e) as m::BoxError)?, dataset.observation_shape())),
+            Observations::Python(_) => None,
+        };
+        let seed = self.rng.next_u64() >> 32;
+        let result = Python::attach(|py| -> PyResult<Vec<f32>> {
+            py.check_signals()?;
+            let batch = match (&rendered, &self.observations) {
+                (Some((values, [c, h, w])), _) => PyArray1::from_slice(py, values).reshape([n, *h, *w, *c])?.into_any(),
+                (None, Observations::Python(data)) => {
+                    let np = py.import("numpy")?;
+                    let classes: Vec<i64> = factors.iter().map(|&v| v as i64).collect();
+                    let classes = PyArray1::from_vec(py, classes).reshape([n, self.num_factors])?;
+                    let state = np.getattr("random")?.getattr("RandomState")?.call1((seed,))?;
+                    data.bind(py).call_method1("sample_observations_from_factors", (classes, state))?
+                }
+                _ => unreachable!("rendered exactly when the dataset is ours"),
+            };
+            let codes = self.function.bind(py).call1((batch,))?;
+            let codes = f32_matrix(&codes, "the output of representation_function")?;
+            if codes.rows != n {
+                return Err(PyValueError::new_err(format!(
+                    "representation_function returned {} rows of codes for {n} observations",
+                    codes.rows
+                )));
+            }
+            Ok(codes.values().to_vec())
+        });
+        result.map_err(|e| self.fail(e))
+    }
+
+    /// The stored exception, if Python code raised one.
+    fn take_raised(&self) -> Option<PyErr> {
+        self.raised.lock().expect("never poisoned").take()
+    }
+}
+
+fn run_metric<T: Send>(
+    py: Python<'_>,
+    mut representation: PythonRepresentation,
+    metric: impl FnOnce(&mut dyn FnMut(&[usize]) -> Result<Vec<f32>, m::BoxError>) -> m::Result<T> + Send,
+) -> PyResult<T> {
+    let result = run_detached(py, || {
+        let mut encode = |f: &[usize]| representation.encode_batch(f);
+        metric(&mut encode)
+    })?;
+    if let Some(raised) = representation.take_raised() {
+        return Err(raised);
+    }
+    result.map_err(metrics_error)
+}
+
+/// FactorVAE score (Kim & Mnih 2018), disentanglement_lib's ``compute_factor_vae``.
+///
+/// Codes of ``num_variance_estimate`` random observations give each code's scale (codes whose
+/// standard deviation is below 0.05 are pruned, as in the reference: ``num_active_dims``). Each vote fixes one random
+/// factor at one random class, encodes ``batch_size`` observations and votes (argmin of the
+/// normalized variances → factor); a majority-vote classifier is fitted on ``num_train`` votes
+/// and tested on ``num_eval``.
+///
+/// Args:
+///     ground_truth_data: a ``disentanglekit.datasets`` dataset, or any object with
+///         disentanglement_lib's ``factors_num_values`` and
+///         ``sample_observations_from_factors(factors, random_state)``.
+///     representation_function: observations (N, H, W, C) float32 → codes (N, D) array-like.
+///     random_state: int seed, None (0) or numpy RandomState / Generator (one seed is drawn).
+///     artifact_dir: ignored (accepted for disentanglement_lib's positional order).
+///
+/// Returns a dict: ``train_accuracy``, ``eval_accuracy``, ``num_active_dims`` and the sizes used.
+#[pyfunction]
+#[pyo3(signature = (ground_truth_data, representation_function, random_state = None, artifact_dir = None, batch_size = 64, num_train = 10_000, num_eval = 5_000, num_variance_estimate = 10_000))]
+#[allow(clippy::too_many_arguments)]
+pub fn factor_vae_score<'py>(
+    py: Python<'py>,
+    ground_truth_data: &Bound<'py, PyAny>,
+    representation_function: &Bound<'py, PyAny>,
+    random_state: Option<&Bound<'py, PyAny>>,
+    artifact_dir: Option<&Bound<'py, PyAny>>,
+    batch_size: usize,
+    num_train: usize,
+    num_eval: usize,
+    num_variance_estimate: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let _ = artifact_dir;
+    let seed = seed_of(random_state)?;
+    let (representation, sizes) = PythonRepresentation::new(py, ground_truth_data, representation_function, seed)?;
+    let config = m::FactorVaeConfig { batch_size, num_train, num_eval, num_variance_estimate, ..Default::default() };
+    let result = run_metric(py, representation, |encode| Ok(m::factor_vae_score(&sizes, &mut { encode }, seed, &config)?.to_report()))?;
+    report_to_dict(py, &result, "factor_vae")
+}
+
+/// BetaVAE score (Higgins et al. 2017), disentanglement_lib's ``compute_beta_vae_sklearn``: each
+/// point fixes one random factor across ``batch_size`` pairs of observations and averages the
+/// absolute code differences; a logistic regression predicts the fixed factor (``num_train``
+/// training points, ``num_eval`` test points).
+///
+/// Arguments as for ``factor_vae_score``. Returns a dict: ``train_accuracy``, ``eval_accuracy``
+/// and the sizes used.
+#[pyfunction]
+#[pyo3(signature = (ground_truth_data, representation_function, random_state = None, artifact_dir = None, batch_size = 64, num_train = 10_000, num_eval = 5_000))]
+#[allow(clippy::too_many_arguments)]
+pub fn beta_vae_score<'py>(
+    py: Python<'py>,
+    ground_truth_data: &Bound<'py, PyAny>,
+    representation_function: &Bound<'py, PyAny>,
+    random_state: Option<&Bound<'py, PyAny>>,
+    artifact_dir: Option<&Bound<'py, PyAny>>,
+    batch_size: usize,
+    num_train: usize,
+    num_eval: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let _ = artifact_dir;
+    let seed = seed_of(random_state)?;
+    let (representation, sizes) = PythonRepresentation::new(py, ground_truth_data, representation_function, seed)?;
+    let config = m::BetaVaeConfig { batch_size, num_train, num_eval, ..Default::default() };
+    let result = run_metric(py, representation, |encode| Ok(m::beta_vae_score(&sizes, &mut { encode }, seed, &config)?.to_report()))?;
+    report_to_dict(py, &result, "beta_vae")
+}
+
+/// Several metrics of an encoder at the reference study's sample sizes, as our command line's
+/// ``evaluate`` runs them: ``metrics`` is a comma-separated list or a list of names among
+/// ``mig``, ``factor-vae``, ``beta-vae``, ``dci``, ``sap``, ``modularity``, ``explicitness``,
+/// ``unsupervised`` (or ``all`` of these). The code-based ones share one sample of factor vectors
+/// drawn with the seed; FactorVAE and BetaVAE draw their own.
+///
+/// Returns disentanglement_lib's layout: one dict per reference evaluation (``mig``:
+/// ``{"discrete_mig": …}``, ``factor_vae_metric``, ``beta_vae_sklearn``, ``dci``, ``sap_score``,
+/// ``modularity_explicitness``, ``unsupervised``), and ``disentangle`` with everything else under
+/// our key names: sample sizes, seeds, and ``errors.<metric>`` for a metric that failed on this
+/// sample (a degenerate representation) while the others went on. An exception raised by
+/// ``representation_function`` is raised.
+#[pyfunction]
+#[pyo3(signature = (ground_truth_data, representation_function, metrics = None, random_state = None))]
+pub fn evaluate<'py>(
+    py: Python<'py>,
+    ground_truth_data: &Bound<'py, PyAny>,
+    representation_function: &Bound<'py, PyAny>,
+    metrics: Option<&Bound<'py, PyAny>>,
+    random_state: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let list = match metrics {
+        None => "mig,factor-vae,beta-vae,dci,sap,modularity,explicitness,unsupervised".to_string(),
+        Some(v) => match v.extract::<String>() {
+            Ok(s) => s,
+            Err(_) => v
+                .extract::<Vec<String>>()
+                .map_err(|_| PyTypeError::new_err("metrics must be a comma-separated string or a list of metric names"))?
+                .join(","),
+        },
+    };
+    let mut metrics = m::parse_metrics(&list).map_err(metrics_error)?;
+    if list.trim() == "all" {
+        metrics.retain(|m| !m.needs_posteriors());
+    }
+    if let Some(bad) = metrics.iter().find(|m| m.needs_posteriors()) {
+        return Err(PyValueError::new_err(format!(
+            "`{bad}` needs Gaussian posteriors, not a representation function: encode (mean, logvar) yourself and call {}",
+            if bad.name() == "info" { "information_diagnostics" } else { "mig_continuous" }
+        )));
+    }
+    let seed = seed_of(random_state)?;
+    let (representation, sizes) = PythonRepresentation::new(py, ground_truth_data, representation_function, seed)?;
+    let config = m::EvalConfig::default();
+    let report = run_metric(py, representation, |encode| m::evaluate_representation(&metrics, &sizes, &mut { encode }, seed, &config))?;
+    json_to_python(py, &m::to_dlib_names(&report))
+}

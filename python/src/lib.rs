@@ -1,0 +1,32 @@
+//! `disentanglekit._native`: disentangle's metrics (crates/metrics) and datasets (crates/data)
+//! for Python. The Python package `disentanglekit` re-exports these functions; see its
+//! `__init__.py` and the `.pyi` stubs for the public API.
+
+mod arrays;
+mod datasets;
+mod errors;
+mod interrupt;
+mod interventional;
+mod metrics;
+mod random_state;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(metrics::mig, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::mig_continuous, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::dci, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::sap, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::modularity, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::explicitness, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::unsupervised, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::information_diagnostics, m)?)?;
+    m.add_function(wrap_pyfunction!(interventional::factor_vae_score, m)?)?;
+    m.add_function(wrap_pyfunction!(interventional::beta_vae_score, m)?)?;
+    m.add_function(wrap_pyfunction!(interventional::evaluate, m)?)?;
+    m.add_function(wrap_pyfunction!(datasets::load, m)?)?;
+    m.add_class::<datasets::GroundTruthData>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,323 @@
+//! The array metrics: codes (N, D) and factor classes (N, K), one sample per row.
+//!
+//! disentanglement_lib's internal functions (`_compute_mig(mus, ys)` …) take the transposes,
+//! (D, N) and (K, N): pass `mus.T` and `ys.T` from such code. Each function uses every row it is
+//! given (our command line's defaults cap the sample at the reference study's sizes; here the
+//! caller decides). Metrics with a train and a test set take them separately, as the reference
+//! does, or split one sample: the first two thirds train, the rest test.
+
+use disentangle_metrics as m;
+use disentangle_metrics::ToReport;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::arrays::{F32Matrix, class_matrix, f32_matrix, report_to_dict};
+use crate::errors::metrics_error;
+use crate::interrupt::run_interruptible;
+
+/// Codes read in place, or (train and test given apart) joined into one buffer.
+enum CodeRows {
+    InPlace(F32Matrix),
+    Joined(Vec<f32>, usize, usize),
+}
+
+impl CodeRows {
+    fn codes(&self) -> m::Result<m::Codes<'_>> {
+        match self {
+            CodeRows::InPlace(a) => m::Codes::new(a.values(), a.rows, a.cols),
+            CodeRows::Joined(v, n, d) => m::Codes::new(v, *n, *d),
+        }
+    }
+}
+
+/// Codes and factors of one sample, checked against each other.
+struct Sample {
+    codes: CodeRows,
+    factors: Vec<usize>,
+    num_samples: usize,
+    num_factors: usize,
+    /// Rows of the training part (the rest is the test part).
+    num_train: usize,
+}
+
+impl Sample {
+    fn factors(&self) -> m::Result<m::Factors<'_>> {
+        m::Factors::new(&self.factors, self.num_samples, self.num_factors)
+    }
+    fn num_test(&self) -> usize {
+        self.num_samples - self.num_train
+    }
+}
+
+fn read_pair(codes: &Bound<'_, PyAny>, factors: &Bound<'_, PyAny>, codes_name: &str, factors_name: &str) -> PyResult<(F32Matrix, Vec<usize>, usize)> {
+    let c = f32_matrix(codes, codes_name)?;
+    let (f, rows, k) = class_matrix(factors, factors_name)?;
+    if rows != c.rows {
+        return Err(PyValueError::new_err(format!("{factors_name} has {rows} rows but {codes_name} has {}: one row per sample in both", c.rows)));
+    }
+    Ok((c, f, k))
+}
+
+/// A sample with an optional separate test set. Without one, `split` decides the training rows.
+fn read_sample(
+    codes: &Bound<'_, PyAny>,
+    factors: &Bound<'_, PyAny>,
+    codes_test: Option<&Bound<'_, PyAny>>,
+    factors_test: Option<&Bound<'_, PyAny>>,
+    split: impl Fn(usize) -> usize,
+) -> PyResult<Sample> {
+    let (train, mut factor_values, k) = read_pair(codes, factors, "codes", "factors")?;
+    match (codes_test, factors_test) {
+        (None, None) => {
+            let n = train.rows;
+            Ok(Sample { num_train: split(n), codes: CodeRows::InPlace(train), factors: factor_values, num_samples: n, num_factors: k })
+        }
+        (Some(ct), Some(ft)) => {
+            let (test, test_factors, kt) = read_pair(ct, ft, "codes_test", "factors_test")?;
+            if test.cols != train.cols {
+                return Err(PyValueError::new_err(format!("codes_test has {} columns but codes has {}", test.cols, train.cols)));
+            }
+            if kt != k {
+                return Err(PyValueError::new_err(format!("factors_test has {kt} columns but factors has {k}")));
+            }
+            let mut joined = Vec::with_capacity(train.values().len() + test.values().len());
+            joined.extend_from_slice(train.values());
+            joined.extend_from_slice(test.values());
+            factor_values.extend(test_factors);
+            let n = train.rows + test.rows;
+            Ok(Sample { num_train: train.rows, codes: CodeRows::Joined(joined, n, train.cols), factors: factor_values, num_samples: n, num_factors: k })
+        }
+        _ => Err(PyValueError::new_err("pass both codes_test and factors_test, or neither")),
+    }
+}
+
+fn two_thirds(n: usize) -> usize {
+    ((2 * n) as f64 / 3.0).round() as usize
+}
+
+fn finish<'py>(py: Python<'py>, result: m::Result<m::Report>, namespace: &str) -> PyResult<Bound<'py, PyDict>> {
+    let report = result.map_err(metrics_error)?;
+    report_to_dict(py, &report, namespace)
+}
+
+/// Mutual Information Gap, disentanglement_lib's discrete estimator (Chen et al. 2018).
+///
+/// Each code is discretized into `num_bins` equal-width bins over its own range; for every factor
+/// the gap between the two codes with the highest mutual information, divided by the factor's
+/// entropy, averaged over factors.
+///
+/// Args:
+///     codes: (N, D) representation of N samples (any numeric dtype; read in place when
+///         C-contiguous float32).
+///     factors: (N, K) integer ground-truth classes of the same samples.
+///     num_bins: histogram bins per code (reference: 20).
+///
+/// Returns a dict: ``discrete_mig``, ``discrete_per_factor`` (NaN for a constant factor),
+/// ``mutual_information`` (D, K), ``factor_entropies``, ``num_samples``, ``num_bins``.
+#[pyfunction]
+#[pyo3(signature = (codes, factors, *, num_bins = 20))]
+pub fn mig<'py>(py: Python<'py>, codes: &Bound<'py, PyAny>, factors: &Bound<'py, PyAny>, num_bins: usize) -> PyResult<Bound<'py, PyDict>> {
+    let s = read_sample(codes, factors, None, None, |n| n)?;
+    let result = run_interruptible(py, move || -> m::Result<m::Report> {
+        let config = m::MigConfig { num_train: s.num_samples, num_bins };
+        Ok(m::mig(&s.codes.codes()?, &s.factors()?, &config)?.to_report())
+    })?;
+    finish(py, result, "mig")
+}
+
+/// DCI disentanglement, completeness and informativeness (Eastwood & Williams 2018), with
+/// gradient-boosted trees as in disentanglement_lib (scikit-learn's defaults: 100 stages of depth
+/// 3, learning rate 0.1).
+///
+/// Args:
+///     codes, factors: the training sample, (N, D) and (N, K).
+///     codes_test, factors_test: the test sample; when omitted, the first two thirds of
+///         ``codes`` train and the rest test.
+///
+/// Returns a dict: ``disentanglement``, ``completeness``, ``informativeness_train``,
+/// ``informativeness_test`` (accuracies), ``importance_matrix`` (D, K), ``num_train``, ``num_test``.
+#[pyfunction]
+#[pyo3(signature = (codes, factors, codes_test = None, factors_test = None))]
+pub fn dci<'py>(
+    py: Python<'py>,
+    codes: &Bound<'py, PyAny>,
+    factors: &Bound<'py, PyAny>,
+    codes_test: Option<&Bound<'py, PyAny>>,
+    factors_test: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let s = read_sample(codes, factors, codes_test, factors_test, two_thirds)?;
+    let result = run_interruptible(py, move || -> m::Result<m::Report> {
+        let config = m::DciConfig { num_train: s.num_train, num_test: s.num_test(), ..Default::default() };
+        Ok(m::dci(&s.codes.codes()?, &s.factors()?, &config)?.to_report())
+    })?;
+    finish(py, result, "dci")
+}
+
+/// SAP score (Kumar et al. 2018), disentanglement_lib's discrete version: for every code and
+/// factor, the test accuracy of a linear SVM (C = 0.01) on that one code; per factor the gap
+/// between the two best codes, averaged.
+///
+/// Args:
+///     codes, factors: the training sample, (N, D) and (N, K); D ≥ 2.
+///     codes_test, factors_test: the test sample; when omitted, the first two thirds train.
+///
+/// Returns a dict: ``SAP_score``, ``score_matrix`` (D, K), ``num_train``, ``num_test``.
+#[pyfunction]
+#[pyo3(signature = (codes, factors, codes_test = None, factors_test = None))]
+pub fn sap<'py>(
+    py: Python<'py>,
+    codes: &Bound<'py, PyAny>,
+    factors: &Bound<'py, PyAny>,
+    codes_test: Option<&Bound<'py, PyAny>>,
+    factors_test: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let s = read_sample(codes, factors, codes_test, factors_test, two_thirds)?;
+    let result = run_interruptible(py, move || -> m::Result<m::Report> {
+        let config = m::SapConfig { num_train: s.num_train, num_test: s.num_test(), ..Default::default() };
+        Ok(m::sap(&s.codes.codes()?, &s.factors()?, &config)?.to_report())
+    })?;
+    finish(py, result, "sap")
+}
+
+/// Modularity (Ridgeway & Mozer 2018), disentanglement_lib's version: from the discretized
+/// mutual information of every code with every factor, one minus each code's normalized squared
+/// deviation from an ideal one-factor code, averaged over codes.
+///
+/// Args:
+///     codes: (N, D); factors: (N, K) integer classes; num_bins: bins per code (reference: 20).
+///
+/// Returns a dict: ``modularity_score``, ``per_code``, ``mutual_information``, ``num_samples``,
+/// ``num_bins``.
+#[pyfunction]
+#[pyo3(signature = (codes, factors, *, num_bins = 20))]
+pub fn modularity<'py>(py: Python<'py>, codes: &Bound<'py, PyAny>, factors: &Bound<'py, PyAny>, num_bins: usize) -> PyResult<Bound<'py, PyDict>> {
+    let s = read_sample(codes, factors, None, None, |n| n)?;
+    let result = run_interruptible(py, move || -> m::Result<m::Report> {
+        let config = m::ModularityConfig { num_train: s.num_samples, num_bins };
+        Ok(m::modularity(&s.codes.codes()?, &s.factors()?, &config)?.to_report())
+    })?;
+    finish(py, result, "modularity")
+}
+
+/// Explicitness (Ridgeway & Mozer 2018): codes standardized with the training rows; per factor
+/// an L2 logistic regression on all codes (C = 1, multinomial for three or more classes:
+/// scikit-learn's ``LogisticRegression()`` objective, solved to convergence); the macro
+/// one-vs-rest ROC AUC of its probabilities, averaged over factors, on the training and the test
+/// set.
+///
+/// Args:
+///     codes, factors: the training sample; codes_test, factors_test: the test sample (when
+///         omitted, the first two thirds train).
+///
+/// Returns a dict: ``explicitness_score_train``, ``explicitness_score_test``, per-factor AUCs,
+/// ``num_train``, ``num_test``.
+#[pyfunction]
+#[pyo3(signature = (codes, factors, codes_test = None, factors_test = None))]
+pub fn explicitness<'py>(
+    py: Python<'py>,
+    codes: &Bound<'py, PyAny>,
+    factors: &Bound<'py, PyAny>,
+    codes_test: Option<&Bound<'py, PyAny>>,
+    factors_test: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let s = read_sample(codes, factors, codes_test, factors_test, two_thirds)?;
+    let result = run_interruptible(py, move || -> m::Result<m::Report> {
+        let config = m::ExplicitnessConfig { num_train: s.num_train, num_test: s.num_test(), ..Default::default() };
+        Ok(m::explicitness(&s.codes.codes()?, &s.factors()?, &config)?.to_report())
+    })?;
+    finish(py, result, "explicitness")
+}
+
+/// disentanglement_lib's unsupervised scores of the codes alone: the total correlation and the
+/// Wasserstein dependency of a Gaussian fitted to them, and the mean pairwise mutual information
+/// of the discretized codes.
+///
+/// Args:
+///     codes: (N, D), D ≥ 2; num_bins: bins per code for the mutual information (reference: 20).
+///
+/// Returns a dict: ``gaussian_total_correlation``, ``gaussian_wasserstein_correlation``,
+/// ``gaussian_wasserstein_correlation_norm``, ``mutual_info_score``, ``num_samples``, ``num_bins``.
+#[pyfunction]
+#[pyo3(signature = (codes, *, num_bins = 20))]
+pub fn unsupervised<'py>(py: Python<'py>, codes: &Bound<'py, PyAny>, num_bins: usize) -> PyResult<Bound<'py, PyDict>> {
+    let c = f32_matrix(codes, "codes")?;
+    let result = run_interruptible(py, move || -> m::Result<m::Report> {
+        let config = m::UnsupervisedConfig { num_train: c.rows, num_bins };
+        Ok(m::unsupervised_scores(&m::Codes::new(c.values(), c.rows, c.cols)?, &config)?.to_report())
+    })?;
+    finish(py, result, "unsupervised")
+}
+
+fn posteriors<'a>(mean: &'a F32Matrix, logvar: &'a F32Matrix, noise_correlation: f64) -> m::Result<m::GaussianPosteriors<'a>> {
+    m::GaussianPosteriors::new(mean.values(), logvar.values(), mean.rows, mean.cols)?.with_noise_correlation(noise_correlation)
+}
+
+fn read_posteriors(mean: &Bound<'_, PyAny>, logvar: &Bound<'_, PyAny>) -> PyResult<(F32Matrix, F32Matrix)> {
+    let mu = f32_matrix(mean, "mean")?;
+    let lv = f32_matrix(logvar, "logvar")?;
+    if (mu.rows, mu.cols) != (lv.rows, lv.cols) {
+        return Err(PyValueError::new_err(format!("logvar has shape ({}, {}) but mean has ({}, {})", lv.rows, lv.cols, mu.rows, mu.cols)));
+    }
+    Ok((mu, lv))
+}
+
+/// Chen et al.'s (2018) MIG over Gaussian posteriors q(z|x) = N(mean, exp(logvar)): I(z_j; v_k)
+/// estimated by Monte Carlo with one z per sample (``num_z_samples`` of them), normalized by
+/// ln(number of classes).
+///
+/// Args:
+///     mean, logvar: (N, D) posterior parameters; factors: (N, K) integer classes.
+///     num_z_samples: Monte Carlo draws (at most N); seed: their generator's seed.
+///
+/// Returns a dict: ``continuous`` (the score), per-factor values and the mutual information matrix.
+#[pyfunction]
+#[pyo3(signature = (mean, logvar, factors, *, num_z_samples = 10_000, seed = 0))]
+pub fn mig_continuous<'py>(
+    py: Python<'py>,
+    mean: &Bound<'py, PyAny>,
+    logvar: &Bound<'py, PyAny>,
+    factors: &Bound<'py, PyAny>,
+    num_z_samples: usize,
+    seed: u64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (mu, lv) = read_posteriors(mean, logvar)?;
+    let (f, rows, k) = class_matrix(factors, "factors")?;
+    if rows != mu.rows {
+        return Err(PyValueError::new_err(format!("factors has {rows} rows but mean has {}: one row per sample in both", mu.rows)));
+    }
+    let result = run_interruptible(py, move || -> m::Result<m::Report> {
+        let config = m::MigContinuousConfig { num_z_samples, ..Default::default() };
+        let p = posteriors(&mu, &lv, 0.0)?;
+        Ok(m::mig_continuous(&p, &m::Factors::new(&f, rows, k)?, seed, &config)?.to_report())
+    })?;
+    finish(py, result, "mig")
+}
+
+/// The seed paper's information diagnostics of Gaussian posteriors q(z|x_n) = N(mean_n, D Σ D),
+/// D = diag(exp(logvar/2)), Σ = (1 − ρ)I + ρ11ᵀ (ρ = ``noise_correlation``; 0 for a usual VAE).
+///
+/// With q(z) the mixture of the N posteriors, estimated by Monte Carlo (``num_z_samples`` draws):
+/// ``mi_per_dim`` I(z_j; x), ``mi_joint`` I(z; x), ``isolation_gap`` Σ_j I(z_j; x) − I(z; x),
+/// ``aggregate_tc`` KL(q(z) ‖ Π q(z_j)), ``conditional_tc`` E_x KL(q(z|x) ‖ Π q(z_j|x)) (analytic:
+/// −½ ln det Σ), and the ELBO decomposition (``elbo.index_code_mi``, ``elbo.total_correlation``,
+/// ``elbo.dimension_wise_kl``, ``elbo.average_kl``). Lemma 2 of the paper:
+/// I(z; x) − Σ I(z_j; x) = conditional_tc − aggregate_tc.
+#[pyfunction]
+#[pyo3(signature = (mean, logvar, *, noise_correlation = 0.0, num_z_samples = 10_000, seed = 0))]
+pub fn information_diagnostics<'py>(
+    py: Python<'py>,
+    mean: &Bound<'py, PyAny>,
+    logvar: &Bound<'py, PyAny>,
+    noise_correlation: f64,
+    num_z_samples: usize,
+    seed: u64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (mu, lv) = read_posteriors(mean, logvar)?;
+    let result = run_interruptible(py, move || -> m::Result<m::Report> {
+        let config = m::InfoConfig { num_z_samples };
+        let p = posteriors(&mu, &lv, noise_correlation)?;
+        Ok(m::information_diagnostics(&p, seed, &config)?.to_report())
+    })?;
+    finish(py, result, "info")
+}
