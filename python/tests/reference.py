@@ -150,3 +150,33 @@ def factor_vae(data, encode, rng, batch_size=64, num_train=1000, num_eval=500, n
     train, test = votes(num_train), votes(num_eval)
     classifier = np.argmax(train, axis=0)
     return float(np.sum(test[classifier, np.arange(test.shape[1])]) / np.sum(test))
+
+
+def mig_continuous(mean, logvar, factors, rng):
+    """Chen et al.'s MIG: one z_n ~ q(z|x_n) per sample; H(z_j) and H(z_j | v_k) from the
+    posterior mixtures (all samples, and the samples of v_k's class); normalized by ln(#classes)."""
+    mean, logvar = mean.astype(np.float64), logvar.astype(np.float64)
+    n, d = mean.shape
+    z = mean + np.exp(0.5 * logvar) * rng.standard_normal((n, d))
+
+    def log_density(zj, mu, lv):  # (n_z,) against mixture components (n_c,)
+        return -0.5 * (np.log(2 * np.pi) + lv[None, :] + (zj[:, None] - mu[None, :]) ** 2 / np.exp(lv)[None, :])
+
+    def log_mixture(zj, mu, lv):
+        a = log_density(zj, mu, lv)
+        top = a.max(axis=1, keepdims=True)
+        return (top + np.log(np.mean(np.exp(a - top), axis=1, keepdims=True)))[:, 0]
+
+    gaps = []
+    for k in range(factors.shape[1]):
+        mi = np.zeros(d)
+        for j in range(d):
+            h = -np.mean(log_mixture(z[:, j], mean[:, j], logvar[:, j]))
+            h_cond = 0.0
+            for c in np.unique(factors[:, k]):
+                rows = factors[:, k] == c
+                h_cond -= np.sum(log_mixture(z[rows, j], mean[rows, j], logvar[rows, j]))
+            mi[j] = max(h - h_cond / n, 0.0)
+        top = np.sort(mi)[::-1]
+        gaps.append((top[0] - top[1]) / np.log(len(np.unique(factors[:, k]))))
+    return float(np.mean(gaps))
