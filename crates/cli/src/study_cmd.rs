@@ -70,6 +70,10 @@ pub struct StudyDirArgs {
     /// Samples for the posterior-based metrics (info, mig-continuous).
     #[arg(long, default_value_t = 10_000)]
     pub posterior_samples: usize,
+    /// Train and score on this device instead of the study's `device` (cpu, flex, wgpu, vulkan,
+    /// cuda:N); with --jobs N the workers share it.
+    #[arg(long)]
+    pub device: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -160,6 +164,7 @@ fn run_options(c: &StudyDirArgs, data_dir: Option<&Path>) -> RunOptions {
         stale_after: Duration::from_secs(c.stale_after.max(1)),
         posterior_samples: c.posterior_samples,
         data_dir: data_dir.map(Into::into),
+        device: c.device.clone(),
         ..RunOptions::default()
     }
 }

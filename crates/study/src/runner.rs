@@ -71,11 +71,15 @@ pub struct RunOptions {
     pub data_dir: Option<PathBuf>,
     /// Samples for the posterior-based metrics (info, mig-continuous).
     pub posterior_samples: usize,
+    /// Device this process trains and scores on, instead of the study's `device` (`--jobs N`
+    /// workers then share it, one GPU for N runs). Results agree across devices up to floating
+    /// point, and a job continued elsewhere resumes from its checkpoint on that worker's device.
+    pub device: Option<String>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { jobs: 1, progress: true, stale_after: Duration::from_secs(600), retry_failed: false, data_dir: None, posterior_samples: 10_000 }
+        RunOptions { jobs: 1, progress: true, stale_after: Duration::from_secs(600), retry_failed: false, data_dir: None, posterior_samples: 10_000, device: None }
     }
 }
 
@@ -269,11 +273,14 @@ fn execute_caught(ctx: &Context, claim: &Claim, thread: usize, bar: &ProgressBar
 /// Trains (or resumes, or reuses a finished training of) the job's run, then scores it.
 fn execute(ctx: &Context, claim: &Claim, thread: usize, bar: &ProgressBar) -> Result<(RunNumbers, Vec<(String, f64)>)> {
     let job_err = |m: String| StudyError::Job { key: claim.key.clone(), message: m };
-    let config: TrainConfig = toml::from_str(&claim.config_toml).map_err(|e| job_err(format!("stored config: {e}")))?;
+    let mut config: TrainConfig = toml::from_str(&claim.config_toml).map_err(|e| job_err(format!("stored config: {e}")))?;
+    if let Some(device) = &ctx.options.device {
+        config.device = device.clone();
+    }
     let run_dir = ctx.dir.root.join(&claim.run_dir);
     let (status, bar2, key) = (ctx.status.clone(), bar.clone(), claim.key.clone());
     let on_progress = ProgressCallback(Arc::new(move |step, total| show_status(&status, thread, format!("{key} {step}/{total}"), &bar2)));
-    let options = TrainOptions { progress: false, data_dir: ctx.options.data_dir.clone(), on_progress: Some(on_progress), ..Default::default() };
+    let options = TrainOptions { progress: false, data_dir: ctx.options.data_dir.clone(), device: ctx.options.device.clone(), on_progress: Some(on_progress), ..Default::default() };
     let started = Instant::now();
     let summary = train_or_resume(&config, &run_dir, &options)?;
     let train_seconds = started.elapsed().as_secs_f64();
@@ -285,7 +292,7 @@ fn execute(ctx: &Context, claim: &Claim, thread: usize, bar: &ProgressBar) -> Re
         seed: ctx.eval_seed,
         posterior_samples: ctx.options.posterior_samples,
         config: ctx.eval_config.clone(),
-        device: None,
+        device: ctx.options.device.clone(),
         data_dir: ctx.options.data_dir.clone(),
     };
     let report = evaluate_run(&run_dir, &eval)?;

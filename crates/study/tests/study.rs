@@ -296,3 +296,27 @@ fn training_reports_progress_to_the_caller() {
     train(job.train, &tmp.path().join("run"), &o).unwrap();
     assert_eq!(*seen.lock().unwrap(), [(10, 12), (12, 12)]);
 }
+
+#[test]
+fn a_device_override_trains_and_scores_every_job_there() {
+    // The same one-seed study on the CPU engine and, overridden, on burn's flex backend: every
+    // run records the device it ran on, and the two agree up to floating point.
+    let spec = StudySpec::parse(&TINY.replace("seeds = 2", "seeds = 1").replace(r#"metrics = ["mig", "factor-vae"]"#, r#"metrics = ["mig"]"#), "test").unwrap();
+    let mut recon = Vec::new();
+    for device in [None, Some("flex")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = StudyDir::new(tmp.path());
+        let options = RunOptions { progress: false, device: device.map(String::from), ..RunOptions::default() };
+        let r = run_study(&spec, &dir, &options).unwrap();
+        assert_eq!((r.completed, r.failed), (2, 0));
+        let rows = Store::open(&dir.db_path()).unwrap().rows().unwrap();
+        for row in &rows {
+            let config = std::fs::read_to_string(tmp.path().join(&row.run_dir).join("config.toml")).unwrap();
+            assert!(config.contains(&format!("device = \"{}\"", device.unwrap_or("cpu"))), "{config}");
+        }
+        recon.push(rows.iter().map(|r| r.numbers.as_ref().unwrap().reconstruction_loss).collect::<Vec<_>>());
+    }
+    for (cpu, flex) in recon[0].iter().zip(&recon[1]) {
+        assert!((cpu - flex).abs() / cpu < 1e-3, "cpu {cpu} vs flex {flex}");
+    }
+}
