@@ -92,19 +92,22 @@ def test_dci_matches_scikit_learn_gradient_boosting():
     codes, factors = codes[:, :4], factors[:, :3]
     ours = dk.dci(codes[:400], factors[:400], codes[400:], factors[400:])
     expected = reference.dci(codes[:400].astype(np.float64), factors[:400], codes[400:].astype(np.float64), factors[400:])
-    np.testing.assert_allclose(ours["importance_matrix"], expected["importance_matrix"], atol=0.02)
+    # Trees may break ties between equally good splits differently: importances agree to 0.005
+    # (0.0013 seen), accuracies to one test sample in a hundred.
+    np.testing.assert_allclose(ours["importance_matrix"], expected["importance_matrix"], atol=0.005)
     for key in ("disentanglement", "completeness"):
-        assert ours[key] == pytest.approx(expected[key], abs=0.02), key
+        assert ours[key] == pytest.approx(expected[key], abs=0.005), key
     for key in ("informativeness_train", "informativeness_test"):
-        assert ours[key] == pytest.approx(expected[key], abs=0.02), key
+        assert ours[key] == pytest.approx(expected[key], abs=0.01), key
 
 
 def test_sap_matches_scikit_learn_linear_svm():
     codes, factors = entangled_sample(900)
     ours = dk.sap(codes[:600], factors[:600], codes[600:], factors[600:])
     score, matrix = reference.sap(codes[:600].astype(np.float64), factors[:600], codes[600:].astype(np.float64), factors[600:])
-    np.testing.assert_allclose(ours["score_matrix"], matrix, atol=0.02)
-    assert ours["SAP_score"] == pytest.approx(score, abs=0.02)
+    # Accuracies over 300 test rows: at most one row's prediction may differ (equal here).
+    np.testing.assert_allclose(ours["score_matrix"], matrix, atol=1 / 300 + 1e-12)
+    assert ours["SAP_score"] == pytest.approx(score, abs=2 / 300)
 
 
 def toy_posteriors(n=3000, rho=0.0, seed=0):
