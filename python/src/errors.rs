@@ -8,7 +8,7 @@
 use disentangle_data::DataError;
 use disentangle_metrics::MetricsError;
 use pyo3::PyErr;
-use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyRuntimeError, PyValueError};
 
 pub fn metrics_error(error: MetricsError) -> PyErr {
     match error {
@@ -21,6 +21,8 @@ pub fn metrics_error(error: MetricsError) -> PyErr {
             },
         },
         MetricsError::NotConverged { .. } => PyRuntimeError::new_err(error.to_string()),
+        // Only reached by a metric running in another thread when Ctrl-C stopped them all.
+        MetricsError::Interrupted => PyKeyboardInterrupt::new_err("interrupted"),
         other => PyValueError::new_err(other.to_string()),
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! The metric runs on a worker thread while the calling thread waits without the GIL, waking every
 //! 50 ms to let Python run its signal handlers. When one raises (Ctrl-C: `KeyboardInterrupt`), the
-//! call returns that exception at once; the worker, which owns its inputs, finishes in the
-//! background and its result is dropped. A panic on the worker becomes a `RuntimeError`; it never
-//! takes the interpreter down.
+//! metrics crate is asked to stop ([`disentangle_metrics::interrupt`]): its long loops return at
+//! their next check, the call waits for the worker to end, re-arms, and raises the exception. (An
+//! interruption stops every metric computing in the process at that moment, in any thread.) A
+//! panic on the worker becomes a `RuntimeError`; it never takes the interpreter down.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -36,7 +37,16 @@ where
         match outcome {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(panic)) => return Err(PyRuntimeError::new_err(format!("internal error (please report it): {}", panic_message(&panic)))),
-            Err(mpsc::RecvTimeoutError::Timeout) => py.check_signals()?,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(signal) = py.check_signals() {
+                    disentangle_metrics::interrupt::request();
+                    // The worker returns at its next check (or finishes); either way it is gone
+                    // before the next computation starts.
+                    let _ = py.detach(move || receiver.recv());
+                    disentangle_metrics::interrupt::clear();
+                    return Err(signal);
+                }
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => return Err(PyRuntimeError::new_err("internal error: the worker thread vanished")),
         }
     }

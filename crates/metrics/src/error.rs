@@ -50,6 +50,9 @@ pub enum MetricsError {
         #[source]
         source: BoxError,
     },
+    /// [`crate::interrupt::request`] was called while the computation ran.
+    #[error("interrupted")]
+    Interrupted,
     #[error("{solver} did not converge: {message}")]
     NotConverged {
         solver: &'static str,

@@ -750,6 +750,7 @@ impl GradientBoostedTrees {
         };
         let mut importance = vec![0.0; num_features];
         for stage in 0..config.num_stages {
+            crate::interrupt::check()?;
             if m == 1 {
                 for (p, r) in probability.iter_mut().zip(&raw) {
                     *p = sigmoid(*r);

@@ -135,6 +135,10 @@ pub fn information_diagnostics_with_rng(
         .map_init(
             || vec![0.0; n * (d + 3)],
             |buffer, zm| {
+                if crate::interrupt::is_requested() {
+                    // Skip the work; the check after the pass returns the error.
+                    return (0.0, Vec::new());
+                }
                 with_avx2(|| {
                     // Blocks of N: ln q(z_j|x_n) for each j, then ln q(z|x_n), Σ_j u, Σ_j u².
                     let (columns, rest) = buffer.split_at_mut(d * n);
@@ -159,6 +163,7 @@ pub fn information_diagnostics_with_rng(
             },
         )
         .collect();
+    crate::interrupt::check()?;
     let log_q_joint = per_sample.iter().map(|s| s.0).sum::<f64>() / m as f64;
     let log_q_dim: Vec<f64> = (0..d)
         .map(|j| per_sample.iter().map(|s| s.1[j]).sum::<f64>() / m as f64)

@@ -61,7 +61,7 @@ pub(crate) fn minimize(
                 stalled,
             };
         }
-        if iterations >= options.max_iterations || stalled {
+        if iterations >= options.max_iterations || stalled || crate::interrupt::is_requested() {
             return LbfgsOutcome {
                 x,
                 gradient_max,

@@ -62,6 +62,7 @@ mod gaussian;
 pub mod gbt;
 pub mod grid_lookup;
 pub mod info;
+pub mod interrupt;
 mod labels;
 mod lbfgs;
 mod linalg;

@@ -86,6 +86,7 @@ impl BinaryProblem<'_> {
         let (g0, _) = self.derivatives(w, b);
         let threshold = config.tolerance * (1.0 + g0[0].hypot(g0[1]));
         for _ in 0..config.max_iterations {
+            crate::interrupt::check()?;
             let (g, [hww, hwb, hbb]) = self.derivatives(w, b);
             if g[0].hypot(g[1]) <= threshold {
                 return Ok((w, b));

@@ -157,6 +157,7 @@ impl LogisticRegression {
                 )
             }
         };
+        crate::interrupt::check()?;
         let (iterations, gradient_max) = match &outcome {
             None => (0, 0.0),
             Some(out) => {

@@ -136,6 +136,10 @@ pub fn mig_continuous_with_rng(
         .map_init(
             || (vec![0.0; n * d], vec![0.0; n]),
             |(log_density, scaled), (&m, zm)| {
+                if crate::interrupt::is_requested() {
+                    // Skip the work; the check after the pass returns the error.
+                    return Vec::new();
+                }
                 with_avx2(|| {
                     let mut out = vec![0.0; d * (1 + num_factors)];
                     for (j, column) in log_density.chunks_exact_mut(n).enumerate() {
@@ -167,6 +171,7 @@ pub fn mig_continuous_with_rng(
             },
         )
         .collect();
+    crate::interrupt::check()?;
     let mean_of =
         |idx: usize| per_sample.iter().map(|s| s[idx]).sum::<f64>() / per_sample.len() as f64;
     let mutual_information: Vec<Vec<f64>> = (0..d)
