@@ -4,6 +4,7 @@
 #   report.html   the report, pictures of the best-MIG run per configuration embedded
 #   plots/        every plot of the report as PNG and SVG
 #   claims.md     the claims tables, recomputed from results.csv alone (`study compare FILE.csv`)
+#   configurations.md  medians [IQR] per configuration, from results.csv (scripts/study-table.py)
 # Usage: scripts/publish-study.sh STUDY_DIR OUT_DIR   (binary: $DISENTANGLE or target/release/disentangle)
 set -euo pipefail
 study=${1:?study folder}
@@ -15,4 +16,5 @@ mkdir -p "$out"
 # The report embeds the pictures; the per-run picture folders beside it would only duplicate them.
 rm -rf "$out/pictures"
 "$bin" study compare "$out/results.csv" --markdown > "$out/claims.md"
+python3 "$(dirname "$0")/study-table.py" "$out/results.csv" > "$out/configurations.md"
 echo "published $study to $out: $(du -sh "$out" | cut -f1)"
