@@ -44,25 +44,51 @@ fn is_array_like(obj: &Bound<'_, PyAny>) -> bool {
     obj.hasattr("__array__").unwrap_or(false) || obj.hasattr("__array_interface__").unwrap_or(false) || obj.is_instance_of::<PyList>()
 }
 
-/// Reads `obj` as a 2-D float32 array named `name` (in errors).
-pub fn f32_matrix(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<F32Matrix> {
+/// `obj` as one C-contiguous 2-D numpy array of `dtype` (the same array when it already is one),
+/// after checking that it is array-like (else a TypeError: "`name`: expected `what`"), that its
+/// dtype's kind is one of `kinds` (else a TypeError with `kind_error(dtype)`) and that it has two
+/// dimensions (else a ValueError naming the expected `shape`).
+fn contiguous_2d<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+    what: &str,
+    kinds: &[&str],
+    kind_error: impl FnOnce(&Bound<'py, PyAny>) -> PyResult<String>,
+    shape: &str,
+    dtype: &str,
+) -> PyResult<Bound<'py, PyAny>> {
     let py = obj.py();
     if !is_array_like(obj) {
-        return Err(PyTypeError::new_err(format!("{name}: expected a 2-D numpy array, got {}", obj.get_type().name()?)));
+        return Err(PyTypeError::new_err(format!("{name}: expected {what}, got {}", obj.get_type().name()?)));
     }
     let np = numpy(py)?;
-    let kind: String = np.call_method1("asarray", (obj,))?.getattr("dtype")?.getattr("kind")?.extract()?;
-    if !matches!(kind.as_str(), "f" | "i" | "u" | "b") {
-        return Err(PyTypeError::new_err(format!("{name}: expected a numeric array, got dtype kind '{kind}'")));
+    let array = np.call_method1("asarray", (obj,))?;
+    let array_dtype = array.getattr("dtype")?;
+    let kind: String = array_dtype.getattr("kind")?.extract()?;
+    if !kinds.contains(&kind.as_str()) {
+        return Err(PyTypeError::new_err(format!("{name}: {}", kind_error(&array_dtype)?)));
     }
-    let kwargs = PyDict::new(py);
-    kwargs.set_item("dtype", np.getattr("float32")?)?;
-    let array = np.getattr("ascontiguousarray")?.call((obj,), Some(&kwargs))?;
     let ndim: usize = array.getattr("ndim")?.extract()?;
     if ndim != 2 {
-        let shape: Vec<usize> = array.getattr("shape")?.extract()?;
-        return Err(PyValueError::new_err(format!("{name}: expected a 2-D array (N, D), got shape {shape:?}")));
+        let actual: Vec<usize> = array.getattr("shape")?.extract()?;
+        return Err(PyValueError::new_err(format!("{name}: expected a 2-D array {shape}, got shape {actual:?}")));
     }
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("dtype", np.getattr(dtype)?)?;
+    np.getattr("ascontiguousarray")?.call((array,), Some(&kwargs))
+}
+
+/// Reads `obj` as a 2-D float32 array named `name` (in errors).
+pub fn f32_matrix(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<F32Matrix> {
+    let array = contiguous_2d(
+        obj,
+        name,
+        "a 2-D numpy array",
+        &["f", "i", "u", "b"],
+        |dtype| Ok(format!("expected a numeric array, got dtype kind '{}'", dtype.getattr("kind")?.extract::<String>()?)),
+        "(N, D)",
+        "float32",
+    )?;
     let array = array.cast_into::<PyArray2<f32>>().map_err(|e| PyTypeError::new_err(format!("{name}: {e}")))?;
     let (rows, cols) = (array.shape()[0], array.shape()[1]);
     if !array.is_c_contiguous() {
@@ -74,27 +100,16 @@ pub fn f32_matrix(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<F32Matrix> {
 
 /// Reads `obj` as a 2-D array of non-negative integer classes (N, K).
 pub fn class_matrix(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<(Vec<usize>, usize, usize)> {
-    let py = obj.py();
-    if !is_array_like(obj) {
-        return Err(PyTypeError::new_err(format!("{name}: expected a 2-D integer numpy array, got {}", obj.get_type().name()?)));
-    }
-    let np = numpy(py)?;
-    let array = np.call_method1("asarray", (obj,))?;
-    let kind: String = array.getattr("dtype")?.getattr("kind")?.extract()?;
-    if !matches!(kind.as_str(), "i" | "u" | "b") {
-        return Err(PyTypeError::new_err(format!(
-            "{name}: factor classes must be integers, got dtype {} (discretize continuous factors first)",
-            array.getattr("dtype")?.str()?
-        )));
-    }
-    let ndim: usize = array.getattr("ndim")?.extract()?;
-    if ndim != 2 {
-        let shape: Vec<usize> = array.getattr("shape")?.extract()?;
-        return Err(PyValueError::new_err(format!("{name}: expected a 2-D array (N, K), got shape {shape:?}")));
-    }
-    let kwargs = PyDict::new(py);
-    kwargs.set_item("dtype", np.getattr("int64")?)?;
-    let array = np.getattr("ascontiguousarray")?.call((array,), Some(&kwargs))?.cast_into::<PyArray2<i64>>()?;
+    let array = contiguous_2d(
+        obj,
+        name,
+        "a 2-D integer numpy array",
+        &["i", "u", "b"],
+        |dtype| Ok(format!("factor classes must be integers, got dtype {} (discretize continuous factors first)", dtype.str()?)),
+        "(N, K)",
+        "int64",
+    )?
+    .cast_into::<PyArray2<i64>>()?;
     let (rows, cols) = (array.shape()[0], array.shape()[1]);
     let readonly = array.readonly();
     let values = readonly.as_slice().map_err(|e| PyValueError::new_err(format!("{name}: {e}")))?;

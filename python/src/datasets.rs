@@ -39,15 +39,15 @@ impl GroundTruthData {
     /// (C, H, W) observations of `factors` (n×K), rendered with the nuisance randomness of a
     /// stochastic dataset drawn from `rng`, as (n, H, W, C).
     pub(crate) fn render_hwc(dataset: &dyn FactorDataset, factors: &[usize], rng: &mut ChaCha8Rng) -> disentangle_data::Result<Vec<f32>> {
-        let n = dataset.factors().check_batch(factors)?;
         let [c, h, w] = dataset.observation_shape();
+        // Checks the batch (shape and classes) and renders it.
         let chw = dataset.observations_with(factors, rng)?;
         if c == 1 {
             return Ok(chw);
         }
         let plane = h * w;
         let mut hwc = vec![0.0f32; chw.len()];
-        for (src, dst) in chw.chunks_exact(c * plane).zip(hwc.chunks_exact_mut(c * plane)).take(n) {
+        for (src, dst) in chw.chunks_exact(c * plane).zip(hwc.chunks_exact_mut(c * plane)) {
             for ch in 0..c {
                 for p in 0..plane {
                     dst[p * c + ch] = src[ch * plane + p];
@@ -163,6 +163,8 @@ impl GroundTruthData {
         if k != self.inner.factors().num_factors() {
             return Err(PyValueError::new_err(format!("factors has {k} columns but {} has {} factors", self.inner.name(), self.inner.factors().num_factors())));
         }
+        // Checked here too (rendering checks again) so that a bad batch fails before a seed is
+        // drawn from the caller's generator.
         self.inner.factors().check_batch(&values).map_err(data_error)?;
         let seed = seed_of(random_state)?;
         self.observations_array(py, values, seed)

@@ -45,6 +45,13 @@ struct PythonRepresentation {
     raised: Arc<Mutex<Option<PyErr>>>,
 }
 
+/// One batch of observations: rendered by our dataset (n × H × W × C values and its (C, H, W)), or
+/// to be asked of a Python dataset with this seed.
+enum Batch<'a> {
+    Rendered(Vec<f32>, [usize; 3]),
+    FromPython(&'a Py<PyAny>, u64),
+}
+
 /// Stands in for the stored Python exception inside the metric's error.
 #[derive(Debug)]
 struct RaisedInPython;
@@ -58,7 +65,7 @@ impl std::fmt::Display for RaisedInPython {
 }
 
 impl PythonRepresentation {
-    fn new(py: Python<'_>, data: &Bound<'_, PyAny>, function: &Bound<'_, PyAny>, seed: u64) -> PyResult<(Self, m::FactorSizes)> {
+    fn new(data: &Bound<'_, PyAny>, function: &Bound<'_, PyAny>, seed: u64) -> PyResult<(Self, m::FactorSizes)> {
         if !function.is_callable() {
             return Err(PyTypeError::new_err(format!(
                 "representation_function must be callable (observations (N, H, W, C) float32 → codes (N, D)), got {}",
@@ -89,7 +96,6 @@ impl PythonRepresentation {
         let sizes = m::FactorSizes::new(&sizes).map_err(metrics_error)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(1);
-        let _ = py;
         Ok((
             PythonRepresentation { observations, function: function.clone().unbind(), num_factors: sizes.num_factors(), rng, raised: Arc::new(Mutex::new(None)) },
             sizes,
@@ -106,24 +112,26 @@ impl PythonRepresentation {
             return Err(Box::new(RaisedInPython));
         }
         let n = factors.len() / self.num_factors;
-        // Our datasets render without the GIL.
-        let rendered = match &self.observations {
-            Observations::Ours(dataset) => Some((GroundTruthData::render_hwc(dataset.as_ref(), factors, &mut self.rng).map_err(|e| Box::new(e) as m::BoxError)?, dataset.observation_shape())),
-            Observations::Python(_) => None,
+        // Our datasets render here, without the GIL; a Python dataset gets a RandomState seeded
+        // from our stream.
+        let source = match &self.observations {
+            Observations::Ours(dataset) => {
+                let values = GroundTruthData::render_hwc(dataset.as_ref(), factors, &mut self.rng).map_err(|e| Box::new(e) as m::BoxError)?;
+                Batch::Rendered(values, dataset.observation_shape())
+            }
+            Observations::Python(data) => Batch::FromPython(data, self.rng.next_u64() >> 32),
         };
-        let seed = self.rng.next_u64() >> 32;
         let result = Python::attach(|py| -> PyResult<Vec<f32>> {
             py.check_signals()?;
-            let batch = match (&rendered, &self.observations) {
-                (Some((values, [c, h, w])), _) => PyArray1::from_slice(py, values).reshape([n, *h, *w, *c])?.into_any(),
-                (None, Observations::Python(data)) => {
+            let batch = match source {
+                Batch::Rendered(values, [c, h, w]) => PyArray1::from_vec(py, values).reshape([n, h, w, c])?.into_any(),
+                Batch::FromPython(data, seed) => {
                     let np = py.import("numpy")?;
                     let classes: Vec<i64> = factors.iter().map(|&v| v as i64).collect();
                     let classes = PyArray1::from_vec(py, classes).reshape([n, self.num_factors])?;
                     let state = np.getattr("random")?.getattr("RandomState")?.call1((seed,))?;
                     data.bind(py).call_method1("sample_observations_from_factors", (classes, state))?
                 }
-                _ => unreachable!("rendered exactly when the dataset is ours"),
             };
             let codes = self.function.bind(py).call1((batch,))?;
             let codes = f32_matrix(&codes, "the output of representation_function")?;
@@ -192,7 +200,7 @@ pub fn factor_vae_score<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let _ = artifact_dir;
     let seed = seed_of(random_state)?;
-    let (representation, sizes) = PythonRepresentation::new(py, ground_truth_data, representation_function, seed)?;
+    let (representation, sizes) = PythonRepresentation::new(ground_truth_data, representation_function, seed)?;
     let config = m::FactorVaeConfig { batch_size, num_train, num_eval, num_variance_estimate, ..Default::default() };
     let result = run_metric(py, representation, |encode| Ok(m::factor_vae_score(&sizes, &mut { encode }, seed, &config)?.to_report()))?;
     report_to_dict(py, &result, "factor_vae")
@@ -220,7 +228,7 @@ pub fn beta_vae_score<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let _ = artifact_dir;
     let seed = seed_of(random_state)?;
-    let (representation, sizes) = PythonRepresentation::new(py, ground_truth_data, representation_function, seed)?;
+    let (representation, sizes) = PythonRepresentation::new(ground_truth_data, representation_function, seed)?;
     let config = m::BetaVaeConfig { batch_size, num_train, num_eval, ..Default::default() };
     let result = run_metric(py, representation, |encode| Ok(m::beta_vae_score(&sizes, &mut { encode }, seed, &config)?.to_report()))?;
     report_to_dict(py, &result, "beta_vae")
@@ -248,7 +256,8 @@ pub fn evaluate<'py>(
     random_state: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let list = match metrics {
-        None => "mig,factor-vae,beta-vae,dci,sap,modularity,explicitness,unsupervised".to_string(),
+        // Every metric a representation function can feed (the posterior-based ones are left out below).
+        None => "all".to_string(),
         Some(v) => match v.extract::<String>() {
             Ok(s) => s,
             Err(_) => v
@@ -268,7 +277,7 @@ pub fn evaluate<'py>(
         )));
     }
     let seed = seed_of(random_state)?;
-    let (representation, sizes) = PythonRepresentation::new(py, ground_truth_data, representation_function, seed)?;
+    let (representation, sizes) = PythonRepresentation::new(ground_truth_data, representation_function, seed)?;
     let config = m::EvalConfig::default();
     let report = run_metric(py, representation, |encode| m::evaluate_representation(&metrics, &sizes, &mut { encode }, seed, &config))?;
     json_to_python(py, &m::to_dlib_names(&report))

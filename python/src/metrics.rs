@@ -50,12 +50,18 @@ impl Sample {
     }
 }
 
+/// Factor classes `factors_name` with one row per row of `codes_name` (which has `rows`).
+fn read_factors_for(factors: &Bound<'_, PyAny>, factors_name: &str, rows: usize, codes_name: &str) -> PyResult<(Vec<usize>, usize)> {
+    let (f, n, k) = class_matrix(factors, factors_name)?;
+    if n != rows {
+        return Err(PyValueError::new_err(format!("{factors_name} has {n} rows but {codes_name} has {rows}: one row per sample in both")));
+    }
+    Ok((f, k))
+}
+
 fn read_pair(codes: &Bound<'_, PyAny>, factors: &Bound<'_, PyAny>, codes_name: &str, factors_name: &str) -> PyResult<(F32Matrix, Vec<usize>, usize)> {
     let c = f32_matrix(codes, codes_name)?;
-    let (f, rows, k) = class_matrix(factors, factors_name)?;
-    if rows != c.rows {
-        return Err(PyValueError::new_err(format!("{factors_name} has {rows} rows but {codes_name} has {}: one row per sample in both", c.rows)));
-    }
+    let (f, k) = read_factors_for(factors, factors_name, c.rows, codes_name)?;
     Ok((c, f, k))
 }
 
@@ -96,9 +102,21 @@ fn two_thirds(n: usize) -> usize {
     ((2 * n) as f64 / 3.0).round() as usize
 }
 
-fn finish<'py>(py: Python<'py>, result: m::Result<m::Report>, namespace: &str) -> PyResult<Bound<'py, PyDict>> {
-    let report = result.map_err(metrics_error)?;
+/// Runs `metric` on a worker thread (GIL released, Ctrl-C honoured) and returns its report as a
+/// dict of the metric's `namespace`.
+fn score<'py, R: ToReport>(py: Python<'py>, namespace: &str, metric: impl FnOnce() -> m::Result<R> + Send + 'static) -> PyResult<Bound<'py, PyDict>> {
+    let report = run_interruptible(py, move || metric().map(|r| r.to_report()))?.map_err(metrics_error)?;
     report_to_dict(py, &report, namespace)
+}
+
+/// [`score`] of a metric of codes and factors, given the sample's training and test row counts.
+fn score_sample<'py, R: ToReport>(
+    py: Python<'py>,
+    sample: Sample,
+    namespace: &str,
+    metric: impl FnOnce(&m::Codes<'_>, &m::Factors<'_>, usize, usize) -> m::Result<R> + Send + 'static,
+) -> PyResult<Bound<'py, PyDict>> {
+    score(py, namespace, move || metric(&sample.codes.codes()?, &sample.factors()?, sample.num_train, sample.num_test()))
 }
 
 /// Mutual Information Gap, disentanglement_lib's discrete estimator (Chen et al. 2018).
@@ -119,11 +137,7 @@ fn finish<'py>(py: Python<'py>, result: m::Result<m::Report>, namespace: &str) -
 #[pyo3(signature = (codes, factors, *, num_bins = 20))]
 pub fn mig<'py>(py: Python<'py>, codes: &Bound<'py, PyAny>, factors: &Bound<'py, PyAny>, num_bins: usize) -> PyResult<Bound<'py, PyDict>> {
     let s = read_sample(codes, factors, None, None, |n| n)?;
-    let result = run_interruptible(py, move || -> m::Result<m::Report> {
-        let config = m::MigConfig { num_train: s.num_samples, num_bins };
-        Ok(m::mig(&s.codes.codes()?, &s.factors()?, &config)?.to_report())
-    })?;
-    finish(py, result, "mig")
+    score_sample(py, s, "mig", move |c, f, rows, _| m::mig(c, f, &m::MigConfig { num_train: rows, num_bins }))
 }
 
 /// DCI disentanglement, completeness and informativeness (Eastwood & Williams 2018), with
@@ -147,11 +161,7 @@ pub fn dci<'py>(
     factors_test: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let s = read_sample(codes, factors, codes_test, factors_test, two_thirds)?;
-    let result = run_interruptible(py, move || -> m::Result<m::Report> {
-        let config = m::DciConfig { num_train: s.num_train, num_test: s.num_test(), ..Default::default() };
-        Ok(m::dci(&s.codes.codes()?, &s.factors()?, &config)?.to_report())
-    })?;
-    finish(py, result, "dci")
+    score_sample(py, s, "dci", |c, f, num_train, num_test| m::dci(c, f, &m::DciConfig { num_train, num_test, ..Default::default() }))
 }
 
 /// SAP score (Kumar et al. 2018), disentanglement_lib's discrete version: for every code and
@@ -173,11 +183,7 @@ pub fn sap<'py>(
     factors_test: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let s = read_sample(codes, factors, codes_test, factors_test, two_thirds)?;
-    let result = run_interruptible(py, move || -> m::Result<m::Report> {
-        let config = m::SapConfig { num_train: s.num_train, num_test: s.num_test(), ..Default::default() };
-        Ok(m::sap(&s.codes.codes()?, &s.factors()?, &config)?.to_report())
-    })?;
-    finish(py, result, "sap")
+    score_sample(py, s, "sap", |c, f, num_train, num_test| m::sap(c, f, &m::SapConfig { num_train, num_test, ..Default::default() }))
 }
 
 /// Modularity (Ridgeway & Mozer 2018), disentanglement_lib's version: from the discretized
@@ -193,11 +199,7 @@ pub fn sap<'py>(
 #[pyo3(signature = (codes, factors, *, num_bins = 20))]
 pub fn modularity<'py>(py: Python<'py>, codes: &Bound<'py, PyAny>, factors: &Bound<'py, PyAny>, num_bins: usize) -> PyResult<Bound<'py, PyDict>> {
     let s = read_sample(codes, factors, None, None, |n| n)?;
-    let result = run_interruptible(py, move || -> m::Result<m::Report> {
-        let config = m::ModularityConfig { num_train: s.num_samples, num_bins };
-        Ok(m::modularity(&s.codes.codes()?, &s.factors()?, &config)?.to_report())
-    })?;
-    finish(py, result, "modularity")
+    score_sample(py, s, "modularity", move |c, f, rows, _| m::modularity(c, f, &m::ModularityConfig { num_train: rows, num_bins }))
 }
 
 /// Explicitness (Ridgeway & Mozer 2018): codes standardized with the training rows; per factor
@@ -222,11 +224,7 @@ pub fn explicitness<'py>(
     factors_test: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let s = read_sample(codes, factors, codes_test, factors_test, two_thirds)?;
-    let result = run_interruptible(py, move || -> m::Result<m::Report> {
-        let config = m::ExplicitnessConfig { num_train: s.num_train, num_test: s.num_test(), ..Default::default() };
-        Ok(m::explicitness(&s.codes.codes()?, &s.factors()?, &config)?.to_report())
-    })?;
-    finish(py, result, "explicitness")
+    score_sample(py, s, "explicitness", |c, f, num_train, num_test| m::explicitness(c, f, &m::ExplicitnessConfig { num_train, num_test, ..Default::default() }))
 }
 
 /// disentanglement_lib's unsupervised scores of the codes alone: the total correlation and the
@@ -242,11 +240,9 @@ pub fn explicitness<'py>(
 #[pyo3(signature = (codes, *, num_bins = 20))]
 pub fn unsupervised<'py>(py: Python<'py>, codes: &Bound<'py, PyAny>, num_bins: usize) -> PyResult<Bound<'py, PyDict>> {
     let c = f32_matrix(codes, "codes")?;
-    let result = run_interruptible(py, move || -> m::Result<m::Report> {
-        let config = m::UnsupervisedConfig { num_train: c.rows, num_bins };
-        Ok(m::unsupervised_scores(&m::Codes::new(c.values(), c.rows, c.cols)?, &config)?.to_report())
-    })?;
-    finish(py, result, "unsupervised")
+    score(py, "unsupervised", move || {
+        m::unsupervised_scores(&m::Codes::new(c.values(), c.rows, c.cols)?, &m::UnsupervisedConfig { num_train: c.rows, num_bins })
+    })
 }
 
 fn posteriors<'a>(mean: &'a F32Matrix, logvar: &'a F32Matrix, noise_correlation: f64) -> m::Result<m::GaussianPosteriors<'a>> {
@@ -282,16 +278,11 @@ pub fn mig_continuous<'py>(
     seed: u64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (mu, lv) = read_posteriors(mean, logvar)?;
-    let (f, rows, k) = class_matrix(factors, "factors")?;
-    if rows != mu.rows {
-        return Err(PyValueError::new_err(format!("factors has {rows} rows but mean has {}: one row per sample in both", mu.rows)));
-    }
-    let result = run_interruptible(py, move || -> m::Result<m::Report> {
+    let (f, k) = read_factors_for(factors, "factors", mu.rows, "mean")?;
+    score(py, "mig", move || {
         let config = m::MigContinuousConfig { num_z_samples, ..Default::default() };
-        let p = posteriors(&mu, &lv, 0.0)?;
-        Ok(m::mig_continuous(&p, &m::Factors::new(&f, rows, k)?, seed, &config)?.to_report())
-    })?;
-    finish(py, result, "mig")
+        m::mig_continuous(&posteriors(&mu, &lv, 0.0)?, &m::Factors::new(&f, mu.rows, k)?, seed, &config)
+    })
 }
 
 /// The seed paper's information diagnostics of Gaussian posteriors q(z|x_n) = N(mean_n, D Σ D),
@@ -314,10 +305,5 @@ pub fn information_diagnostics<'py>(
     seed: u64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (mu, lv) = read_posteriors(mean, logvar)?;
-    let result = run_interruptible(py, move || -> m::Result<m::Report> {
-        let config = m::InfoConfig { num_z_samples };
-        let p = posteriors(&mu, &lv, noise_correlation)?;
-        Ok(m::information_diagnostics(&p, seed, &config)?.to_report())
-    })?;
-    finish(py, result, "info")
+    score(py, "info", move || m::information_diagnostics(&posteriors(&mu, &lv, noise_correlation)?, seed, &m::InfoConfig { num_z_samples }))
 }
