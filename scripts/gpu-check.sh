@@ -100,9 +100,10 @@ else
     agree_configs="conv:vae:independent split:factor-vae:independent shared:vae:independent conv:vae:correlated"
 fi
 train() { # device encoder model noise steps out [extra...]
-    local dev=$1 enc=$2 model=$3 noise=$4 steps=$5 dir=$6
+    local dev=$1 enc=$2 model=$3 noise=$4 steps=$5 dir=$6 gamma=()
     shift 6
-    timeout 300 "$bin" train --dataset dsprites --model "$model" --gamma 30 --encoder "$enc" --noise "$noise" \
+    [ "$model" = factor-vae ] && gamma=(--gamma 30)   # `train` refuses --gamma for other models
+    timeout 300 "$bin" train --dataset dsprites --model "$model" "${gamma[@]}" --encoder "$enc" --noise "$noise" \
         --steps "$steps" --batch-size 64 --seed 3 --log-every 1 --summary-batches 2 --device "$dev" --quiet --out "$dir" "$@"
 }
 compare() { # a/log.jsonl b/log.jsonl label → prints the largest relative loss gap
