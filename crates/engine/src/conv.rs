@@ -6,12 +6,19 @@
 //! used by the decoder is its adjoint with the same geometry, small → big. Both therefore
 //! share one [`Geometry`] and the same two lowering kernels. [`ConvLayer::parity`] sends the
 //! k4 s2 p1 layers between ≥ 16-channel images to [`crate::parity`] instead.
+//!
+//! Each layer works one sample at a time ([`ConvLayer::forward_one`],
+//! [`ConvLayer::backward_one`]) after preparing its weights once per pass
+//! ([`ConvLayer::prepare_forward`], [`ConvLayer::prepare_backward`]); [`crate::network`]
+//! chains whole stacks of layers per sample, and [`ConvLayer::forward`] /
+//! [`ConvLayer::backward`] run one layer over a batch.
 
 use rayon::prelude::*;
 
 use crate::matmul::{View, matmul};
 use crate::parity::{ParityShape, Products};
 use crate::simd::wide;
+use crate::taps;
 
 /// The spatial mapping of a conv from a big image to a small one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,6 +275,25 @@ fn scatter_add(v: &[f32], dst: &mut [f32], s: usize) {
     }
 }
 
+/// out [cols, rows] = m [rows, cols]ᵀ, in 16 × 16 tiles so both sides stay in cache lines.
+#[inline(always)]
+fn transpose(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+    const T: usize = 16;
+    let (m, out) = (&m[..rows * cols], &mut out[..rows * cols]);
+    for r0 in (0..rows).step_by(T) {
+        let r1 = (r0 + T).min(rows);
+        for c0 in (0..cols).step_by(T) {
+            let c1 = (c0 + T).min(cols);
+            for r in r0..r1 {
+                let src = &m[r * cols + c0..r * cols + c1];
+                for (c, &v) in (c0..c1).zip(src) {
+                    out[c * rows + r] = v;
+                }
+            }
+        }
+    }
+}
+
 /// Σ v, with independent partial sums so the additions vectorize (f32 addition is not
 /// associative, so a plain fold runs one add at a time).
 #[inline(always)]
@@ -361,11 +387,214 @@ impl ConvLayer {
     }
     /// Elements of this layer's permuted or packed weights.
     pub fn wperm_len(&self) -> usize {
-        self.parity().map_or(self.weight_len(), |sh| self.weight_len().max(sh.down_packed_len()).max(sh.up_packed_len()))
+        let (cs, kk) = (self.small_channels, self.geom.k());
+        let lowered = self.weight_len().max(taps::packed_len(cs, kk)).max(taps::packed_len(kk, cs));
+        self.parity().map_or(lowered, |sh| self.weight_len().max(sh.down_packed_len()).max(sh.up_packed_len()))
     }
     /// Per-thread phase-buffer elements this layer needs.
     pub fn scratch_phase_len(&self) -> usize {
         self.parity().map_or(self.geom.phase_len(), |sh| sh.planes_len())
+    }
+
+    /// Prepares `wperm` ([`ConvLayer::wperm_len`]) for [`ConvLayer::forward_one`]: a parity
+    /// layer's weights permuted or packed for its products; a lowered layer's packed for the
+    /// tap kernels where they run (once per layer and step, where the `gemm` crate would pack
+    /// them again for every sample), else left unused.
+    pub fn prepare_forward(&self, w: &[f32], wperm: &mut [f32]) {
+        let products = Products::detect();
+        match self.parity() {
+            Some(sh) if self.transposed => sh.transposed_conv_weights(products, w, wperm),
+            Some(sh) => sh.conv_weights(products, w, wperm),
+            None => self.pack_lowered(products, w, wperm, self.transposed),
+        }
+    }
+
+    /// A lowered layer's weights packed for [`taps::tap_product`]: as the left operand
+    /// Wᵀ [K, C_small] when `transposed_left`, else W [C_small, K]. Nothing without the tap
+    /// kernels.
+    fn pack_lowered(&self, products: Products, w: &[f32], wperm: &mut [f32], transposed_left: bool) {
+        if !matches!(products, Products::Taps) {
+            return;
+        }
+        let (cs, kk) = (self.small_channels, self.geom.k());
+        if transposed_left {
+            taps::pack(kk, cs, wperm, |row, q| w[q * kk + row]);
+        } else {
+            taps::pack(cs, kk, wperm, |row, q| w[row * kk + q]);
+        }
+    }
+
+    /// left [m, q] · right [q, p] into out [m, p] for a lowered layer: on the tap kernels from
+    /// `packed` where they run, else on the `gemm` crate from `left`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn lowered_product(products: Products, m: usize, q: usize, p: usize, packed: &[f32], left: View<'_>, right: &[f32], out: &mut [f32]) {
+        match products {
+            Products::Taps => taps::tap_product(m, p, q, &[0], packed, right, p, out, p, false),
+            Products::Gemm => matmul(m, p, q, out, p, false, left, View::rows(right, p), false),
+        }
+    }
+
+    /// Prepares `wperm` for [`ConvLayer::backward_one`] with an input gradient: the input
+    /// gradient of a parity layer is the adjoint map, a transposed conv of a conv's output
+    /// gradient and a conv of a transposed conv's.
+    pub fn prepare_backward(&self, w: &[f32], wperm: &mut [f32]) {
+        let products = Products::detect();
+        match self.parity() {
+            Some(sh) if self.transposed => sh.conv_weights(products, w, wperm),
+            Some(sh) => sh.transposed_conv_weights(products, w, wperm),
+            None => self.pack_lowered(products, w, wperm, !self.transposed),
+        }
+    }
+
+    /// One sample: yo = act(conv(xs) + b), `wperm` as [`ConvLayer::prepare_forward`] left it.
+    /// A lowered conv given `keep` ([`ConvLayer::col_len`] elements) builds its column
+    /// matrix there, for [`ConvLayer::backward_one`] to reuse.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub fn forward_one(&self, w: &[f32], wperm: &[f32], b: &[f32], xs: &[f32], yo: &mut [f32], sc: &mut Scratch, keep: Option<&mut [f32]>) {
+        if let Some(sh) = self.parity() {
+            let products = Products::detect();
+            if self.transposed {
+                sh.pad_small(xs, &mut sc.dcol);
+                sh.transposed_conv(products, wperm, &sc.dcol, &mut sc.col);
+                sh.interleave(&sc.col, yo, Some(b), self.relu);
+            } else {
+                sh.split_planes(xs, &mut sc.phases);
+                sh.conv(products, wperm, &sc.phases, &mut sc.col);
+                sh.grid_to_small(&sc.col, yo, Some(b), self.relu);
+            }
+            return;
+        }
+        let (g, cs, kk, p) = (self.geom, self.small_channels, self.geom.k(), self.geom.p());
+        let products = Products::detect();
+        let col = match keep {
+            Some(c) if !self.transposed => &mut c[..kk * p],
+            _ => &mut sc.col[..kk * p],
+        };
+        if self.transposed {
+            // col [K, P] = Wᵀ [K, C_small] · x [C_small, P], then scattered into y.
+            Self::lowered_product(products, kk, cs, p, wperm, View::transposed(w, kk), xs, col);
+            yo.fill(0.0);
+            g.col2im_add_via_phases(col, yo, &mut sc.phases);
+        } else {
+            g.im2col_via_phases(xs, col, &mut sc.phases);
+            Self::lowered_product(products, cs, kk, p, wperm, View::rows(w, kk), col, yo);
+        }
+        let plane = yo.len() / b.len();
+        for (row, &bias) in yo.chunks_mut(plane).zip(b) {
+            if self.relu {
+                row.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
+            } else {
+                row.iter_mut().for_each(|v| *v += bias);
+            }
+        }
+    }
+
+    /// One sample's backward: given its input `xs`, output `ys` and output gradient `dyo`
+    /// (overwritten with ∂loss/∂ pre-activation), adds its weight and bias gradients to the
+    /// partials `dwp` ([`ConvLayer::weight_len`]; a parity layer's in its own layout, see
+    /// [`ConvLayer::reduce_gradients`]) and `dbp`, and writes its input gradient into `dxs`
+    /// if asked (`wperm` as [`ConvLayer::prepare_backward`] left it). `saved`: the column
+    /// matrix [`ConvLayer::forward_one`] kept, if it did.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub fn backward_one(
+        &self,
+        w: &[f32],
+        wperm: &[f32],
+        xs: &[f32],
+        ys: &[f32],
+        dyo: &mut [f32],
+        dwp: &mut [f32],
+        dbp: &mut [f32],
+        dxs: Option<&mut [f32]>,
+        sc: &mut Scratch,
+        saved: Option<&[f32]>,
+    ) {
+        self.preactivation_gradient(dyo, ys, dbp);
+        if let Some(sh) = self.parity() {
+            let products = Products::detect();
+            let (big, small) = if self.transposed { (&*dyo, xs) } else { (xs, &*dyo) };
+            sh.split_planes(big, &mut sc.phases);
+            sh.add_conv_weight_gradient(products, small, &mut sc.dcol, &sc.phases, dwp);
+            if let Some(dxs) = dxs {
+                if self.transposed {
+                    sh.conv(products, wperm, &sc.phases, &mut sc.col);
+                    sh.grid_to_small(&sc.col, dxs, None, false);
+                } else {
+                    sh.pad_small(dyo, &mut sc.dcol);
+                    sh.transposed_conv(products, wperm, &sc.dcol, &mut sc.col);
+                    sh.interleave(&sc.col, dxs, None, false);
+                }
+            }
+            return;
+        }
+        let (g, cs, kk, p) = (self.geom, self.small_channels, self.geom.k(), self.geom.p());
+        let products = Products::detect();
+        let col = &mut sc.col[..kk * p];
+        let dcol = &mut sc.dcol[..kk * p];
+        if self.transposed {
+            // The output gradient's patches: dcol [K, P] = im2col(dy).
+            g.im2col_via_phases(dyo, dcol, &mut sc.phases);
+            // dW [C_small, K] += x [C_small, P] · dcolᵀ.
+            Self::add_lowered_weight_gradient(products, cs, kk, p, xs, dcol, col, dwp);
+            if let Some(dxs) = dxs {
+                Self::lowered_product(products, cs, kk, p, wperm, View::rows(w, kk), dcol, dxs);
+            }
+        } else {
+            let col: &[f32] = match saved {
+                Some(v) => &v[..kk * p],
+                None => {
+                    g.im2col_via_phases(xs, col, &mut sc.phases);
+                    col
+                }
+            };
+            // dW [C_small, K] += dy [C_small, P] · colᵀ.
+            Self::add_lowered_weight_gradient(products, cs, kk, p, dyo, col, dcol, dwp);
+            if let Some(dxs) = dxs {
+                Self::lowered_product(products, kk, cs, p, wperm, View::transposed(w, kk), dyo, dcol);
+                dxs.fill(0.0);
+                g.col2im_add_via_phases(dcol, dxs, &mut sc.phases);
+            }
+        }
+    }
+
+    /// dw [C_small, K] += left [C_small, P] · patchesᵀ (patches [K, P]). The tap kernel reads
+    /// the patches transposed, which it writes into `buf` (K·P elements) first (16 × 1024 for
+    /// the first conv and the last transposed conv, so that pass stays in cache), while the
+    /// `gemm` crate would pack both operands again for every sample.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn add_lowered_weight_gradient(products: Products, cs: usize, kk: usize, p: usize, left: &[f32], patches: &[f32], buf: &mut [f32], dw: &mut [f32]) {
+        match products {
+            // Short reductions (P = 16 or 64 for the k2 convs) leave the tap kernel storing
+            // its accumulators after a few products each; the crate does as well there.
+            Products::Taps if p >= 256 => {
+                let patches_t = &mut buf[..kk * p];
+                transpose(&patches[..kk * p], kk, p, patches_t);
+                taps::tap_weight_gradient(cs, kk, p, &[0], left, p, patches_t, kk, dw);
+            }
+            _ => matmul(cs, kk, p, dw, kk, true, View::rows(left, p), View::transposed(patches, p), false),
+        }
+    }
+
+    /// dw, db (overwritten) = the sum of the per-thread partials of
+    /// [`ConvLayer::backward_one`], in order.
+    pub fn reduce_gradients<'a>(&self, partials: impl Iterator<Item = (&'a [f32], &'a [f32])>, dw: &mut [f32], db: &mut [f32]) {
+        let (wl, bl) = (self.weight_len(), self.bias_len());
+        let (dw, db) = (&mut dw[..wl], &mut db[..bl]);
+        dw.fill(0.0);
+        db.fill(0.0);
+        let parity = self.parity();
+        let products = Products::detect();
+        for (pw, pb) in partials {
+            match &parity {
+                Some(sh) => sh.add_weight_gradient_to(products, &pw[..wl], dw),
+                None => dw.iter_mut().zip(&pw[..wl]).for_each(|(a, b)| *a += b),
+            }
+            db.iter_mut().zip(&pb[..bl]).for_each(|(a, b)| *a += b);
+        }
     }
 
     /// y = act(conv(x) + b) for a batch; x and y hold whole samples back to back. A conv
@@ -373,44 +602,23 @@ impl ConvLayer {
     /// [`ConvLayer::backward`], which then need not rebuild them.
     #[allow(clippy::too_many_arguments)]
     pub fn forward(&self, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32], batch: usize, scratch: &mut [Scratch], saved: Option<&mut [f32]>) {
-        let (il, ol) = (self.input_len(), self.output_len());
+        let (il, ol, cl) = (self.input_len(), self.output_len(), self.col_len());
         let per = per_task(batch, scratch.len());
-        let (g, cs, kk, p) = (self.geom, self.small_channels, self.geom.k(), self.geom.p());
-        if let Some(sh) = self.parity() {
-            return self.parity_forward(&sh, w, b, x, y, batch, scratch);
-        }
-        let saved = saved.filter(|_| !self.transposed).map(|v| {
-            assert!(v.len() >= batch * kk * p, "conv forward: saved columns too small");
+        let mut wperm = std::mem::take(&mut scratch[0].wperm);
+        self.prepare_forward(w, &mut wperm);
+        let saved = saved.filter(|_| !self.transposed && self.parity().is_none()).map(|v| {
+            assert!(v.len() >= batch * cl, "conv forward: saved columns too small");
             SendPtr(v.as_mut_ptr())
         });
         y[..batch * ol].par_chunks_mut(per * ol).zip(scratch.par_iter_mut()).enumerate().for_each(|(t, (ys, sc))| wide(|| {
             for (i, yo) in ys.chunks_mut(ol).enumerate() {
                 let s = t * per + i;
-                let xs = &x[s * il..][..il];
                 // SAFETY: sample s's columns belong to this task alone.
-                let col = match &saved {
-                    Some(ptr) => unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s * kk * p), kk * p) },
-                    None => &mut sc.col[..kk * p],
-                };
-                if self.transposed {
-                    // col [K, P] = Wᵀ [K, C_small] · x [C_small, P], then scattered into y.
-                    matmul(kk, p, cs, col, p, false, View::transposed(w, kk), View::rows(xs, p), false);
-                    yo.fill(0.0);
-                    g.col2im_add_via_phases(col, yo, &mut sc.phases);
-                } else {
-                    g.im2col_via_phases(xs, col, &mut sc.phases);
-                    matmul(cs, p, kk, yo, p, false, View::rows(w, kk), View::rows(col, p), false);
-                }
-                let plane = yo.len() / b.len();
-                for (row, &bias) in yo.chunks_mut(plane).zip(b) {
-                    if self.relu {
-                        row.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
-                    } else {
-                        row.iter_mut().for_each(|v| *v += bias);
-                    }
-                }
+                let keep = saved.as_ref().map(|ptr| unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s * cl), cl) });
+                self.forward_one(w, &wperm, b, &x[s * il..][..il], yo, sc, keep);
             }
         }));
+        scratch[0].wperm = wperm;
     }
 
     /// Given y (the forward output) and dy (∂loss/∂y, overwritten with ∂loss/∂ pre-activation),
@@ -429,66 +637,36 @@ impl ConvLayer {
         scratch: &mut [Scratch],
         saved: Option<&[f32]>,
     ) {
-        let (il, ol) = (self.input_len(), self.output_len());
+        let (il, ol, cl) = (self.input_len(), self.output_len(), self.col_len());
         let per = per_task(batch, scratch.len());
-        let (g, cs, kk, p) = (self.geom, self.small_channels, self.geom.k(), self.geom.p());
-        if let Some(sh) = self.parity() {
-            return self.parity_backward(&sh, w, x, y, dy, dw, db, dx, batch, scratch);
-        }
         let (wl, bl) = (self.weight_len(), self.bias_len());
         let tasks = batch.div_ceil(per);
-        let dx_ptr = dx.as_mut().map(|d| SendPtr(d.as_mut_ptr()));
         if let Some(d) = &dx {
             assert!(d.len() >= batch * il, "conv backward: dx too small");
         }
+        let dx_ptr = dx.as_mut().map(|d| SendPtr(d.as_mut_ptr()));
+        let mut wperm = std::mem::take(&mut scratch[0].wperm);
+        if dx_ptr.is_some() {
+            self.prepare_backward(w, &mut wperm);
+        }
+        let saved = saved.filter(|_| !self.transposed && self.parity().is_none());
         dy[..batch * ol].par_chunks_mut(per * ol).zip(scratch[..tasks].par_iter_mut()).enumerate().for_each(|(t, (dys, sc))| wide(|| {
-            let (dwp, dbp) = (&mut sc.dw[..wl], &mut sc.db[..bl]);
-            dwp.fill(0.0);
-            dbp.fill(0.0);
+            let (mut dwp, mut dbp) = (std::mem::take(&mut sc.dw), std::mem::take(&mut sc.db));
+            dwp[..wl].fill(0.0);
+            dbp[..bl].fill(0.0);
             for (i, dyo) in dys.chunks_mut(ol).enumerate() {
                 let s = t * per + i;
-                let (xs, ys) = (&x[s * il..][..il], &y[s * ol..][..ol]);
-                self.preactivation_gradient(dyo, ys, dbp);
                 // SAFETY: sample s's slice of dx belongs to this task alone.
                 let dxs = dx_ptr.as_ref().map(|ptr| unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s * il), il) });
-                let col = &mut sc.col[..kk * p];
-                let dcol = &mut sc.dcol[..kk * p];
-                if self.transposed {
-                    // The output gradient's patches: dcol [K, P] = im2col(dy).
-                    g.im2col_via_phases(dyo, dcol, &mut sc.phases);
-                    // dW [C_small, K] += x [C_small, P] · dcolᵀ.
-                    matmul(cs, kk, p, dwp, kk, true, View::rows(xs, p), View::transposed(dcol, p), false);
-                    if let Some(dxs) = dxs {
-                        matmul(cs, p, kk, dxs, p, false, View::rows(w, kk), View::rows(dcol, p), false);
-                    }
-                } else {
-                    let col: &[f32] = match saved {
-                        Some(v) => &v[s * kk * p..(s + 1) * kk * p],
-                        None => {
-                            g.im2col_via_phases(xs, col, &mut sc.phases);
-                            col
-                        }
-                    };
-                    // dW [C_small, K] += dy [C_small, P] · colᵀ.
-                    matmul(cs, kk, p, dwp, kk, true, View::rows(dyo, p), View::transposed(col, p), false);
-                    if let Some(dxs) = dxs {
-                        matmul(kk, p, cs, dcol, p, false, View::transposed(w, kk), View::rows(dyo, p), false);
-                        dxs.fill(0.0);
-                        g.col2im_add_via_phases(dcol, dxs, &mut sc.phases);
-                    }
-                }
+                let cols = saved.map(|v| &v[s * cl..(s + 1) * cl]);
+                self.backward_one(w, &wperm, &x[s * il..][..il], &y[s * ol..][..ol], dyo, &mut dwp[..wl], &mut dbp[..bl], dxs, sc, cols);
             }
+            (sc.dw, sc.db) = (dwp, dbp);
         }));
-        dw[..wl].copy_from_slice(&scratch[0].dw[..wl]);
-        db[..bl].copy_from_slice(&scratch[0].db[..bl]);
-        for sc in &scratch[1..tasks] {
-            dw[..wl].iter_mut().zip(&sc.dw[..wl]).for_each(|(a, b)| *a += b);
-            db[..bl].iter_mut().zip(&sc.db[..bl]).for_each(|(a, b)| *a += b);
-        }
+        scratch[0].wperm = wperm;
+        self.reduce_gradients(scratch[..tasks].iter().map(|sc| (&sc.dw[..], &sc.db[..])), dw, db);
     }
-}
 
-impl ConvLayer {
     /// One sample's output gradient `dy` → ∂loss/∂ pre-activation (through the ReLU, read off
     /// the output `y`), its per-channel sums added to `db`.
     #[inline(always)]
@@ -500,101 +678,6 @@ impl ConvLayer {
         let plane = dy.len() / db.len();
         for (row, acc) in dy.chunks(plane).zip(db.iter_mut()) {
             *acc += fast_sum(row);
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn parity_forward(&self, sh: &ParityShape, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32], batch: usize, scratch: &mut [Scratch]) {
-        let (il, ol) = (self.input_len(), self.output_len());
-        let per = per_task(batch, scratch.len());
-        let products = Products::detect();
-        let mut wperm = std::mem::take(&mut scratch[0].wperm);
-        if self.transposed {
-            sh.transposed_conv_weights(products, w, &mut wperm);
-        } else {
-            sh.conv_weights(products, w, &mut wperm);
-        }
-        y[..batch * ol].par_chunks_mut(per * ol).zip(scratch.par_iter_mut()).enumerate().for_each(|(t, (ys, sc))| wide(|| {
-            for (i, yo) in ys.chunks_mut(ol).enumerate() {
-                let xs = &x[(t * per + i) * il..][..il];
-                if self.transposed {
-                    sh.pad_small(xs, &mut sc.dcol);
-                    sh.transposed_conv(products, &wperm, &sc.dcol, &mut sc.col);
-                    sh.interleave(&sc.col, yo, Some(b), self.relu);
-                } else {
-                    sh.split_planes(xs, &mut sc.phases);
-                    sh.conv(products, &wperm, &sc.phases, &mut sc.col);
-                    sh.grid_to_small(&sc.col, yo, Some(b), self.relu);
-                }
-            }
-        }));
-        scratch[0].wperm = wperm;
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn parity_backward(
-        &self,
-        sh: &ParityShape,
-        w: &[f32],
-        x: &[f32],
-        y: &[f32],
-        dy: &mut [f32],
-        dw: &mut [f32],
-        db: &mut [f32],
-        mut dx: Option<&mut [f32]>,
-        batch: usize,
-        scratch: &mut [Scratch],
-    ) {
-        let (il, ol) = (self.input_len(), self.output_len());
-        let per = per_task(batch, scratch.len());
-        let (wl, bl) = (self.weight_len(), self.bias_len());
-        let tasks = batch.div_ceil(per);
-        if let Some(d) = &dx {
-            assert!(d.len() >= batch * il, "conv backward: dx too small");
-        }
-        let dx_ptr = dx.as_mut().map(|d| SendPtr(d.as_mut_ptr()));
-        let products = Products::detect();
-        let mut wperm = std::mem::take(&mut scratch[0].wperm);
-        if dx_ptr.is_some() {
-            // The input gradient is the adjoint map: a transposed conv of a conv's output
-            // gradient, a conv of a transposed conv's.
-            if self.transposed {
-                sh.conv_weights(products, w, &mut wperm);
-            } else {
-                sh.transposed_conv_weights(products, w, &mut wperm);
-            }
-        }
-        dy[..batch * ol].par_chunks_mut(per * ol).zip(scratch[..tasks].par_iter_mut()).enumerate().for_each(|(t, (dys, sc))| wide(|| {
-            let (dwp, dbp) = (&mut sc.dw[..wl], &mut sc.db[..bl]);
-            dwp.fill(0.0);
-            dbp.fill(0.0);
-            for (i, dyo) in dys.chunks_mut(ol).enumerate() {
-                let s = t * per + i;
-                let (xs, ys) = (&x[s * il..][..il], &y[s * ol..][..ol]);
-                self.preactivation_gradient(dyo, ys, dbp);
-                // SAFETY: sample s's slice of dx belongs to this task alone.
-                let dxs = dx_ptr.as_ref().map(|ptr| unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s * il), il) });
-                let (big, small) = if self.transposed { (&*dyo, xs) } else { (xs, &*dyo) };
-                sh.split_planes(big, &mut sc.phases);
-                sh.add_conv_weight_gradient(products, small, &mut sc.dcol, &sc.phases, dwp);
-                if let Some(dxs) = dxs {
-                    if self.transposed {
-                        sh.conv(products, &wperm, &sc.phases, &mut sc.col);
-                        sh.grid_to_small(&sc.col, dxs, None, false);
-                    } else {
-                        sh.pad_small(dyo, &mut sc.dcol);
-                        sh.transposed_conv(products, &wperm, &sc.dcol, &mut sc.col);
-                        sh.interleave(&sc.col, dxs, None, false);
-                    }
-                }
-            }
-        }));
-        scratch[0].wperm = wperm;
-        dw[..wl].fill(0.0);
-        db[..bl].fill(0.0);
-        for sc in &scratch[..tasks] {
-            sh.add_weight_gradient_to(products, &sc.dw[..wl], &mut dw[..wl]);
-            db[..bl].iter_mut().zip(&sc.db[..bl]).for_each(|(a, b)| *a += b);
         }
     }
 }
@@ -632,6 +715,55 @@ mod tests {
             }
         }
         y
+    }
+
+    /// The lowered layers' three products (forward, input gradient, weight gradient) on the
+    /// tap kernels and on the `gemm` crate, against an f64 sum, for the shapes the models use
+    /// and ragged ones.
+    #[test]
+    fn lowered_products_on_either_path_equal_an_f64_sum() {
+        let paths: &[Products] = if taps::available() { &[Products::Taps, Products::Gemm] } else { &[Products::Gemm] };
+        for &(cs, kk, p) in &[(32, 16, 1024), (64, 128, 64), (64, 256, 16), (160, 256, 16), (1, 16, 1024), (5, 7, 300), (9, 3, 257)] {
+            let w: Vec<f32> = (0..cs * kk).map(|i| (i as f32 * 0.31).sin()).collect();
+            let right: Vec<f32> = (0..kk.max(cs) * p).map(|i| (i as f32 * 0.17).cos()).collect();
+            let left: Vec<f32> = (0..cs * p).map(|i| (i as f32 * 0.23).sin()).collect();
+            for &products in paths {
+                let layer = ConvLayer { geom: Geometry::new(1, 4, 4, 2, 2, 2, 0), small_channels: cs, transposed: false, relu: false };
+                // W [cs, kk] · right [kk, p] and Wᵀ [kk, cs] · right [cs, p].
+                for transposed_left in [false, true] {
+                    let (m, q) = if transposed_left { (kk, cs) } else { (cs, kk) };
+                    let mut packed = vec![0.0; taps::packed_len(m, q).max(1)];
+                    let lay = ConvLayer { geom: Geometry::new(kk, 1, 1, 1, 1, 1, 0), ..layer };
+                    lay.pack_lowered(products, &w, &mut packed, transposed_left);
+                    let view = if transposed_left { View::transposed(&w, kk) } else { View::rows(&w, kk) };
+                    let mut out = vec![f32::NAN; m * p];
+                    ConvLayer::lowered_product(products, m, q, p, &packed, view, &right[..q * p], &mut out);
+                    for i in 0..m {
+                        for j in 0..p {
+                            let a = |l: usize| if transposed_left { w[l * kk + i] } else { w[i * kk + l] } as f64;
+                            let terms = (0..q).map(|l| a(l) * right[l * p + j] as f64);
+                            let (want, mag) = (terms.clone().sum::<f64>(), terms.map(f64::abs).sum::<f64>());
+                            let got = out[i * p + j] as f64;
+                            assert!((got - want).abs() <= (q + 1) as f64 * 1.2e-7 * mag, "{products:?} {m}×{q}×{p} ({i}, {j}): {got} vs {want}");
+                        }
+                    }
+                }
+                // dW [cs, kk] += left [cs, p] · patchesᵀ, patches [kk, p].
+                let start: Vec<f32> = (0..cs * kk).map(|i| (i as f32 * 0.07).cos()).collect();
+                let mut dw = start.clone();
+                let mut buf = vec![f32::NAN; kk * p];
+                ConvLayer::add_lowered_weight_gradient(products, cs, kk, p, &left, &right[..kk * p], &mut buf, &mut dw);
+                for i in 0..cs {
+                    for l in 0..kk {
+                        let terms = (0..p).map(|j| left[i * p + j] as f64 * right[l * p + j] as f64);
+                        let want = start[i * kk + l] as f64 + terms.clone().sum::<f64>();
+                        let mag = start[i * kk + l].abs() as f64 + terms.map(f64::abs).sum::<f64>();
+                        let got = dw[i * kk + l] as f64;
+                        assert!((got - want).abs() <= (p + 2) as f64 * 1.2e-7 * mag, "{products:?} dW {cs}×{kk}×{p} ({i}, {l}): {got} vs {want}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -4,11 +4,13 @@
 //!
 //! Why a separate engine: burn's CPU backends allocate per operation and run convolutions as
 //! direct loops, which made a training step 2–2.4× slower than PyTorch's. Here every conv runs
-//! as GEMMs — the stride-2 k4 ones between wide images over their parity planes ([`parity`],
-//! on our own AVX-512 tap kernels ([`taps`]) where the CPU has them, else on the `gemm`
-//! crate), the rest im2col/col2im lowered onto the `gemm` crate ([`conv`]) — bias and activation are
-//! applied while the output is still in cache, each thread works through its share of the batch with its own
-//! column buffers, and all buffers live in a [`network::Workspace`] allocated once.
+//! as GEMMs — the stride-2 k4 ones between wide images over their parity planes ([`parity`]),
+//! the rest lowered through im2col/col2im ([`conv`]), their products on our own packing-free
+//! kernels ([`taps`]: AVX-512 or AVX2 + FMA; the `gemm` crate on other CPUs) with the weights
+//! packed once per layer and step — bias and activation are applied while the output is still
+//! in cache, each thread carries its share of the batch sample by sample through a whole stack
+//! of conv layers with its own column buffers ([`network`]), and all buffers live in a
+//! [`network::Workspace`] allocated once.
 //!
 //! The burn modules of `disentangle-models` remain the reference (and the GPU path):
 //! parameters are laid out in burn's visiting order and shapes ([`params`]), the initial

@@ -4,7 +4,10 @@
 
 use disentangle_models::config::{EncoderConfig, ModelConfig, ObjectiveConfig};
 
-use crate::conv::{ConvLayer, Geometry, Scratch};
+use rayon::prelude::*;
+
+use crate::conv::{ConvLayer, Geometry, Scratch, SendPtr};
+use crate::simd::wide;
 use crate::dense::{Activation, DenseLayer, column_sums};
 use crate::matmul::{View, matmul};
 use crate::params::{ParamSet, TensorId};
@@ -31,12 +34,6 @@ impl Stage {
     fn col_len(&self) -> usize {
         match self {
             Stage::Conv { layer, .. } => layer.scratch_len(),
-            Stage::Dense { .. } => 0,
-        }
-    }
-    fn wperm_len(&self) -> usize {
-        match self {
-            Stage::Conv { layer, .. } => layer.wperm_len(),
             Stage::Dense { .. } => 0,
         }
     }
@@ -247,6 +244,10 @@ pub struct Workspace {
     /// Training only: each encoder conv's column matrices, kept for its backward pass.
     pub enc_cols: Vec<Vec<f32>>,
     pub grads: Option<Gradients>,
+    /// Samples each thread carries through a whole run of conv layers before its next ones
+    /// (1: one sample through every layer; the batch: layer-by-layer passes). Any value
+    /// gives the same bits; it only changes what stays in cache.
+    pub run_group: usize,
 }
 
 /// Gradient buffers mirroring the activations, and the parameter gradients.
@@ -279,11 +280,14 @@ impl Workspace {
         let threads = rayon::current_num_threads().max(1);
         let col = net.encoder.body.iter().chain(&net.decoder).map(Stage::col_len).max().unwrap_or(0);
         let phases = net.encoder.body.iter().chain(&net.decoder).map(Stage::phase_len).max().unwrap_or(0);
-        let (wmax, bmax) = net.encoder.body.iter().chain(&net.decoder).fold((0, 0), |(w, b), s| {
-            let (tw, tb) = s.tensors();
-            (w.max(net.vae.tensors[tw].len), b.max(net.vae.tensors[tb].len))
-        });
-        let wperm = net.encoder.body.iter().chain(&net.decoder).map(Stage::wperm_len).max().unwrap_or(0);
+        // A run of conv layers keeps every layer's weight-gradient partials and packed
+        // weights at once (one body's conv layers bound a run).
+        let run_total = |f: &dyn Fn(&ConvLayer) -> usize| {
+            let body = |stages: &[Stage]| stages.iter().map(|s| if let Stage::Conv { layer, .. } = s { f(layer) } else { 0 }).sum::<usize>();
+            body(&net.encoder.body).max(body(&net.decoder))
+        };
+        let (wmax, bmax) = (run_total(&ConvLayer::weight_len), run_total(&ConvLayer::bias_len));
+        let wperm = run_total(&ConvLayer::wperm_len);
         let scratch = (0..threads)
             .map(|_| {
                 let mut s = Scratch::default();
@@ -319,20 +323,188 @@ impl Workspace {
             scratch,
             enc_cols: if training { net.encoder.body.iter().map(|s| vec![0.0; n * s.saved_len()]).collect() } else { Vec::new() },
             grads,
+            run_group: default_run_group(),
         }
+    }
+}
+
+/// Most conv stages one run of [`conv_run_forward`] / [`conv_run_backward`] carries.
+const MAX_RUN: usize = 8;
+
+/// The default of [`Workspace::run_group`]: `DISENTANGLE_ENGINE_GROUP` if set (for
+/// comparisons), else 1.
+pub fn default_run_group() -> usize {
+    static GROUP: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *GROUP.get_or_init(|| std::env::var("DISENTANGLE_ENGINE_GROUP").ok().and_then(|v| v.parse().ok()).filter(|&g| g > 0).unwrap_or(1))
+}
+
+/// The conv layer of a stage known to be one.
+fn conv_of(stage: &Stage) -> (ConvLayer, TensorId, TensorId) {
+    match *stage {
+        Stage::Conv { layer, w, b } => (layer, w, b),
+        Stage::Dense { .. } => unreachable!("a conv run holds conv stages only"),
+    }
+}
+
+/// The number of conv stages from `i` on (at most [`MAX_RUN`]).
+fn conv_run_len(stages: &[Stage]) -> usize {
+    stages.iter().take_while(|s| matches!(s, Stage::Conv { .. })).count().min(MAX_RUN)
+}
+
+/// Prefix sums of `f` over a run's layers: where each layer's share of a buffer starts.
+fn offsets(stages: &[Stage], f: impl Fn(&ConvLayer) -> usize) -> [usize; MAX_RUN + 1] {
+    let mut at = [0; MAX_RUN + 1];
+    for (l, s) in stages.iter().enumerate() {
+        at[l + 1] = at[l] + f(&conv_of(s).0);
+    }
+    at
+}
+
+/// Runs consecutive conv stages forward, carrying each thread's samples through all of them
+/// `group` samples at a time (see [`Workspace::run_group`]): a layer then reads its input
+/// right after the layer below wrote it, from cache, instead of a whole batch's activations
+/// (8 MB for the first conv's output at batch 64) one layer later. Same arithmetic, sample by sample, as the
+/// layer-by-layer passes, so the results are the same bits.
+#[allow(clippy::too_many_arguments)]
+fn conv_run_forward(stages: &[Stage], p: &ParamSet, x: &[f32], outs: &mut [Vec<f32>], r0: usize, n: usize, scratch: &mut [Scratch], saved: &mut [Vec<f32>], group: usize) {
+    let len = stages.len();
+    assert!((1..=MAX_RUN).contains(&len) && outs.len() >= len, "conv run: stages and outputs");
+    let in_len = conv_of(&stages[0]).0.input_len();
+    assert!(x.len() >= n * in_len, "conv run: input too small");
+    let mut out = [SendPtr(std::ptr::null_mut()); MAX_RUN];
+    let mut keep = [None; MAX_RUN];
+    for (l, stage) in stages.iter().enumerate() {
+        let ol = stage.output_len();
+        assert!(outs[l].len() >= (r0 + n) * ol, "conv run: output too small");
+        out[l] = SendPtr(outs[l][r0 * ol..].as_mut_ptr());
+        if stage.saved_len() > 0
+            && let Some(v) = saved.get_mut(l).filter(|v| !v.is_empty())
+        {
+            assert!(v.len() >= n * stage.saved_len(), "conv run: saved columns too small");
+            keep[l] = Some(SendPtr(v.as_mut_ptr()));
+        }
+    }
+    let wat = offsets(stages, ConvLayer::wperm_len);
+    let mut wperm = std::mem::take(&mut scratch[0].wperm);
+    assert!(wperm.len() >= wat[len], "conv run: weight buffer too small");
+    for (l, stage) in stages.iter().enumerate() {
+        let (layer, w, _) = conv_of(stage);
+        layer.prepare_forward(p.get(w), &mut wperm[wat[l]..wat[l + 1]]);
+    }
+    let per = n.div_ceil(scratch.len().max(1)).max(1);
+    let (tasks, group) = (n.div_ceil(per), group.max(1));
+    scratch[..tasks].par_iter_mut().enumerate().for_each(|(t, sc)| wide(|| {
+        let mine = t * per..((t + 1) * per).min(n);
+        for g0 in mine.clone().step_by(group) {
+            let samples = g0..(g0 + group).min(mine.end);
+            for (l, stage) in stages.iter().enumerate() {
+                let (layer, w, b) = conv_of(stage);
+                let (il, ol, cl) = (layer.input_len(), layer.output_len(), stage.saved_len());
+                for s in samples.clone() {
+                    // SAFETY: sample s's rows of every buffer of the run belong to this task
+                    // alone; the layer below finished writing them (same task, earlier).
+                    let xs = if l == 0 { &x[s * il..][..il] } else { unsafe { std::slice::from_raw_parts(out[l - 1].0.add(s * il), il) } };
+                    let yo = unsafe { std::slice::from_raw_parts_mut(out[l].0.add(s * ol), ol) };
+                    let cols = keep[l].map(|ptr| unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s * cl), cl) });
+                    layer.forward_one(p.get(w), &wperm[wat[l]..wat[l + 1]], p.get(b), xs, yo, sc, cols);
+                }
+            }
+        }
+    }));
+    scratch[0].wperm = wperm;
+}
+
+/// Runs consecutive conv stages backward, each thread's samples a group at a time through
+/// all of them (as [`conv_run_forward`]), from douts[last] (already set). Parameter
+/// gradients are written into `grads`, the input gradient into `dx` if asked.
+#[allow(clippy::too_many_arguments)]
+fn conv_run_backward(
+    stages: &[Stage],
+    p: &ParamSet,
+    grads: &mut [f32],
+    x: &[f32],
+    outs: &[Vec<f32>],
+    douts: &mut [Vec<f32>],
+    dx: Option<&mut [f32]>,
+    n: usize,
+    scratch: &mut [Scratch],
+    saved: &[Vec<f32>],
+    group: usize,
+) {
+    let len = stages.len();
+    assert!((1..=MAX_RUN).contains(&len) && outs.len() >= len && douts.len() >= len, "conv run: stages and buffers");
+    let in_len = conv_of(&stages[0]).0.input_len();
+    assert!(x.len() >= n * in_len, "conv run: input too small");
+    let mut dout = [SendPtr(std::ptr::null_mut()); MAX_RUN];
+    for (l, stage) in stages.iter().enumerate() {
+        assert!(outs[l].len() >= n * stage.output_len() && douts[l].len() >= n * stage.output_len(), "conv run: buffers too small");
+        dout[l] = SendPtr(douts[l].as_mut_ptr());
+    }
+    let dx = dx.map(|d| {
+        assert!(d.len() >= n * in_len, "conv run: dx too small");
+        SendPtr(d.as_mut_ptr())
+    });
+    let (wat, gwat, gbat) = (offsets(stages, ConvLayer::wperm_len), offsets(stages, ConvLayer::weight_len), offsets(stages, ConvLayer::bias_len));
+    let mut wperm = std::mem::take(&mut scratch[0].wperm);
+    assert!(wperm.len() >= wat[len], "conv run: weight buffer too small");
+    for (l, stage) in stages.iter().enumerate() {
+        let (layer, w, _) = conv_of(stage);
+        if l > 0 || dx.is_some() {
+            layer.prepare_backward(p.get(w), &mut wperm[wat[l]..wat[l + 1]]);
+        }
+    }
+    let per = n.div_ceil(scratch.len().max(1)).max(1);
+    let (tasks, group) = (n.div_ceil(per), group.max(1));
+    scratch[..tasks].par_iter_mut().enumerate().for_each(|(t, sc)| wide(|| {
+        let (mut dwp, mut dbp) = (std::mem::take(&mut sc.dw), std::mem::take(&mut sc.db));
+        dwp[..gwat[len]].fill(0.0);
+        dbp[..gbat[len]].fill(0.0);
+        let mine = t * per..((t + 1) * per).min(n);
+        for g0 in mine.clone().step_by(group) {
+            let samples = g0..(g0 + group).min(mine.end);
+            for (l, stage) in stages.iter().enumerate().rev() {
+                let (layer, w, _) = conv_of(stage);
+                let (il, ol, cl) = (layer.input_len(), layer.output_len(), stage.saved_len());
+                for s in samples.clone() {
+                    let xs = if l == 0 { &x[s * il..][..il] } else { &outs[l - 1][s * il..][..il] };
+                    // SAFETY: sample s's rows of the gradient buffers belong to this task alone.
+                    let dyo = unsafe { std::slice::from_raw_parts_mut(dout[l].0.add(s * ol), ol) };
+                    let below = if l == 0 { dx } else { Some(dout[l - 1]) };
+                    let dxs = below.map(|ptr| unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s * il), il) });
+                    let cols = saved.get(l).filter(|v| cl > 0 && !v.is_empty()).map(|v| &v[s * cl..][..cl]);
+                    let (dw, db) = (&mut dwp[gwat[l]..gwat[l + 1]], &mut dbp[gbat[l]..gbat[l + 1]]);
+                    layer.backward_one(p.get(w), &wperm[wat[l]..wat[l + 1]], xs, &outs[l][s * ol..][..ol], dyo, dw, db, dxs, sc, cols);
+                }
+            }
+        }
+        (sc.dw, sc.db) = (dwp, dbp);
+    }));
+    scratch[0].wperm = wperm;
+    for (l, stage) in stages.iter().enumerate() {
+        let (layer, w, b) = conv_of(stage);
+        let (dw, db) = tensor_pair_mut(p, grads, w, b);
+        layer.reduce_gradients(scratch[..tasks].iter().map(|sc| (&sc.dw[gwat[l]..gwat[l + 1]], &sc.db[gbat[l]..gbat[l + 1]])), dw, db);
     }
 }
 
 /// Runs `stages` forward: outs[i] = stage_i(outs[i − 1]), outs[−1] = x; rows `r0..r0 + n`.
 /// `saved`: per stage, where a conv keeps its column matrices (empty: not kept).
 #[allow(clippy::too_many_arguments)]
-fn body_forward(stages: &[Stage], p: &ParamSet, x: &[f32], outs: &mut [Vec<f32>], r0: usize, n: usize, scratch: &mut [Scratch], saved: &mut [Vec<f32>]) {
-    for i in 0..stages.len() {
+fn body_forward(stages: &[Stage], p: &ParamSet, x: &[f32], outs: &mut [Vec<f32>], r0: usize, n: usize, scratch: &mut [Scratch], saved: &mut [Vec<f32>], group: usize) {
+    let mut i = 0;
+    while i < stages.len() {
         let (done, rest) = outs.split_at_mut(i);
         let input = if i == 0 { x } else { &done[i - 1][r0 * stages[i - 1].output_len()..] };
-        let ol = stages[i].output_len();
-        let keep = saved.get_mut(i).filter(|v| !v.is_empty()).map(|v| &mut v[..]);
-        stages[i].forward(p, input, &mut rest[0][r0 * ol..], n, scratch, keep);
+        let run = conv_run_len(&stages[i..]);
+        if run > 0 {
+            let keep = saved.get_mut(i..i + run).unwrap_or(&mut []);
+            conv_run_forward(&stages[i..i + run], p, input, rest, r0, n, scratch, keep, group);
+            i += run;
+        } else {
+            let ol = stages[i].output_len();
+            stages[i].forward(p, input, &mut rest[0][r0 * ol..], n, scratch, None);
+            i += 1;
+        }
     }
 }
 
@@ -350,14 +522,23 @@ fn body_backward(
     n: usize,
     scratch: &mut [Scratch],
     saved: &[Vec<f32>],
+    group: usize,
 ) {
     let mut dx = dx;
-    for i in (0..stages.len()).rev() {
-        let input = if i == 0 { x } else { &outs[i - 1][..] };
-        let (lower, upper) = douts.split_at_mut(i);
-        let d_in: Option<&mut [f32]> = if i == 0 { dx.take() } else { Some(&mut lower[i - 1][..]) };
-        let cols = saved.get(i).filter(|v| !v.is_empty()).map(|v| &v[..]);
-        stages[i].backward(p, grads, input, &outs[i], &mut upper[0], d_in, n, scratch, cols);
+    let mut end = stages.len();
+    while end > 0 {
+        let convs = stages[..end].iter().rev().take_while(|s| matches!(s, Stage::Conv { .. })).count().min(MAX_RUN);
+        let start = end - convs.max(1);
+        let input = if start == 0 { x } else { &outs[start - 1][..] };
+        let (lower, upper) = douts.split_at_mut(start);
+        let d_in: Option<&mut [f32]> = if start == 0 { dx.take() } else { Some(&mut lower[start - 1][..]) };
+        if convs > 0 {
+            let cols = saved.get(start..end).unwrap_or(&[]);
+            conv_run_backward(&stages[start..end], p, grads, input, &outs[start..end], upper, d_in, n, scratch, cols, group);
+        } else {
+            stages[start].backward(p, grads, input, &outs[start], &mut upper[0], d_in, n, scratch, None);
+        }
+        end = start;
     }
 }
 
@@ -367,7 +548,7 @@ impl Network {
         assert!(n <= ws.capacity, "batch larger than the workspace");
         let j = self.latents();
         let p = &self.vae;
-        body_forward(&self.encoder.body, p, x, &mut ws.enc, 0, n, &mut ws.scratch, &mut ws.enc_cols);
+        body_forward(&self.encoder.body, p, x, &mut ws.enc, 0, n, &mut ws.scratch, &mut ws.enc_cols, ws.run_group);
         let feats = ws.enc.last().expect("encoders have a body");
         match self.encoder.head {
             Head::Dense { mu, logvar } => {
@@ -402,7 +583,7 @@ impl Network {
     /// Bernoulli logits [n, C, 64, 64] of codes `z` [n, J], into ws.dec.last().
     pub fn decode(&self, ws: &mut Workspace, z: &[f32], n: usize) {
         assert!(n <= ws.capacity, "batch larger than the workspace");
-        body_forward(&self.decoder, &self.vae, z, &mut ws.dec, 0, n, &mut ws.scratch, &mut []);
+        body_forward(&self.decoder, &self.vae, z, &mut ws.dec, 0, n, &mut ws.scratch, &mut [], ws.run_group);
     }
 
     /// Discriminator logits of rows `r0..r0 + n` of ws.disc_in into ws.disc.last().
@@ -410,7 +591,7 @@ impl Network {
         let (stages, p) = (self.discriminator.as_ref().expect("factor-vae"), self.disc.as_ref().expect("factor-vae"));
         let j = self.latents();
         let input = std::mem::take(&mut ws.disc_in);
-        body_forward(stages, p, &input[r0 * j..], &mut ws.disc, r0, n, &mut ws.scratch, &mut []);
+        body_forward(stages, p, &input[r0 * j..], &mut ws.disc, r0, n, &mut ws.scratch, &mut [], ws.run_group);
         ws.disc_in = input;
     }
 
@@ -471,13 +652,13 @@ impl Network {
                 }
             }
         }
-        body_backward(&self.encoder.body, p, &mut g.vae, x, &ws.enc, &mut g.enc, None, n, &mut ws.scratch, &ws.enc_cols);
+        body_backward(&self.encoder.body, p, &mut g.vae, x, &ws.enc, &mut g.enc, None, n, &mut ws.scratch, &ws.enc_cols, ws.run_group);
     }
 
     /// Decoder backward from g.dec.last(); writes g.z (overwritten) and parameter gradients.
     pub fn decoder_backward(&self, ws: &mut Workspace, n: usize) {
         let g = ws.grads.as_mut().expect("training workspace");
-        body_backward(&self.decoder, &self.vae, &mut g.vae, &ws.z, &ws.dec, &mut g.dec, Some(&mut g.z), n, &mut ws.scratch, &[]);
+        body_backward(&self.decoder, &self.vae, &mut g.vae, &ws.z, &ws.dec, &mut g.dec, Some(&mut g.z), n, &mut ws.scratch, &[], ws.run_group);
     }
 
     /// Discriminator backward over rows 0..n of g.disc.last() (set by the caller): input
@@ -487,7 +668,7 @@ impl Network {
         let (stages, p) = (self.discriminator.as_ref().expect("factor-vae"), self.disc.as_ref().expect("factor-vae"));
         let g = ws.grads.as_mut().expect("training workspace");
         if param_grads {
-            body_backward(stages, p, &mut g.disc_params, &ws.disc_in, &ws.disc, &mut g.disc, None, n, &mut ws.scratch, &[]);
+            body_backward(stages, p, &mut g.disc_params, &ws.disc_in, &ws.disc, &mut g.disc, None, n, &mut ws.scratch, &[], ws.run_group);
             return;
         }
         for i in (0..stages.len()).rev() {
@@ -496,6 +677,47 @@ impl Network {
             let dx: &mut [f32] = if i == 0 { &mut g.disc_in } else { &mut lower[i - 1] };
             let x = if i == 0 { &ws.disc_in[..] } else { &ws.disc[i - 1][..] };
             layer.backward(p.get(w), x, &ws.disc[i], &mut upper[0], None, Some(dx), n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use disentangle_models::config::NoiseConfig;
+
+    use super::*;
+    use crate::Trainer;
+
+    /// Loss, parameter gradients and code gradients of one step, as bits.
+    fn step_bits(c: &ModelConfig, x: &[f32], eps: &[f32], n: usize, group: usize) -> (u64, Vec<u32>, Vec<u32>) {
+        let mut t = Trainer::new(Network::init(c, 5).unwrap(), n);
+        t.ws.run_group = group;
+        let v = t.forward(x, eps, 0);
+        t.net.backward(&mut t.ws, x, n, 0);
+        let g = t.ws.grads.as_ref().unwrap();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        (v.loss.to_bits(), bits(&g.vae), bits(&g.z[..n * c.latents]))
+    }
+
+    #[test]
+    fn carrying_samples_through_a_conv_run_gives_the_bits_of_layer_by_layer_passes() {
+        // 7 samples: split unevenly over the threads, and over groups of 2 within a thread.
+        let n = 7;
+        let x: Vec<f32> = (0..n * 4096).map(|i| f32::from((i * 7919 % 1013) > 700)).collect();
+        let eps: Vec<f32> = (0..n * 10).map(|i| (i as f32 * 0.37).sin()).collect();
+        for variant in ["conv", "conv-k4", "split", "shared"] {
+            for objective in [ObjectiveConfig::Vae { beta: 1.0 }, ObjectiveConfig::FactorVae { gamma: 30.0 }] {
+                let encoder = EncoderConfig::from_variant(variant).unwrap();
+                let c = ModelConfig { latents: 10, channels: 1, encoder, noise: NoiseConfig::Independent, objective: objective.clone() };
+                let layerwise = step_bits(&c, &x, &eps, n, n);
+                assert!(layerwise.1.iter().filter(|&&b| f32::from_bits(b) != 0.0).count() > layerwise.1.len() / 2, "{variant}: gradients mostly zero");
+                for group in [1, 2] {
+                    let fused = step_bits(&c, &x, &eps, n, group);
+                    assert_eq!(fused.0, layerwise.0, "{variant} {objective:?} group {group}: loss");
+                    assert!(fused.1 == layerwise.1, "{variant} {objective:?} group {group}: parameter gradients differ");
+                    assert!(fused.2 == layerwise.2, "{variant} {objective:?} group {group}: code gradients differ");
+                }
+            }
         }
     }
 }

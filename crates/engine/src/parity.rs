@@ -546,7 +546,7 @@ mod tests {
     #[test]
     fn the_fused_products_equal_the_gemm_crate_ones() {
         if !taps::available() {
-            eprintln!("no AVX-512 on this CPU: the fused parity products are not used here");
+            eprintln!("no tap kernels on this CPU: the fused parity products are not used here");
             return;
         }
         for (bc, sc, h, w) in [(3, 5, 4, 4), (2, 3, 3, 5), (4, 2, 1, 2), (16, 16, 8, 8), (32, 32, 16, 16), (17, 20, 3, 5), (64, 64, 4, 4)] {

@@ -1,60 +1,105 @@
-//! Packing-free AVX-512 products for the parity convolutions ([`crate::parity`]).
+//! Packing-free products for the parity convolutions ([`crate::parity`]) and, with a single
+//! tap, for the lowered convolutions' products ([`crate::conv`]), in AVX-512 and AVX2 + FMA.
 //!
 //! A parity conv is a sum of GEMMs whose right operand is one buffer read at a few shifts
 //! ("taps"). The `gemm` crate computes each tap as its own product: it packs the shifted view
 //! again for every tap, reads and writes the output once per tap, and pays its dispatch for
 //! what are small per-sample products (M = 32–64, K = 32–256, N = 20–288). These kernels
-//! instead keep an 8 × 48 block of the output in registers across all taps and the whole
-//! reduction, broadcasting the left operand from a layout packed once per layer and step, and
-//! loading the right operand straight from the shifted buffer (masked at the block's edge,
-//! so nothing past the last column is read). On the reference shapes they run at 80–97 % of
-//! an AVX-512 core's FMA peak, against 50–80 % for the crate (`docs/benchmarks.md`).
+//! instead keep a block of the output in registers across all taps and the whole reduction
+//! (8 × 48 with AVX-512's 32 registers, 4 × 24 with AVX2's 16), broadcasting the left operand
+//! from a layout packed once per layer and step, and loading the right operand straight from
+//! the shifted buffer (masked at the block's edge, so nothing past the last column is read).
+//! On the reference shapes the AVX-512 ones run at 80–97 % of a core's FMA peak, against
+//! 50–80 % for the crate (`docs/benchmarks.md`).
 //!
-//! [`available`] says whether they can run (AVX-512F, and not switched off with
-//! `DISENTANGLE_ENGINE_KERNELS=gemm`, which keeps the crate's path for comparisons);
-//! otherwise the parity layers stay on the `gemm` crate.
+//! [`isa`] says which kernels run: AVX-512F where the CPU has it, else AVX2 + FMA, else none
+//! (the parity layers then stay on the `gemm` crate). `DISENTANGLE_ENGINE_KERNELS=gemm`
+//! switches them off and `=avx2` keeps an AVX-512 CPU on the AVX2 ones, for comparisons.
 
 use std::sync::OnceLock;
 
-/// Rows of the output block of [`tap_product`] (and of a packed block of its left operand).
-pub const MR: usize = 8;
-/// Columns of the output block: three 16-lane vectors.
-const NB: usize = 48;
+/// An instruction set the kernels of this module are written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    Avx512,
+    Avx2,
+}
 
-/// Whether the kernels of this module run on this CPU and are not switched off.
-pub fn available() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| {
-        let wanted = std::env::var("DISENTANGLE_ENGINE_KERNELS").map_or(true, |v| v != "gemm");
-        wanted && cpu_has_avx512()
+impl Isa {
+    /// Rows of the output block of [`tap_product`] (and of a packed block of its left
+    /// operand): sized so the accumulators, the right operand's vectors and one broadcast
+    /// fill the register file.
+    pub fn rows(self) -> usize {
+        match self {
+            Isa::Avx512 => 8,
+            Isa::Avx2 => 4,
+        }
+    }
+
+    /// Whether this CPU can run the kernels for `self`.
+    pub fn supported(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match self {
+                Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+                Isa::Avx2 => std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+}
+
+/// The kernels that run on this CPU, unless switched off (see the module's header).
+pub fn isa() -> Option<Isa> {
+    static ISA: OnceLock<Option<Isa>> = OnceLock::new();
+    *ISA.get_or_init(|| {
+        let wanted = std::env::var("DISENTANGLE_ENGINE_KERNELS").unwrap_or_default();
+        match wanted.as_str() {
+            "gemm" => None,
+            "avx2" => Some(Isa::Avx2).filter(|i| i.supported()),
+            _ => [Isa::Avx512, Isa::Avx2].into_iter().find(|i| i.supported()),
+        }
     })
 }
 
-fn cpu_has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+/// Whether the kernels of this module run on this CPU and are not switched off.
+pub fn available() -> bool {
+    isa().is_some()
+}
+
+fn current() -> Isa {
+    isa().expect("the tap kernels need AVX-512F or AVX2 + FMA")
 }
 
 /// Elements of a left operand of `m` rows and `q` reduction indices once packed.
 pub fn packed_len(m: usize, q: usize) -> usize {
-    m.div_ceil(MR) * MR * q
+    packed_len_for(isa().unwrap_or(Isa::Avx512), m, q)
 }
 
-/// Packs a(row, q) for rows 0..m, q in 0..qn into `out` as [row block][q][MR] (rows past m
+/// [`packed_len`] for the kernels of `isa`.
+pub fn packed_len_for(isa: Isa, m: usize, q: usize) -> usize {
+    m.div_ceil(isa.rows()) * isa.rows() * q
+}
+
+/// Packs a(row, q) for rows 0..m, q in 0..qn into `out` as [row block][q][rows] (rows past m
 /// zero), the layout [`tap_product`] broadcasts from.
 #[inline(always)]
 pub fn pack(m: usize, qn: usize, out: &mut [f32], a: impl Fn(usize, usize) -> f32) {
-    let out = &mut out[..packed_len(m, qn)];
-    for (mb, block) in out.chunks_exact_mut(qn * MR).enumerate() {
-        for (q, lane) in block.chunks_exact_mut(MR).enumerate() {
+    pack_for(isa().unwrap_or(Isa::Avx512), m, qn, out, a)
+}
+
+/// [`pack`] for the kernels of `isa`.
+#[inline(always)]
+pub fn pack_for(isa: Isa, m: usize, qn: usize, out: &mut [f32], a: impl Fn(usize, usize) -> f32) {
+    let mr = isa.rows();
+    let out = &mut out[..packed_len_for(isa, m, qn)];
+    for (mb, block) in out.chunks_exact_mut(qn * mr).enumerate() {
+        for (q, lane) in block.chunks_exact_mut(mr).enumerate() {
             for (i, v) in lane.iter_mut().enumerate() {
-                let row = mb * MR + i;
+                let row = mb * mr + i;
                 *v = if row < m { a(row, q) } else { 0.0 };
             }
         }
@@ -67,22 +112,32 @@ pub fn pack(m: usize, qn: usize, out: &mut [f32], a: impl Fn(usize, usize) -> f3
 /// `accumulate` adds to c instead of overwriting it. Panics unless [`available`].
 #[allow(clippy::too_many_arguments)]
 pub fn tap_product(m: usize, n: usize, k: usize, taps: &[usize], packed: &[f32], b: &[f32], bs: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
+    tap_product_for(current(), m, n, k, taps, packed, b, bs, c, ldc, accumulate)
+}
+
+/// [`tap_product`] on the kernels of `isa` (`packed` laid out for it). Panics unless the CPU
+/// supports `isa`.
+#[allow(clippy::too_many_arguments)]
+pub fn tap_product_for(isa: Isa, m: usize, n: usize, k: usize, taps: &[usize], packed: &[f32], b: &[f32], bs: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
     if m == 0 || n == 0 {
         return;
     }
-    assert!(available(), "tap_product needs AVX-512");
+    assert!(isa.supported(), "tap_product: this CPU cannot run the {isa:?} kernels");
     let qn = taps.len() * k;
-    assert!(packed.len() >= packed_len(m, qn), "tap_product: packed operand too small");
+    assert!(packed.len() >= packed_len_for(isa, m, qn), "tap_product: packed operand too small");
     if qn > 0 {
         let last = taps.iter().max().expect("taps") + (k - 1) * bs + n;
         assert!(last <= b.len(), "tap_product: right operand too small");
     }
     assert!((m - 1) * ldc + n <= c.len(), "tap_product: output too small");
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: the CPU has AVX-512F (checked by `available`); the asserts above keep every
-    // unmasked access inside the slices, and masked-off lanes are never touched.
+    // SAFETY: the CPU supports `isa` (asserted above); the asserts above keep every unmasked
+    // access inside the slices, and masked-off lanes are never touched.
     unsafe {
-        x86::tap_product(m, n, k, taps, packed.as_ptr(), b.as_ptr(), bs, c.as_mut_ptr(), ldc, accumulate)
+        match isa {
+            Isa::Avx512 => x86::tap_product(m, n, k, taps, packed.as_ptr(), b.as_ptr(), bs, c.as_mut_ptr(), ldc, accumulate),
+            Isa::Avx2 => avx2::tap_product(m, n, k, taps, packed.as_ptr(), b.as_ptr(), bs, c.as_mut_ptr(), ldc, accumulate),
+        }
     }
 }
 
@@ -91,18 +146,27 @@ pub fn tap_product(m: usize, n: usize, k: usize, taps: &[usize], packed: &[f32],
 /// dwt is [taps, k, sn]. Panics unless [`available`].
 #[allow(clippy::too_many_arguments)]
 pub fn tap_weight_gradient(k: usize, sn: usize, n: usize, taps: &[usize], b: &[f32], bs: usize, gt: &[f32], ld: usize, dwt: &mut [f32]) {
+    tap_weight_gradient_for(current(), k, sn, n, taps, b, bs, gt, ld, dwt)
+}
+
+/// [`tap_weight_gradient`] on the kernels of `isa`. Panics unless the CPU supports `isa`.
+#[allow(clippy::too_many_arguments)]
+pub fn tap_weight_gradient_for(isa: Isa, k: usize, sn: usize, n: usize, taps: &[usize], b: &[f32], bs: usize, gt: &[f32], ld: usize, dwt: &mut [f32]) {
     if k == 0 || sn == 0 || n == 0 {
         return;
     }
-    assert!(available(), "tap_weight_gradient needs AVX-512");
+    assert!(isa.supported(), "tap_weight_gradient: this CPU cannot run the {isa:?} kernels");
     assert!(ld >= sn && (n - 1) * ld + sn <= gt.len(), "tap_weight_gradient: gradient operand too small");
     let last = taps.iter().max().expect("taps") + (k - 1) * bs + n;
     assert!(last <= b.len(), "tap_weight_gradient: right operand too small");
     assert!(dwt.len() >= taps.len() * k * sn, "tap_weight_gradient: output too small");
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: as for `tap_product`.
+    // SAFETY: as for `tap_product_for`.
     unsafe {
-        x86::tap_weight_gradient(k, sn, n, taps, b.as_ptr(), bs, gt.as_ptr(), ld, dwt.as_mut_ptr())
+        match isa {
+            Isa::Avx512 => x86::tap_weight_gradient(k, sn, n, taps, b.as_ptr(), bs, gt.as_ptr(), ld, dwt.as_mut_ptr()),
+            Isa::Avx2 => avx2::tap_weight_gradient(k, sn, n, taps, b.as_ptr(), bs, gt.as_ptr(), ld, dwt.as_mut_ptr()),
+        }
     }
 }
 
@@ -110,7 +174,9 @@ pub fn tap_weight_gradient(k: usize, sn: usize, n: usize, taps: &[usize], b: &[f
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{MR, NB};
+    /// Rows and columns of an output block: 32 registers hold 8 × 3 accumulators.
+    const MR: usize = 8;
+    const NB: usize = 48;
 
     /// Lanes 0..len of a 16-lane vector (len in 1..=16).
     #[inline(always)]
@@ -258,6 +324,171 @@ mod x86 {
     }
 }
 
+/// The AVX2 + FMA kernels: the same loops as [`x86`]'s on 8-lane vectors, with blocks sized
+/// for 16 registers (4 × 3 accumulators, three right-operand vectors, one broadcast) and
+/// AVX2's vector masks at the block's edge.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    const MR: usize = 4;
+    const NB: usize = 24;
+
+    /// A mask of lanes 0..len (len in 1..=8) for `maskload` / `maskstore`.
+    #[inline(always)]
+    unsafe fn lanes(len: usize) -> __m256i {
+        static TABLE: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+        // SAFETY: 8 − len ≤ 7, so the eight lanes read lie inside TABLE.
+        unsafe { _mm256_loadu_si256(TABLE.as_ptr().add(8 - len) as *const __m256i) }
+    }
+
+    /// Loads vector v of a block of NV vectors at p; the last one only on `mask` when `partial`.
+    #[inline(always)]
+    unsafe fn load<const NV: usize>(p: *const f32, v: usize, partial: bool, mask: __m256i) -> __m256 {
+        unsafe { if partial && v + 1 == NV { _mm256_maskload_ps(p.add(8 * v), mask) } else { _mm256_loadu_ps(p.add(8 * v)) } }
+    }
+
+    #[inline(always)]
+    unsafe fn store<const NV: usize>(p: *mut f32, v: usize, partial: bool, mask: __m256i, x: __m256, accumulate: bool) {
+        unsafe {
+            let x = if accumulate { _mm256_add_ps(x, load::<NV>(p, v, partial, mask)) } else { x };
+            if partial && v + 1 == NV { _mm256_maskstore_ps(p.add(8 * v), mask, x) } else { _mm256_storeu_ps(p.add(8 * v), x) }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn tap_product(m: usize, n: usize, k: usize, taps: &[usize], packed: *const f32, b: *const f32, bs: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+        let qn = taps.len() * k;
+        let mut n0 = 0;
+        while n0 < n {
+            let width = (n - n0).min(NB);
+            let nv = width.div_ceil(8);
+            let tail = width - (nv - 1) * 8;
+            // SAFETY: tail is in 1..=8.
+            let (partial, mask) = (tail < 8, unsafe { lanes(tail) });
+            for mb in 0..m.div_ceil(MR) {
+                let rows = (m - mb * MR).min(MR);
+                // SAFETY (all three): in bounds by the caller's asserts.
+                unsafe {
+                    let (a, bp, cp) = (packed.add(mb * qn * MR), b.add(n0), c.add(mb * MR * ldc + n0));
+                    match nv {
+                        3 => block::<3>(taps, k, a, bp, bs, cp, ldc, rows, partial, mask, accumulate),
+                        2 => block::<2>(taps, k, a, bp, bs, cp, ldc, rows, partial, mask, accumulate),
+                        _ => block::<1>(taps, k, a, bp, bs, cp, ldc, rows, partial, mask, accumulate),
+                    }
+                }
+            }
+            n0 += NB;
+        }
+    }
+
+    /// One MR × 8·NV output block, all taps, all k.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn block<const NV: usize>(taps: &[usize], k: usize, mut a: *const f32, b: *const f32, bs: usize, c: *mut f32, ldc: usize, rows: usize, partial: bool, mask: __m256i, accumulate: bool) {
+        unsafe {
+            let mut acc = [[_mm256_setzero_ps(); NV]; MR];
+            for &off in taps {
+                let mut row = b.add(off);
+                for _ in 0..k {
+                    let mut bv = [_mm256_setzero_ps(); NV];
+                    for (v, x) in bv.iter_mut().enumerate() {
+                        *x = load::<NV>(row, v, partial, mask);
+                    }
+                    for (i, acc_row) in acc.iter_mut().enumerate() {
+                        let av = _mm256_set1_ps(*a.add(i));
+                        for (x, y) in acc_row.iter_mut().zip(&bv) {
+                            *x = _mm256_fmadd_ps(av, *y, *x);
+                        }
+                    }
+                    a = a.add(MR);
+                    row = row.add(bs);
+                }
+            }
+            for (i, acc_row) in acc.iter().enumerate().take(rows) {
+                for (v, x) in acc_row.iter().enumerate() {
+                    store::<NV>(c.add(i * ldc), v, partial, mask, *x, accumulate);
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn tap_weight_gradient(k: usize, sn: usize, n: usize, taps: &[usize], b: *const f32, bs: usize, gt: *const f32, ld: usize, dwt: *mut f32) {
+        for (t, &off) in taps.iter().enumerate() {
+            // Output columns in chunks of up to two vectors, rows in blocks of up to six:
+            // 12 accumulators, two gradient vectors and one broadcast.
+            let mut s0 = 0;
+            while s0 < sn {
+                let width = (sn - s0).min(16);
+                let nv = width.div_ceil(8);
+                let tail = width - (nv - 1) * 8;
+                // SAFETY: tail is in 1..=8.
+                let (partial, mask) = (tail < 8, unsafe { lanes(tail) });
+                let mut l0 = 0;
+                while l0 < k {
+                    let rows = match k - l0 {
+                        r if r >= 6 => 6,
+                        r if r >= 4 => 4,
+                        r if r >= 2 => 2,
+                        _ => 1,
+                    };
+                    // SAFETY: in bounds by the caller's asserts.
+                    unsafe {
+                        let (bp, gp, op) = (b.add(off + l0 * bs), gt.add(s0), dwt.add((t * k + l0) * sn + s0));
+                        macro_rules! go {
+                            ($r:literal, $v:literal) => {
+                                grad_block::<$r, $v>(n, bp, bs, gp, ld, op, sn, partial, mask)
+                            };
+                        }
+                        match (rows, nv) {
+                            (6, 1) => go!(6, 1),
+                            (6, _) => go!(6, 2),
+                            (4, 1) => go!(4, 1),
+                            (4, _) => go!(4, 2),
+                            (2, 1) => go!(2, 1),
+                            (2, _) => go!(2, 2),
+                            (_, 1) => go!(1, 1),
+                            _ => go!(1, 2),
+                        }
+                    }
+                    l0 += rows;
+                }
+                s0 += 16;
+            }
+        }
+    }
+
+    /// out[i, s] += Σ_j b[i·bs + j] · gt[j·ld + s] for i < R, s < 8·NV.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn grad_block<const R: usize, const NV: usize>(n: usize, b: *const f32, bs: usize, gt: *const f32, ld: usize, out: *mut f32, ldo: usize, partial: bool, mask: __m256i) {
+        unsafe {
+            let mut acc = [[_mm256_setzero_ps(); NV]; R];
+            for j in 0..n {
+                let g = gt.add(j * ld);
+                let mut gv = [_mm256_setzero_ps(); NV];
+                for (v, x) in gv.iter_mut().enumerate() {
+                    *x = load::<NV>(g, v, partial, mask);
+                }
+                for (i, acc_row) in acc.iter_mut().enumerate() {
+                    let bv = _mm256_set1_ps(*b.add(i * bs + j));
+                    for (x, y) in acc_row.iter_mut().zip(&gv) {
+                        *x = _mm256_fmadd_ps(bv, *y, *x);
+                    }
+                }
+            }
+            for (i, acc_row) in acc.iter().enumerate() {
+                for (v, x) in acc_row.iter().enumerate() {
+                    store::<NV>(out.add(i * ldo), v, partial, mask, *x, true);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,50 +497,61 @@ mod tests {
         (0..n).map(|i| ((i as f32 + 0.5) * f).sin()).collect()
     }
 
+    /// The instruction sets this CPU can run the kernels for (each is tested, whichever one
+    /// [`isa`] picks).
+    fn isas() -> Vec<Isa> {
+        let found: Vec<Isa> = [Isa::Avx512, Isa::Avx2].into_iter().filter(|i| i.supported()).collect();
+        if found.is_empty() {
+            eprintln!("neither AVX-512F nor AVX2 + FMA on this CPU: the tap kernels are not used here, nothing to test");
+        }
+        found
+    }
+
     #[test]
     fn tap_products_match_an_f64_sum_on_every_edge_shape() {
-        if !available() {
-            eprintln!("no AVX-512 on this CPU: the tap kernels are not used here, nothing to test");
-            return;
-        }
-        for (m, n, k, bs, taps) in [
-            (32, 272, 128, 289, vec![0, 1, 17, 18]),
-            (13, 50, 7, 60, vec![0, 3, 11]),
-            (8, 48, 5, 49, vec![0]),
-            (1, 1, 1, 1, vec![0]),
-            (9, 17, 3, 20, vec![2, 0]),
-            (64, 24, 64, 36, vec![0, 1, 6, 7]),
-            (7, 96, 2, 100, vec![1]),
-        ] {
-            let t = taps.len();
-            let a = values(m * t * k, 0.37);
-            let b = values(taps.iter().max().unwrap() + (k - 1) * bs + n, 0.11);
-            let mut packed = vec![f32::NAN; packed_len(m, t * k)];
-            pack(m, t * k, &mut packed, |i, q| a[i * t * k + q]);
-            let ldc = n + 3;
-            for accumulate in [false, true] {
-                let start = values(m * ldc, 0.7);
-                let mut c = start.clone();
-                tap_product(m, n, k, &taps, &packed, &b, bs, &mut c, ldc, accumulate);
-                for i in 0..m {
-                    for j in 0..ldc {
-                        let got = c[i * ldc + j];
-                        if j >= n {
-                            assert_eq!(got, start[i * ldc + j], "wrote outside the output at ({i}, {j})");
-                            continue;
-                        }
-                        let mut want = if accumulate { start[i * ldc + j] as f64 } else { 0.0 };
-                        let mut magnitude = want.abs();
-                        for (ti, &off) in taps.iter().enumerate() {
-                            for l in 0..k {
-                                let term = a[i * t * k + ti * k + l] as f64 * b[off + l * bs + j] as f64;
-                                want += term;
-                                magnitude += term.abs();
+        for isa in isas() {
+            for (m, n, k, bs, taps) in [
+                (32, 272, 128, 289, vec![0, 1, 17, 18]),
+                (13, 50, 7, 60, vec![0, 3, 11]),
+                (8, 48, 5, 49, vec![0]),
+                (1, 1, 1, 1, vec![0]),
+                (9, 17, 3, 20, vec![2, 0]),
+                (64, 24, 64, 36, vec![0, 1, 6, 7]),
+                (7, 96, 2, 100, vec![1]),
+                (5, 23, 4, 30, vec![0, 1]),
+                (4, 24, 3, 25, vec![0]),
+                (3, 9, 6, 10, vec![1, 0]),
+            ] {
+                let t = taps.len();
+                let a = values(m * t * k, 0.37);
+                let b = values(taps.iter().max().unwrap() + (k - 1) * bs + n, 0.11);
+                let mut packed = vec![f32::NAN; packed_len_for(isa, m, t * k)];
+                pack_for(isa, m, t * k, &mut packed, |i, q| a[i * t * k + q]);
+                let ldc = n + 3;
+                for accumulate in [false, true] {
+                    let start = values(m * ldc, 0.7);
+                    let mut c = start.clone();
+                    tap_product_for(isa, m, n, k, &taps, &packed, &b, bs, &mut c, ldc, accumulate);
+                    for i in 0..m {
+                        for j in 0..ldc {
+                            let got = c[i * ldc + j];
+                            if j >= n {
+                                assert_eq!(got, start[i * ldc + j], "wrote outside the output at ({i}, {j})");
+                                continue;
                             }
+                            let mut want = if accumulate { start[i * ldc + j] as f64 } else { 0.0 };
+                            let mut magnitude = want.abs();
+                            for (ti, &off) in taps.iter().enumerate() {
+                                for l in 0..k {
+                                    let term = a[i * t * k + ti * k + l] as f64 * b[off + l * bs + j] as f64;
+                                    want += term;
+                                    magnitude += term.abs();
+                                }
+                            }
+                            // The worst-case rounding of an f32 sum of t·k + 1 terms.
+                            let bound = (t * k + 2) as f64 * f32::EPSILON as f64 * magnitude;
+                            assert!((got as f64 - want).abs() <= bound, "{isa:?} m{m} n{n} k{k} ({i}, {j}): {got} vs {want}");
                         }
-                        // The worst-case rounding of an f32 sum of t·k + 1 terms.
-                        let bound = (t * k + 2) as f64 * f32::EPSILON as f64 * magnitude;
-                        assert!((got as f64 - want).abs() <= bound, "m{m} n{n} k{k} ({i}, {j}): {got} vs {want}");
                     }
                 }
             }
@@ -318,34 +560,34 @@ mod tests {
 
     #[test]
     fn tap_weight_gradients_match_an_f64_sum_on_every_edge_shape() {
-        if !available() {
-            eprintln!("no AVX-512 on this CPU: the tap kernels are not used here, nothing to test");
-            return;
-        }
-        for (k, sn, n, bs, taps) in [
-            (128, 32, 272, 289, vec![0, 1, 17, 18]),
-            (256, 64, 20, 25, vec![0, 1, 5, 6]),
-            (13, 70, 9, 12, vec![0, 2]),
-            (5, 17, 33, 40, vec![3]),
-            (1, 1, 1, 1, vec![0]),
-            (11, 48, 7, 8, vec![1, 0]),
-        ] {
-            let t = taps.len();
-            let ld = sn + 2;
-            let b = values(taps.iter().max().unwrap() + (k - 1) * bs + n, 0.11);
-            let gt = values((n - 1) * ld + sn, 0.29);
-            let start = values(t * k * sn, 0.5);
-            let mut dwt = start.clone();
-            tap_weight_gradient(k, sn, n, &taps, &b, bs, &gt, ld, &mut dwt);
-            for ti in 0..t {
-                for l in 0..k {
-                    for s in 0..sn {
-                        let idx = (ti * k + l) * sn + s;
-                        let terms = (0..n).map(|j| b[taps[ti] + l * bs + j] as f64 * gt[j * ld + s] as f64);
-                        let want = start[idx] as f64 + terms.clone().sum::<f64>();
-                        let magnitude = start[idx].abs() as f64 + terms.map(f64::abs).sum::<f64>();
-                        let bound = (n + 2) as f64 * f32::EPSILON as f64 * magnitude;
-                        assert!((dwt[idx] as f64 - want).abs() <= bound, "k{k} s{sn} n{n} ({ti}, {l}, {s}): {} vs {want}", dwt[idx]);
+        for isa in isas() {
+            for (k, sn, n, bs, taps) in [
+                (128, 32, 272, 289, vec![0, 1, 17, 18]),
+                (256, 64, 20, 25, vec![0, 1, 5, 6]),
+                (13, 70, 9, 12, vec![0, 2]),
+                (5, 17, 33, 40, vec![3]),
+                (1, 1, 1, 1, vec![0]),
+                (11, 48, 7, 8, vec![1, 0]),
+                (7, 23, 5, 6, vec![0, 1]),
+                (3, 9, 4, 5, vec![0]),
+            ] {
+                let t = taps.len();
+                let ld = sn + 2;
+                let b = values(taps.iter().max().unwrap() + (k - 1) * bs + n, 0.11);
+                let gt = values((n - 1) * ld + sn, 0.29);
+                let start = values(t * k * sn, 0.5);
+                let mut dwt = start.clone();
+                tap_weight_gradient_for(isa, k, sn, n, &taps, &b, bs, &gt, ld, &mut dwt);
+                for ti in 0..t {
+                    for l in 0..k {
+                        for s in 0..sn {
+                            let idx = (ti * k + l) * sn + s;
+                            let terms = (0..n).map(|j| b[taps[ti] + l * bs + j] as f64 * gt[j * ld + s] as f64);
+                            let want = start[idx] as f64 + terms.clone().sum::<f64>();
+                            let magnitude = start[idx].abs() as f64 + terms.map(f64::abs).sum::<f64>();
+                            let bound = (n + 2) as f64 * f32::EPSILON as f64 * magnitude;
+                            assert!((dwt[idx] as f64 - want).abs() <= bound, "{isa:?} k{k} s{sn} n{n} ({ti}, {l}, {s}): {} vs {want}", dwt[idx]);
+                        }
                     }
                 }
             }
