@@ -6,7 +6,7 @@
 //! direct loops, which made a training step 2–2.4× slower than PyTorch's. Here every conv runs
 //! as GEMMs — the stride-2 k4 ones between wide images over their parity planes ([`parity`]),
 //! the rest lowered through im2col/col2im ([`conv`]), their products on our own packing-free
-//! kernels ([`taps`]: AVX-512 or AVX2 + FMA; the `gemm` crate on other CPUs) with the weights
+//! kernels ([`taps`]: AVX-512; the `gemm` crate on other CPUs) with the weights
 //! packed once per layer and step — bias and activation are applied while the output is still
 //! in cache, each thread carries its share of the batch sample by sample through a whole stack
 //! of conv layers with its own column buffers ([`network`]), and all buffers live in a

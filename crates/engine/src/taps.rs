@@ -6,15 +6,19 @@
 //! again for every tap, reads and writes the output once per tap, and pays its dispatch for
 //! what are small per-sample products (M = 32–64, K = 32–256, N = 20–288). These kernels
 //! instead keep a block of the output in registers across all taps and the whole reduction
-//! (8 × 48 with AVX-512's 32 registers, 4 × 24 with AVX2's 16), broadcasting the left operand
+//! (8 × 48 with AVX-512's 32 registers, 6 × 16 with AVX2's 16), broadcasting the left operand
 //! from a layout packed once per layer and step, and loading the right operand straight from
 //! the shifted buffer (masked at the block's edge, so nothing past the last column is read).
 //! On the reference shapes the AVX-512 ones run at 80–97 % of a core's FMA peak, against
 //! 50–80 % for the crate (`docs/benchmarks.md`).
 //!
-//! [`isa`] says which kernels run: AVX-512F where the CPU has it, else AVX2 + FMA, else none
-//! (the parity layers then stay on the `gemm` crate). `DISENTANGLE_ENGINE_KERNELS=gemm`
-//! switches them off and `=avx2` keeps an AVX-512 CPU on the AVX2 ones, for comparisons.
+//! [`isa`] says which kernels run: the AVX-512 ones where the CPU has AVX-512F, else none
+//! (the products then run on the `gemm` crate). The AVX2 + FMA kernels run only when asked
+//! for with `DISENTANGLE_ENGINE_KERNELS=avx2` (on an AVX-512 CPU too): on an AMD Zen 4 they
+//! reach 80–90 % of the AVX-512 kernels' speed in the forward products and ≈ 75 % in the
+//! weight gradients (`docs/benchmarks.md`), but they have not yet been measured against the
+//! `gemm` crate's AVX2 kernels on a CPU without AVX-512, so such CPUs keep the crate until
+//! they are. `DISENTANGLE_ENGINE_KERNELS=gemm` switches the kernels off.
 
 use std::sync::OnceLock;
 
@@ -32,7 +36,7 @@ impl Isa {
     pub fn rows(self) -> usize {
         match self {
             Isa::Avx512 => 8,
-            Isa::Avx2 => 4,
+            Isa::Avx2 => 6,
         }
     }
 
@@ -60,7 +64,7 @@ pub fn isa() -> Option<Isa> {
         match wanted.as_str() {
             "gemm" => None,
             "avx2" => Some(Isa::Avx2).filter(|i| i.supported()),
-            _ => [Isa::Avx512, Isa::Avx2].into_iter().find(|i| i.supported()),
+            _ => Some(Isa::Avx512).filter(|i| i.supported()),
         }
     })
 }
@@ -325,14 +329,14 @@ mod x86 {
 }
 
 /// The AVX2 + FMA kernels: the same loops as [`x86`]'s on 8-lane vectors, with blocks sized
-/// for 16 registers (4 × 3 accumulators, three right-operand vectors, one broadcast) and
+/// for 16 registers (6 × 2 accumulators, two right-operand vectors, one broadcast) and
 /// AVX2's vector masks at the block's edge.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
 
-    const MR: usize = 4;
-    const NB: usize = 24;
+    const MR: usize = 6;
+    const NB: usize = 16;
 
     /// A mask of lanes 0..len (len in 1..=8) for `maskload` / `maskstore`.
     #[inline(always)]
@@ -372,10 +376,14 @@ mod avx2 {
                 // SAFETY (all three): in bounds by the caller's asserts.
                 unsafe {
                     let (a, bp, cp) = (packed.add(mb * qn * MR), b.add(n0), c.add(mb * MR * ldc + n0));
-                    match nv {
-                        3 => block::<3>(taps, k, a, bp, bs, cp, ldc, rows, partial, mask, accumulate),
-                        2 => block::<2>(taps, k, a, bp, bs, cp, ldc, rows, partial, mask, accumulate),
-                        _ => block::<1>(taps, k, a, bp, bs, cp, ldc, rows, partial, mask, accumulate),
+                    // The edge flag is a constant of each copy, so a full block's loop holds no
+                    // mask register next to its 12 accumulators, two right-operand vectors and
+                    // one broadcast (15 of the 16 registers; 4 × 24 blocks spilled).
+                    match (nv, partial) {
+                        (2, false) => block::<2, false>(taps, k, a, bp, bs, cp, ldc, rows, mask, accumulate),
+                        (2, true) => block::<2, true>(taps, k, a, bp, bs, cp, ldc, rows, mask, accumulate),
+                        (_, false) => block::<1, false>(taps, k, a, bp, bs, cp, ldc, rows, mask, accumulate),
+                        _ => block::<1, true>(taps, k, a, bp, bs, cp, ldc, rows, mask, accumulate),
                     }
                 }
             }
@@ -386,7 +394,7 @@ mod avx2 {
     /// One MR × 8·NV output block, all taps, all k.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    unsafe fn block<const NV: usize>(taps: &[usize], k: usize, mut a: *const f32, b: *const f32, bs: usize, c: *mut f32, ldc: usize, rows: usize, partial: bool, mask: __m256i, accumulate: bool) {
+    unsafe fn block<const NV: usize, const PARTIAL: bool>(taps: &[usize], k: usize, mut a: *const f32, b: *const f32, bs: usize, c: *mut f32, ldc: usize, rows: usize, mask: __m256i, accumulate: bool) {
         unsafe {
             let mut acc = [[_mm256_setzero_ps(); NV]; MR];
             for &off in taps {
@@ -394,7 +402,7 @@ mod avx2 {
                 for _ in 0..k {
                     let mut bv = [_mm256_setzero_ps(); NV];
                     for (v, x) in bv.iter_mut().enumerate() {
-                        *x = load::<NV>(row, v, partial, mask);
+                        *x = load::<NV>(row, v, PARTIAL, mask);
                     }
                     for (i, acc_row) in acc.iter_mut().enumerate() {
                         let av = _mm256_set1_ps(*a.add(i));
@@ -408,7 +416,7 @@ mod avx2 {
             }
             for (i, acc_row) in acc.iter().enumerate().take(rows) {
                 for (v, x) in acc_row.iter().enumerate() {
-                    store::<NV>(c.add(i * ldc), v, partial, mask, *x, accumulate);
+                    store::<NV>(c.add(i * ldc), v, PARTIAL, mask, *x, accumulate);
                 }
             }
         }
