@@ -81,6 +81,18 @@ fn tensor_pair_mut<'g>(p: &ParamSet, grads: &'g mut [f32], w: TensorId, b: Tenso
     (&mut lo[tw.offset..tw.offset + tw.len], &mut hi[..tb.len])
 }
 
+/// The gradient slices of the split head's four tensors (w1, b1, w2, b2), which `ParamSet`
+/// lays out one after another in that order.
+fn head_gradients_mut<'g>(p: &ParamSet, grads: &'g mut [f32], ids: [TensorId; 4]) -> (&'g mut [f32], &'g mut [f32], &'g mut [f32], &'g mut [f32]) {
+    let t = ids.map(|id| &p.tensors[id]);
+    assert!(t.windows(2).all(|w| w[0].offset + w[0].len <= w[1].offset), "split head tensors out of order");
+    let rest = &mut grads[t[0].offset..];
+    let (w1, rest) = rest.split_at_mut(t[1].offset - t[0].offset);
+    let (b1, rest) = rest.split_at_mut(t[2].offset - t[1].offset);
+    let (w2, rest) = rest.split_at_mut(t[3].offset - t[2].offset);
+    (&mut w1[..t[0].len], &mut b1[..t[1].len], &mut w2[..t[2].len], &mut rest[..t[3].len])
+}
+
 /// How the encoder's last features become (μ, log σ²).
 #[derive(Debug, Clone, Copy)]
 pub enum Head {
@@ -256,6 +268,9 @@ pub struct Gradients {
     pub enc: Vec<Vec<f32>>,
     pub split_hidden: Vec<f32>,
     pub split_out: Vec<f32>,
+    /// Split encoder: each latent's gradient of its feature block [J, n, F], before they are
+    /// interleaved into the body's output gradient.
+    pub split_dfeats: Vec<f32>,
     pub mu: Vec<f32>,
     pub logvar: Vec<f32>,
     pub z: Vec<f32>,
@@ -272,9 +287,9 @@ impl Workspace {
         let n = capacity.max(1);
         let j = net.latents();
         let bufs = |stages: &[Stage], rows: usize| stages.iter().map(|s| vec![0.0; rows * s.output_len()]).collect::<Vec<_>>();
-        let (sh, so) = match net.encoder.head {
-            Head::Split { latents, hidden, .. } => (latents * n * hidden, latents * n * 2),
-            _ => (0, 0),
+        let (sh, so, sf) = match net.encoder.head {
+            Head::Split { latents, hidden, features, .. } => (latents * n * hidden, latents * n * 2, latents * n * features),
+            _ => (0, 0, 0),
         };
         let disc_stages = net.discriminator.as_deref().unwrap_or(&[]);
         let threads = rayon::current_num_threads().max(1);
@@ -299,6 +314,7 @@ impl Workspace {
             enc: bufs(&net.encoder.body, n),
             split_hidden: vec![0.0; sh],
             split_out: vec![0.0; so],
+            split_dfeats: vec![0.0; sf],
             mu: vec![0.0; n * j],
             logvar: vec![0.0; n * j],
             z: vec![0.0; n * j],
@@ -557,14 +573,19 @@ impl Network {
             }
             Head::Split { latents, features: f, hidden: h, w1, b1, w2, b2 } => {
                 let (w1, b1, w2, b2) = (p.get(w1), p.get(b1), p.get(w2), p.get(b2));
-                for l in 0..latents {
-                    let hid = &mut ws.split_hidden[l * n * h..(l + 1) * n * h];
+                // One task per latent: each head's products are too small to share, and the
+                // heads are independent (the same bits whatever the threads).
+                let hidden = ws.split_hidden[..latents * n * h].par_chunks_mut(n * h);
+                let outs = ws.split_out[..latents * n * 2].par_chunks_mut(n * 2);
+                hidden.zip(outs).enumerate().for_each(|(l, (hid, out))| {
                     let a = View { data: &feats[l * f..], rs: latents * f, cs: 1 };
                     matmul(n, h, f, hid, h, false, a, View::rows(&w1[l * f * h..(l + 1) * f * h], h), false);
                     Activation::Relu.bias_and_apply(hid, &b1[l * h..(l + 1) * h]);
-                    let out = &mut ws.split_out[l * n * 2..(l + 1) * n * 2];
                     matmul(n, 2, h, out, 2, false, View::rows(hid, h), View::rows(&w2[l * h * 2..(l + 1) * h * 2], 2), false);
                     Activation::Identity.bias_and_apply(out, &b2[l * 2..(l + 1) * 2]);
+                });
+                for l in 0..latents {
+                    let out = &ws.split_out[l * n * 2..(l + 1) * n * 2];
                     for b in 0..n {
                         ws.mu[b * j + l] = out[2 * b];
                         ws.logvar[b * j + l] = out[2 * b + 1];
@@ -620,7 +641,6 @@ impl Network {
             }
             Head::Split { latents, features: f, hidden: h, w1, b1, w2, b2 } => {
                 let dfeats = &mut g.enc[last];
-                let (t1w, t1b, t2w, t2b) = (&p.tensors[w1], &p.tensors[b1], &p.tensors[w2], &p.tensors[b2]);
                 let (w1v, w2v) = (p.get(w1), p.get(w2));
                 for l in 0..latents {
                     let dout = &mut g.split_out[l * n * 2..(l + 1) * n * 2];
@@ -628,20 +648,34 @@ impl Network {
                         dout[2 * b] = g.mu[b * j + l];
                         dout[2 * b + 1] = g.logvar[b * j + l];
                     }
+                }
+                // One task per latent, as in the forward pass; each writes its own slices of
+                // the four head tensors' gradients and its own feature-gradient block.
+                let (dw1, db1, dw2, db2) = head_gradients_mut(p, &mut g.vae, [w1, b1, w2, b2]);
+                let per_latent = g.split_out[..latents * n * 2]
+                    .par_chunks(n * 2)
+                    .zip(g.split_hidden[..latents * n * h].par_chunks_mut(n * h))
+                    .zip(g.split_dfeats[..latents * n * f].par_chunks_mut(n * f))
+                    .zip(dw1.par_chunks_mut(f * h).zip(db1.par_chunks_mut(h)))
+                    .zip(dw2.par_chunks_mut(h * 2).zip(db2.par_chunks_mut(2)));
+                per_latent.enumerate().for_each(|(l, ((((dout, dhid), dfl), (dw1, db1)), (dw2, db2)))| {
                     let hid = &ws.split_hidden[l * n * h..(l + 1) * n * h];
-                    let dhid = &mut g.split_hidden[l * n * h..(l + 1) * n * h];
-                    column_sums(dout, 2, &mut g.vae[t2b.offset + l * 2..t2b.offset + (l + 1) * 2]);
-                    let dw2 = &mut g.vae[t2w.offset + l * h * 2..t2w.offset + (l + 1) * h * 2];
+                    column_sums(dout, 2, db2);
                     matmul(h, 2, n, dw2, 2, false, View::transposed(hid, h), View::rows(dout, 2), false);
                     let w2l = &w2v[l * h * 2..(l + 1) * h * 2];
                     matmul(n, h, 2, dhid, h, false, View::rows(dout, 2), View::transposed(w2l, 2), false);
                     Activation::Relu.backward_in_place(hid, dhid);
-                    column_sums(dhid, h, &mut g.vae[t1b.offset + l * h..t1b.offset + (l + 1) * h]);
+                    column_sums(dhid, h, db1);
                     let a = View { data: &feats[l * f..], rs: 1, cs: latents * f };
-                    let dw1 = &mut g.vae[t1w.offset + l * f * h..t1w.offset + (l + 1) * f * h];
                     matmul(f, h, n, dw1, h, false, a, View::rows(dhid, h), false);
                     let w1l = &w1v[l * f * h..(l + 1) * f * h];
-                    matmul(n, f, h, &mut dfeats[l * f..], latents * f, false, View::rows(dhid, h), View::transposed(w1l, h), false);
+                    matmul(n, f, h, dfl, f, false, View::rows(dhid, h), View::transposed(w1l, h), false);
+                });
+                for b in 0..n {
+                    for l in 0..latents {
+                        let src = &g.split_dfeats[(l * n + b) * f..(l * n + b + 1) * f];
+                        dfeats[(b * latents + l) * f..(b * latents + l + 1) * f].copy_from_slice(src);
+                    }
                 }
             }
             Head::Interleaved => {
