@@ -321,6 +321,9 @@ pub struct Scratch {
     pub db: Vec<f32>,
     /// A layer's weights permuted for the parity GEMMs (used from the first scratch only).
     pub wperm: Vec<f32>,
+    /// Training: the output gradients between the layers of a conv run, for the group of
+    /// samples this thread is carrying through it (see `network::conv_run_backward`).
+    pub run_grads: Vec<f32>,
 }
 
 impl Scratch {

@@ -303,22 +303,30 @@ impl Workspace {
         };
         let (wmax, bmax) = (run_total(&ConvLayer::weight_len), run_total(&ConvLayer::bias_len));
         let wperm = run_total(&ConvLayer::wperm_len);
+        let inner = |stages: &[Stage]| (0..stages.len()).filter(|&i| gradient_stays_in_run(stages, i)).map(|i| stages[i].output_len()).sum::<usize>();
+        let group = default_run_group().clamp(1, n.div_ceil(threads));
+        let run_grads = if training { group * inner(&net.encoder.body).max(inner(&net.decoder)) } else { 0 };
         let scratch = (0..threads)
             .map(|_| {
                 let mut s = Scratch::default();
                 s.reserve(col, wmax, bmax, phases, wperm);
+                s.run_grads = vec![0.0; run_grads];
                 s
             })
             .collect();
+        // Output gradients inside a conv run live in the threads' scratch, not here.
+        let grad_bufs = |stages: &[Stage]| {
+            (0..stages.len()).map(|i| if gradient_stays_in_run(stages, i) { Vec::new() } else { vec![0.0; n * stages[i].output_len()] }).collect::<Vec<_>>()
+        };
         let grads = training.then(|| Gradients {
-            enc: bufs(&net.encoder.body, n),
+            enc: grad_bufs(&net.encoder.body),
             split_hidden: vec![0.0; sh],
             split_out: vec![0.0; so],
             split_dfeats: vec![0.0; sf],
             mu: vec![0.0; n * j],
             logvar: vec![0.0; n * j],
             z: vec![0.0; n * j],
-            dec: bufs(&net.decoder, n),
+            dec: grad_bufs(&net.decoder),
             disc: bufs(disc_stages, 2 * n),
             disc_in: vec![0.0; 2 * n * j],
             vae: vec![0.0; net.vae.len()],
@@ -362,9 +370,10 @@ fn conv_of(stage: &Stage) -> (ConvLayer, TensorId, TensorId) {
     }
 }
 
-/// The number of conv stages from `i` on (at most [`MAX_RUN`]).
+/// The number of conv stages from the first on: a run is every conv up to the next dense
+/// stage (at most [`MAX_RUN`], which the models' plans stay below).
 fn conv_run_len(stages: &[Stage]) -> usize {
-    stages.iter().take_while(|s| matches!(s, Stage::Conv { .. })).count().min(MAX_RUN)
+    stages.iter().take_while(|s| matches!(s, Stage::Conv { .. })).count()
 }
 
 /// Prefix sums of `f` over a run's layers: where each layer's share of a buffer starts.
@@ -379,8 +388,8 @@ fn offsets(stages: &[Stage], f: impl Fn(&ConvLayer) -> usize) -> [usize; MAX_RUN
 /// Runs consecutive conv stages forward, carrying each thread's samples through all of them
 /// `group` samples at a time (see [`Workspace::run_group`]): a layer then reads its input
 /// right after the layer below wrote it, from cache, instead of a whole batch's activations
-/// (8 MB for the first conv's output at batch 64) one layer later. Same arithmetic, sample by sample, as the
-/// layer-by-layer passes, so the results are the same bits.
+/// (8 MB for the first conv's output at batch 64) one layer later. Same arithmetic, sample by
+/// sample, as the layer-by-layer passes, so the results are the same bits.
 #[allow(clippy::too_many_arguments)]
 fn conv_run_forward(stages: &[Stage], p: &ParamSet, x: &[f32], outs: &mut [Vec<f32>], r0: usize, n: usize, scratch: &mut [Scratch], saved: &mut [Vec<f32>], group: usize) {
     let len = stages.len();
@@ -432,7 +441,10 @@ fn conv_run_forward(stages: &[Stage], p: &ParamSet, x: &[f32], outs: &mut [Vec<f
 
 /// Runs consecutive conv stages backward, each thread's samples a group at a time through
 /// all of them (as [`conv_run_forward`]), from douts[last] (already set). Parameter
-/// gradients are written into `grads`, the input gradient into `dx` if asked.
+/// gradients are written into `grads`, the input gradient into `dx` if asked. The gradients
+/// between the run's layers never leave the thread: each lives in its scratch
+/// ([`Scratch::run_grads`], one group's worth per layer) from the layer above writing it to
+/// the layer below reading it, so douts holds only the run's last output gradient.
 #[allow(clippy::too_many_arguments)]
 fn conv_run_backward(
     stages: &[Stage],
@@ -451,11 +463,12 @@ fn conv_run_backward(
     assert!((1..=MAX_RUN).contains(&len) && outs.len() >= len && douts.len() >= len, "conv run: stages and buffers");
     let in_len = conv_of(&stages[0]).0.input_len();
     assert!(x.len() >= n * in_len, "conv run: input too small");
-    let mut dout = [SendPtr(std::ptr::null_mut()); MAX_RUN];
     for (l, stage) in stages.iter().enumerate() {
-        assert!(outs[l].len() >= n * stage.output_len() && douts[l].len() >= n * stage.output_len(), "conv run: buffers too small");
-        dout[l] = SendPtr(douts[l].as_mut_ptr());
+        assert!(outs[l].len() >= n * stage.output_len(), "conv run: outputs too small");
     }
+    let top_len = stages[len - 1].output_len();
+    assert!(douts[len - 1].len() >= n * top_len, "conv run: output gradient too small");
+    let top = SendPtr(douts[len - 1].as_mut_ptr());
     let dx = dx.map(|d| {
         assert!(d.len() >= n * in_len, "conv run: dx too small");
         SendPtr(d.as_mut_ptr())
@@ -470,9 +483,20 @@ fn conv_run_backward(
         }
     }
     let per = n.div_ceil(scratch.len().max(1)).max(1);
-    let (tasks, group) = (n.div_ceil(per), group.max(1));
+    let (tasks, group) = (n.div_ceil(per), group.clamp(1, per));
+    // Where each layer's group of output gradients starts in a thread's run_grads (the last
+    // layer's live in douts).
+    let mut gat = offsets(&stages[..len - 1], ConvLayer::output_len);
+    gat.iter_mut().for_each(|o| *o *= group);
+    let inner = gat[len - 1];
     scratch[..tasks].par_iter_mut().enumerate().for_each(|(t, sc)| wide(|| {
-        let (mut dwp, mut dbp) = (std::mem::take(&mut sc.dw), std::mem::take(&mut sc.db));
+        // Whole copies, so the closure captures the Sync wrappers rather than their pointers.
+        let (top, dx) = (top, dx);
+        let (mut dwp, mut dbp, mut between) = (std::mem::take(&mut sc.dw), std::mem::take(&mut sc.db), std::mem::take(&mut sc.run_grads));
+        if between.len() < inner {
+            // Only when the group size grew since the workspace was made (comparisons).
+            between.resize(inner, 0.0);
+        }
         dwp[..gwat[len]].fill(0.0);
         dbp[..gbat[len]].fill(0.0);
         let mine = t * per..((t + 1) * per).min(n);
@@ -482,18 +506,28 @@ fn conv_run_backward(
                 let (layer, w, _) = conv_of(stage);
                 let (il, ol, cl) = (layer.input_len(), layer.output_len(), stage.saved_len());
                 for s in samples.clone() {
+                    let i = s - g0;
                     let xs = if l == 0 { &x[s * il..][..il] } else { &outs[l - 1][s * il..][..il] };
-                    // SAFETY: sample s's rows of the gradient buffers belong to this task alone.
-                    let dyo = unsafe { std::slice::from_raw_parts_mut(dout[l].0.add(s * ol), ol) };
-                    let below = if l == 0 { dx } else { Some(dout[l - 1]) };
-                    let dxs = below.map(|ptr| unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s * il), il) });
+                    let (below, this) = between.split_at_mut(gat[l]);
+                    let dyo = if l + 1 == len {
+                        // SAFETY: sample s's rows of the run's output gradient belong to this task alone.
+                        unsafe { std::slice::from_raw_parts_mut(top.0.add(s * ol), ol) }
+                    } else {
+                        &mut this[i * ol..][..ol]
+                    };
+                    let dxs = if l == 0 {
+                        // SAFETY: as above, for the run's input gradient.
+                        dx.map(|ptr| unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s * il), il) })
+                    } else {
+                        Some(&mut below[gat[l - 1] + i * il..][..il])
+                    };
                     let cols = saved.get(l).filter(|v| cl > 0 && !v.is_empty()).map(|v| &v[s * cl..][..cl]);
                     let (dw, db) = (&mut dwp[gwat[l]..gwat[l + 1]], &mut dbp[gbat[l]..gbat[l + 1]]);
                     layer.backward_one(p.get(w), &wperm[wat[l]..wat[l + 1]], xs, &outs[l][s * ol..][..ol], dyo, dw, db, dxs, sc, cols);
                 }
             }
         }
-        (sc.dw, sc.db) = (dwp, dbp);
+        (sc.dw, sc.db, sc.run_grads) = (dwp, dbp, between);
     }));
     scratch[0].wperm = wperm;
     for (l, stage) in stages.iter().enumerate() {
@@ -501,6 +535,12 @@ fn conv_run_backward(
         let (dw, db) = tensor_pair_mut(p, grads, w, b);
         layer.reduce_gradients(scratch[..tasks].iter().map(|sc| (&sc.dw[gwat[l]..gwat[l + 1]], &sc.db[gbat[l]..gbat[l + 1]])), dw, db);
     }
+}
+
+/// Whether stage i's output gradient stays inside a conv run ([`conv_run_backward`]): a conv
+/// followed by a conv.
+fn gradient_stays_in_run(stages: &[Stage], i: usize) -> bool {
+    matches!(stages[i], Stage::Conv { .. }) && matches!(stages.get(i + 1), Some(Stage::Conv { .. }))
 }
 
 /// Runs `stages` forward: outs[i] = stage_i(outs[i − 1]), outs[−1] = x; rows `r0..r0 + n`.
@@ -543,7 +583,7 @@ fn body_backward(
     let mut dx = dx;
     let mut end = stages.len();
     while end > 0 {
-        let convs = stages[..end].iter().rev().take_while(|s| matches!(s, Stage::Conv { .. })).count().min(MAX_RUN);
+        let convs = stages[..end].iter().rev().take_while(|s| matches!(s, Stage::Conv { .. })).count();
         let start = end - convs.max(1);
         let input = if start == 0 { x } else { &outs[start - 1][..] };
         let (lower, upper) = douts.split_at_mut(start);
