@@ -262,7 +262,9 @@ pub struct Workspace {
     pub run_group: usize,
 }
 
-/// Gradient buffers mirroring the activations, and the parameter gradients.
+/// Gradient buffers mirroring the activations, and the parameter gradients. A conv stage
+/// followed by another conv has an empty buffer in `enc` / `dec`: its output gradient never
+/// leaves the thread that carries a sample through the run (see [`Scratch::run_grads`]).
 #[derive(Debug)]
 pub struct Gradients {
     pub enc: Vec<Vec<f32>>,
