@@ -337,7 +337,7 @@ impl Scratch {
 }
 
 /// Samples per task: the batch split evenly over the scratch buffers (one per thread).
-fn per_task(batch: usize, tasks: usize) -> usize {
+pub(crate) fn per_task(batch: usize, tasks: usize) -> usize {
     batch.div_ceil(tasks.max(1)).max(1)
 }
 
@@ -730,14 +730,14 @@ mod tests {
             let w: Vec<f32> = (0..cs * kk).map(|i| (i as f32 * 0.31).sin()).collect();
             let right: Vec<f32> = (0..kk.max(cs) * p).map(|i| (i as f32 * 0.17).cos()).collect();
             let left: Vec<f32> = (0..cs * p).map(|i| (i as f32 * 0.23).sin()).collect();
+            // A 1 × 1 conv from kk channels to cs: its K is kk, as pack_lowered reads it.
+            let layer = ConvLayer { geom: Geometry::new(kk, 1, 1, 1, 1, 1, 0), small_channels: cs, transposed: false, relu: false };
             for &products in paths {
-                let layer = ConvLayer { geom: Geometry::new(1, 4, 4, 2, 2, 2, 0), small_channels: cs, transposed: false, relu: false };
                 // W [cs, kk] · right [kk, p] and Wᵀ [kk, cs] · right [cs, p].
                 for transposed_left in [false, true] {
                     let (m, q) = if transposed_left { (kk, cs) } else { (cs, kk) };
                     let mut packed = vec![0.0; taps::packed_len(m, q).max(1)];
-                    let lay = ConvLayer { geom: Geometry::new(kk, 1, 1, 1, 1, 1, 0), ..layer };
-                    lay.pack_lowered(products, &w, &mut packed, transposed_left);
+                    layer.pack_lowered(products, &w, &mut packed, transposed_left);
                     let view = if transposed_left { View::transposed(&w, kk) } else { View::rows(&w, kk) };
                     let mut out = vec![f32::NAN; m * p];
                     ConvLayer::lowered_product(products, m, q, p, &packed, view, &right[..q * p], &mut out);

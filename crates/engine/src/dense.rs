@@ -1,7 +1,12 @@
 //! Dense layers y = act(x·W + b) on row-major [rows, features] batches (burn's Linear
 //! layout: W is [in, out]), and the split encoder's per-latent dense heads.
 
-use crate::matmul::{View, matmul};
+use std::cell::Cell;
+
+use rayon::prelude::*;
+
+use crate::matmul::{PARALLEL_MIN_MACS, View, matmul};
+use crate::taps;
 
 /// The activation after a layer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,7 +70,8 @@ pub struct DenseLayer {
 
 impl DenseLayer {
     pub fn forward(&self, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32], rows: usize) {
-        matmul(rows, self.dout, self.din, y, self.dout, false, View::rows(x, self.din), View::rows(w, self.dout), true);
+        // y [rows, out] = x [rows, in] · W [in, out].
+        product(rows, self.dout, self.din, (x, self.din, 1), (w, self.dout), y, self.dout);
         self.act.bias_and_apply(&mut y[..rows * self.dout], b);
     }
 
@@ -87,11 +93,28 @@ impl DenseLayer {
         let dy: &[f32] = dy;
         let param_grads = |(dw, db): (&mut [f32], &mut [f32])| {
             column_sums(&dy[..rows * dout], dout, db);
-            // dW [in, out] = xᵀ [in, rows] · dy [rows, out].
+            // dW [in, out] = xᵀ [in, rows] · dy [rows, out]: on the `gemm` crate, whose packed
+            // operands here are batch-sized (1000 × 1000 at 64 and 128 rows on the Xeon host of
+            // docs/benchmarks.md: 223 and 243 GFLOP/s on two threads against 196 and 181 for
+            // the packing-free kernels, `examples/dense_times.rs`).
             matmul(din, dout, rows, dw, dout, false, View::transposed(x, din), View::rows(dy, dout), true);
         };
-        // dx [rows, in] = dy [rows, out] · Wᵀ [out, in].
-        let input_grad = |dx: &mut [f32]| matmul(rows, din, dout, dx, din, false, View::rows(dy, dout), View::transposed(w, dout), true);
+        let input_grad = |dx: &mut [f32]| {
+            if !taps::available() {
+                // dx [rows, in] = dy [rows, out] · Wᵀ [out, in].
+                matmul(rows, din, dout, dx, din, false, View::rows(dy, dout), View::transposed(w, dout), true);
+                return;
+            }
+            // The packing-free kernels load the right operand's rows contiguously, which Wᵀ's
+            // are not; so dxᵀ [in, rows] = W [in, out] · dyᵀ [out, rows], through two
+            // transposes of batch-sized matrices (W itself is never copied).
+            with_buffer(&TRANSPOSED_GRADIENTS, dout * rows + din * rows, |buf| {
+                let (dyt, dxt) = buf.split_at_mut(dout * rows);
+                transpose(&dy[..rows * dout], rows, dout, dyt);
+                product(din, rows, dout, (w, dout, 1), (dyt, rows), dxt, rows);
+                transpose(dxt, din, rows, &mut dx[..rows * din]);
+            });
+        };
         match (grads, dx) {
             // The two products are independent: run side by side, they keep both threads busy
             // where each alone is too small for the GEMM's own threads to pay (the decoder's
@@ -104,4 +127,67 @@ impl DenseLayer {
             (None, None) => {}
         }
     }
+}
+
+/// c [m, n] (row stride ldc) = a · b, where a(i, j) = a.0[i·a.1 + j·a.2] (any strides, so
+/// a transposed operand is read in place) and b is [k, n] with row stride b.1. On the
+/// packing-free kernels of [`taps`] where the CPU has them, the output's rows split over the
+/// rayon pool when the product is large; else on the `gemm` crate.
+fn product(m: usize, n: usize, k: usize, a: (&[f32], usize, usize), b: (&[f32], usize), c: &mut [f32], ldc: usize) {
+    let (a, ars, acs) = a;
+    let (b, ldb) = b;
+    if m == 0 || n == 0 {
+        return;
+    }
+    if !taps::available() {
+        matmul(m, n, k, c, ldc, false, View { data: a, rs: ars, cs: acs }, View::rows(b, ldb), true);
+        return;
+    }
+    let c = &mut c[..(m - 1) * ldc + n];
+    let tasks = rayon::current_num_threads();
+    if tasks < 2 || m * n * k < PARALLEL_MIN_MACS || m < 16 {
+        taps::strided_product(m, n, k, a, ars, acs, b, ldb, c, ldc, false);
+        return;
+    }
+    // Row blocks of a multiple of 8 (the kernels' tallest block), one per thread: each
+    // element's sum runs in the same order whatever the split, so results do not depend on
+    // the thread count.
+    let per = m.div_ceil(tasks).div_ceil(8) * 8;
+    c.par_chunks_mut(per * ldc).enumerate().for_each(|(t, rows)| {
+        let i0 = t * per;
+        let mt = (m - i0).min(per);
+        taps::strided_product(mt, n, k, &a[i0 * ars..], ars, acs, b, ldb, rows, ldc, false);
+    });
+}
+
+/// dst [cols, rows] = srcᵀ for src [rows, cols], in tiles that keep both sides in cache.
+fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    const TILE: usize = 16;
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    dst[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// Each thread's buffer for [`DenseLayer::backward`]'s transposes: grown to the largest
+    /// layer once, then reused, so the steady state allocates nothing.
+    static TRANSPOSED_GRADIENTS: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's buffer `key`, of at least `len` elements. The buffer is taken
+/// out while `f` runs: a job that rayon runs on this thread meanwhile finds it empty and
+/// grows its own, instead of aliasing this one.
+fn with_buffer(key: &'static std::thread::LocalKey<Cell<Vec<f32>>>, len: usize, f: impl FnOnce(&mut [f32])) {
+    let mut buf = key.take();
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    f(&mut buf[..len]);
+    key.set(buf);
 }

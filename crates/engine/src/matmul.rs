@@ -23,7 +23,7 @@ impl<'a> View<'a> {
 
 /// Work below this many multiply-adds runs on the calling thread: splitting it costs more
 /// than it gains.
-const PARALLEL_MIN_MACS: usize = 1 << 21;
+pub(crate) const PARALLEL_MIN_MACS: usize = 1 << 21;
 
 /// c (m×n, row-major with row stride `c_rs`) = [c +] a (m×k) · b (k×n).
 ///

@@ -6,7 +6,7 @@ use disentangle_models::config::{EncoderConfig, ModelConfig, ObjectiveConfig};
 
 use rayon::prelude::*;
 
-use crate::conv::{ConvLayer, Geometry, Scratch, SendPtr};
+use crate::conv::{ConvLayer, Geometry, Scratch, SendPtr, per_task};
 use crate::simd::wide;
 use crate::dense::{Activation, DenseLayer, column_sums};
 use crate::matmul::{View, matmul};
@@ -24,11 +24,6 @@ impl Stage {
         match self {
             Stage::Conv { layer, .. } => layer.output_len(),
             Stage::Dense { layer, .. } => layer.dout,
-        }
-    }
-    fn tensors(&self) -> (TensorId, TensorId) {
-        match *self {
-            Stage::Conv { w, b, .. } | Stage::Dense { w, b, .. } => (w, b),
         }
     }
     fn col_len(&self) -> usize {
@@ -54,22 +49,28 @@ impl Stage {
         }
     }
 
-    fn forward(&self, p: &ParamSet, x: &[f32], y: &mut [f32], n: usize, scratch: &mut [Scratch], saved: Option<&mut [f32]>) {
+    /// The dense layer of a stage known to be one (conv stages run in runs, see
+    /// [`conv_run_forward`]).
+    fn dense(&self) -> (DenseLayer, TensorId, TensorId) {
         match *self {
-            Stage::Conv { layer, w, b } => layer.forward(p.get(w), p.get(b), x, y, n, scratch, saved),
-            Stage::Dense { layer, w, b } => layer.forward(p.get(w), p.get(b), x, y, n),
+            Stage::Dense { layer, w, b } => (layer, w, b),
+            Stage::Conv { .. } => unreachable!("conv stages run through conv_run_forward / conv_run_backward"),
         }
     }
 
+    /// A dense stage forward over `n` rows.
+    fn dense_forward(&self, p: &ParamSet, x: &[f32], y: &mut [f32], n: usize) {
+        let (layer, w, b) = self.dense();
+        layer.forward(p.get(w), p.get(b), x, y, n);
+    }
+
+    /// A dense stage backward over `n` rows: parameter gradients into `grads`, the input
+    /// gradient into `dx` if asked.
     #[allow(clippy::too_many_arguments)]
-    #[allow(clippy::too_many_arguments)]
-    fn backward(&self, p: &ParamSet, grads: &mut [f32], x: &[f32], y: &[f32], dy: &mut [f32], dx: Option<&mut [f32]>, n: usize, scratch: &mut [Scratch], saved: Option<&[f32]>) {
-        let (wid, bid) = self.tensors();
-        let (dw, db) = tensor_pair_mut(p, grads, wid, bid);
-        match *self {
-            Stage::Conv { layer, .. } => layer.backward(p.get(wid), x, y, dy, dw, db, dx, n, scratch, saved),
-            Stage::Dense { layer, .. } => layer.backward(p.get(wid), x, y, dy, Some((dw, db)), dx, n),
-        }
+    fn dense_backward(&self, p: &ParamSet, grads: &mut [f32], x: &[f32], y: &[f32], dy: &mut [f32], dx: Option<&mut [f32]>, n: usize) {
+        let (layer, w, b) = self.dense();
+        let (dw, db) = tensor_pair_mut(p, grads, w, b);
+        layer.backward(p.get(w), x, y, dy, Some((dw, db)), dx, n);
     }
 }
 
@@ -306,7 +307,7 @@ impl Workspace {
         let (wmax, bmax) = (run_total(&ConvLayer::weight_len), run_total(&ConvLayer::bias_len));
         let wperm = run_total(&ConvLayer::wperm_len);
         let inner = |stages: &[Stage]| (0..stages.len()).filter(|&i| gradient_stays_in_run(stages, i)).map(|i| stages[i].output_len()).sum::<usize>();
-        let group = default_run_group().clamp(1, n.div_ceil(threads));
+        let group = default_run_group().clamp(1, per_task(n, threads));
         let run_grads = if training { group * inner(&net.encoder.body).max(inner(&net.decoder)) } else { 0 };
         let scratch = (0..threads)
             .map(|_| {
@@ -418,8 +419,8 @@ fn conv_run_forward(stages: &[Stage], p: &ParamSet, x: &[f32], outs: &mut [Vec<f
         let (layer, w, _) = conv_of(stage);
         layer.prepare_forward(p.get(w), &mut wperm[wat[l]..wat[l + 1]]);
     }
-    let per = n.div_ceil(scratch.len().max(1)).max(1);
-    let (tasks, group) = (n.div_ceil(per), group.max(1));
+    let per = per_task(n, scratch.len());
+    let (tasks, group) = (n.div_ceil(per), group.clamp(1, per));
     scratch[..tasks].par_iter_mut().enumerate().for_each(|(t, sc)| wide(|| {
         let mine = t * per..((t + 1) * per).min(n);
         for g0 in mine.clone().step_by(group) {
@@ -484,7 +485,7 @@ fn conv_run_backward(
             layer.prepare_backward(p.get(w), &mut wperm[wat[l]..wat[l + 1]]);
         }
     }
-    let per = n.div_ceil(scratch.len().max(1)).max(1);
+    let per = per_task(n, scratch.len());
     let (tasks, group) = (n.div_ceil(per), group.clamp(1, per));
     // Where each layer's group of output gradients starts in a thread's run_grads (the last
     // layer's live in douts).
@@ -560,7 +561,7 @@ fn body_forward(stages: &[Stage], p: &ParamSet, x: &[f32], outs: &mut [Vec<f32>]
             i += run;
         } else {
             let ol = stages[i].output_len();
-            stages[i].forward(p, input, &mut rest[0][r0 * ol..], n, scratch, None);
+            stages[i].dense_forward(p, input, &mut rest[0][r0 * ol..], n);
             i += 1;
         }
     }
@@ -594,7 +595,7 @@ fn body_backward(
             let cols = saved.get(start..end).unwrap_or(&[]);
             conv_run_backward(&stages[start..end], p, grads, input, &outs[start..end], upper, d_in, n, scratch, cols, group);
         } else {
-            stages[start].backward(p, grads, input, &outs[start], &mut upper[0], d_in, n, scratch, None);
+            stages[start].dense_backward(p, grads, input, &outs[start], &mut upper[0], d_in, n);
         }
         end = start;
     }
@@ -610,8 +611,8 @@ impl Network {
         let feats = ws.enc.last().expect("encoders have a body");
         match self.encoder.head {
             Head::Dense { mu, logvar } => {
-                mu.forward(p, feats, &mut ws.mu, n, &mut ws.scratch, None);
-                logvar.forward(p, feats, &mut ws.logvar, n, &mut ws.scratch, None);
+                mu.dense_forward(p, feats, &mut ws.mu, n);
+                logvar.dense_forward(p, feats, &mut ws.logvar, n);
             }
             Head::Split { latents, features: f, hidden: h, w1, b1, w2, b2 } => {
                 let (w1, b1, w2, b2) = (p.get(w1), p.get(b1), p.get(w2), p.get(b2));

@@ -10,7 +10,10 @@
 //! from a layout packed once per layer and step, and loading the right operand straight from
 //! the shifted buffer (masked at the block's edge, so nothing past the last column is read).
 //! On the reference shapes the AVX-512 ones run at 80–97 % of a core's FMA peak, against
-//! 50–80 % for the crate (`docs/benchmarks.md`).
+//! 50–80 % for the crate (`docs/benchmarks.md`). The weight-gradient kernel, which
+//! broadcasts its left operand at any strides and loads its right operand's rows in place, is
+//! also [`strided_product`]: the dense layers' forward and input-gradient products, where the
+//! crate would pack a whole weight matrix for every product.
 //!
 //! [`isa`] says which kernels run: the AVX-512 ones where the CPU has AVX-512F, else none
 //! (the products then run on the `gemm` crate). The AVX2 + FMA kernels run only when asked
@@ -168,8 +171,49 @@ pub fn tap_weight_gradient_for(isa: Isa, k: usize, sn: usize, n: usize, taps: &[
     // SAFETY: as for `tap_product_for`.
     unsafe {
         match isa {
-            Isa::Avx512 => x86::tap_weight_gradient(k, sn, n, taps, b.as_ptr(), bs, gt.as_ptr(), ld, dwt.as_mut_ptr()),
-            Isa::Avx2 => avx2::tap_weight_gradient(k, sn, n, taps, b.as_ptr(), bs, gt.as_ptr(), ld, dwt.as_mut_ptr()),
+            Isa::Avx512 => x86::broadcast_rows(k, sn, n, taps, b.as_ptr(), bs, 1, gt.as_ptr(), ld, dwt.as_mut_ptr(), sn, true),
+            Isa::Avx2 => avx2::broadcast_rows(k, sn, n, taps, b.as_ptr(), bs, 1, gt.as_ptr(), ld, dwt.as_mut_ptr(), sn, true),
+        }
+    }
+}
+
+/// c[i·ldc + s] (+)= Σ_j a[i·ars + j·acs] · b[j·ldb + s] for i < m, s < n, j < k.
+///
+/// The weight-gradient kernel as a general product: the left operand is read in place at
+/// any strides (each element is one broadcast, so a transposed view costs nothing) and the
+/// right operand's rows are loaded straight from memory, so neither operand is packed. The
+/// dense layers use it: packing a 1000 × 1000 weight for every product (what the `gemm`
+/// crate does) costs as much as the product itself at 64 rows. `accumulate` adds to c
+/// instead of overwriting it. Panics unless [`available`].
+#[allow(clippy::too_many_arguments)]
+pub fn strided_product(m: usize, n: usize, k: usize, a: &[f32], ars: usize, acs: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
+    strided_product_for(current(), m, n, k, a, ars, acs, b, ldb, c, ldc, accumulate)
+}
+
+/// [`strided_product`] on the kernels of `isa`. Panics unless the CPU supports `isa`.
+#[allow(clippy::too_many_arguments)]
+pub fn strided_product_for(isa: Isa, m: usize, n: usize, k: usize, a: &[f32], ars: usize, acs: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(isa.supported(), "strided_product: this CPU cannot run the {isa:?} kernels");
+    assert!(ldc >= n && (m - 1) * ldc + n <= c.len(), "strided_product: output too small");
+    if k == 0 {
+        if !accumulate {
+            c.chunks_mut(ldc).take(m).for_each(|row| row[..n].fill(0.0));
+        }
+        return;
+    }
+    assert!((m - 1) * ars + (k - 1) * acs < a.len(), "strided_product: left operand too small");
+    assert!((k - 1) * ldb + n <= b.len(), "strided_product: right operand too small");
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the CPU supports `isa`; the asserts above keep every unmasked access inside the
+    // slices, masked-off lanes are never touched, and c is borrowed mutably, so it aliases
+    // neither operand.
+    unsafe {
+        match isa {
+            Isa::Avx512 => x86::broadcast_rows(m, n, k, &[0], a.as_ptr(), ars, acs, b.as_ptr(), ldb, c.as_mut_ptr(), ldc, accumulate),
+            Isa::Avx2 => avx2::broadcast_rows(m, n, k, &[0], a.as_ptr(), ars, acs, b.as_ptr(), ldb, c.as_mut_ptr(), ldc, accumulate),
         }
     }
 }
@@ -248,9 +292,11 @@ mod x86 {
         }
     }
 
+    /// out[(t·k + l)·ldo + s] (+)= Σ_j b[taps[t] + l·bs + j·bcs] · gt[j·ld + s] for l < k,
+    /// s < sn, j < n: [`super::tap_weight_gradient`] and [`super::strided_product`].
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn tap_weight_gradient(k: usize, sn: usize, n: usize, taps: &[usize], b: *const f32, bs: usize, gt: *const f32, ld: usize, dwt: *mut f32) {
+    pub(super) unsafe fn broadcast_rows(k: usize, sn: usize, n: usize, taps: &[usize], b: *const f32, bs: usize, bcs: usize, gt: *const f32, ld: usize, out: *mut f32, ldo: usize, accumulate: bool) {
         for (t, &off) in taps.iter().enumerate() {
             // Output columns in chunks of up to four vectors; rows in blocks sized so the
             // accumulators fit the 32 vector registers.
@@ -266,10 +312,10 @@ mod x86 {
                     let rows = if rows == full { full } else if rows >= 4 { 4 } else if rows >= 2 { 2 } else { 1 };
                     // SAFETY: in bounds by the caller's asserts.
                     unsafe {
-                        let (bp, gp, op) = (b.add(off + l0 * bs), gt.add(s0), dwt.add((t * k + l0) * sn + s0));
+                        let (bp, gp, op) = (b.add(off + l0 * bs), gt.add(s0), out.add((t * k + l0) * ldo + s0));
                         macro_rules! go {
                             ($r:literal, $v:literal) => {
-                                grad_block::<$r, $v>(n, bp, bs, gp, ld, op, sn, mask)
+                                grad_block::<$r, $v>(n, bp, bs, bcs, gp, ld, op, ldo, mask, accumulate)
                             };
                         }
                         match (rows, nv) {
@@ -298,10 +344,11 @@ mod x86 {
         }
     }
 
-    /// out[i, s] += Σ_j b[i·bs + j] · gt[j·ld + s] for i < R, s < 16·NV (last vector masked).
+    /// out[i, s] (+)= Σ_j b[i·bs + j·bcs] · gt[j·ld + s] for i < R, s < 16·NV (last vector
+    /// masked).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    unsafe fn grad_block<const R: usize, const NV: usize>(n: usize, b: *const f32, bs: usize, gt: *const f32, ld: usize, out: *mut f32, ldo: usize, mask: __mmask16) {
+    unsafe fn grad_block<const R: usize, const NV: usize>(n: usize, b: *const f32, bs: usize, bcs: usize, gt: *const f32, ld: usize, out: *mut f32, ldo: usize, mask: __mmask16, accumulate: bool) {
         unsafe {
             let mut acc = [[_mm512_setzero_ps(); NV]; R];
             for j in 0..n {
@@ -311,7 +358,7 @@ mod x86 {
                     *x = if v + 1 == NV { _mm512_maskz_loadu_ps(mask, g.add(16 * v)) } else { _mm512_loadu_ps(g.add(16 * v)) };
                 }
                 for (i, acc_row) in acc.iter_mut().enumerate() {
-                    let bv = _mm512_set1_ps(*b.add(i * bs + j));
+                    let bv = _mm512_set1_ps(*b.add(i * bs + j * bcs));
                     for (x, y) in acc_row.iter_mut().zip(&gv) {
                         *x = _mm512_fmadd_ps(bv, *y, *x);
                     }
@@ -321,7 +368,8 @@ mod x86 {
                 for (v, x) in acc_row.iter().enumerate() {
                     let mv = if v + 1 == NV { mask } else { 0xffff };
                     let p = out.add(i * ldo + 16 * v);
-                    _mm512_mask_storeu_ps(p, mv, _mm512_add_ps(*x, _mm512_maskz_loadu_ps(mv, p)));
+                    let value = if accumulate { _mm512_add_ps(*x, _mm512_maskz_loadu_ps(mv, p)) } else { *x };
+                    _mm512_mask_storeu_ps(p, mv, value);
                 }
             }
         }
@@ -422,9 +470,10 @@ mod avx2 {
         }
     }
 
+    /// The AVX2 copy of [`super::x86::broadcast_rows`].
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn tap_weight_gradient(k: usize, sn: usize, n: usize, taps: &[usize], b: *const f32, bs: usize, gt: *const f32, ld: usize, dwt: *mut f32) {
+    pub(super) unsafe fn broadcast_rows(k: usize, sn: usize, n: usize, taps: &[usize], b: *const f32, bs: usize, bcs: usize, gt: *const f32, ld: usize, out: *mut f32, ldo: usize, accumulate: bool) {
         for (t, &off) in taps.iter().enumerate() {
             // Output columns in chunks of up to two vectors, rows in blocks of up to six:
             // 12 accumulators, two gradient vectors and one broadcast.
@@ -445,10 +494,10 @@ mod avx2 {
                     };
                     // SAFETY: in bounds by the caller's asserts.
                     unsafe {
-                        let (bp, gp, op) = (b.add(off + l0 * bs), gt.add(s0), dwt.add((t * k + l0) * sn + s0));
+                        let (bp, gp, op) = (b.add(off + l0 * bs), gt.add(s0), out.add((t * k + l0) * ldo + s0));
                         macro_rules! go {
                             ($r:literal, $v:literal) => {
-                                grad_block::<$r, $v>(n, bp, bs, gp, ld, op, sn, partial, mask)
+                                grad_block::<$r, $v>(n, bp, bs, bcs, gp, ld, op, ldo, partial, mask, accumulate)
                             };
                         }
                         match (rows, nv) {
@@ -469,10 +518,10 @@ mod avx2 {
         }
     }
 
-    /// out[i, s] += Σ_j b[i·bs + j] · gt[j·ld + s] for i < R, s < 8·NV.
+    /// out[i, s] (+)= Σ_j b[i·bs + j·bcs] · gt[j·ld + s] for i < R, s < 8·NV.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    unsafe fn grad_block<const R: usize, const NV: usize>(n: usize, b: *const f32, bs: usize, gt: *const f32, ld: usize, out: *mut f32, ldo: usize, partial: bool, mask: __m256i) {
+    unsafe fn grad_block<const R: usize, const NV: usize>(n: usize, b: *const f32, bs: usize, bcs: usize, gt: *const f32, ld: usize, out: *mut f32, ldo: usize, partial: bool, mask: __m256i, accumulate: bool) {
         unsafe {
             let mut acc = [[_mm256_setzero_ps(); NV]; R];
             for j in 0..n {
@@ -482,7 +531,7 @@ mod avx2 {
                     *x = load::<NV>(g, v, partial, mask);
                 }
                 for (i, acc_row) in acc.iter_mut().enumerate() {
-                    let bv = _mm256_set1_ps(*b.add(i * bs + j));
+                    let bv = _mm256_set1_ps(*b.add(i * bs + j * bcs));
                     for (x, y) in acc_row.iter_mut().zip(&gv) {
                         *x = _mm256_fmadd_ps(bv, *y, *x);
                     }
@@ -490,7 +539,7 @@ mod avx2 {
             }
             for (i, acc_row) in acc.iter().enumerate() {
                 for (v, x) in acc_row.iter().enumerate() {
-                    store::<NV>(out.add(i * ldo), v, partial, mask, *x, true);
+                    store::<NV>(out.add(i * ldo), v, partial, mask, *x, accumulate);
                 }
             }
         }
@@ -559,6 +608,38 @@ mod tests {
                             // The worst-case rounding of an f32 sum of t·k + 1 terms.
                             let bound = (t * k + 2) as f64 * f32::EPSILON as f64 * magnitude;
                             assert!((got as f64 - want).abs() <= bound, "{isa:?} m{m} n{n} k{k} ({i}, {j}): {got} vs {want}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn strided_products_match_an_f64_sum_for_plain_and_transposed_left_operands() {
+        for isa in isas() {
+            for (m, n, k) in [(64, 1000, 10), (13, 70, 9), (1, 1, 1), (7, 23, 33), (30, 130, 5), (9, 2, 17)] {
+                let a = values(m * k, 0.37);
+                let b = values(k * (n + 1), 0.11);
+                let ldc = n + 3;
+                // a as [m, k] row-major, then the same values read through a transposed view.
+                let at: Vec<f32> = (0..k * m).map(|x| a[(x % m) * k + x / m]).collect();
+                for ((left, ars, acs), accumulate) in [((&a, k, 1), false), ((&at, 1, m), true), ((&a, k, 1), true), ((&at, 1, m), false)] {
+                    let start = values(m * ldc, 0.7);
+                    let mut c = start.clone();
+                    strided_product_for(isa, m, n, k, left, ars, acs, &b, n + 1, &mut c, ldc, accumulate);
+                    for i in 0..m {
+                        for s in 0..ldc {
+                            let got = c[i * ldc + s];
+                            if s >= n {
+                                assert_eq!(got, start[i * ldc + s], "wrote outside the output at ({i}, {s})");
+                                continue;
+                            }
+                            let terms = (0..k).map(|j| a[i * k + j] as f64 * b[j * (n + 1) + s] as f64);
+                            let first = if accumulate { start[i * ldc + s] as f64 } else { 0.0 };
+                            let want = first + terms.clone().sum::<f64>();
+                            let bound = (k + 2) as f64 * f32::EPSILON as f64 * (first.abs() + terms.map(f64::abs).sum::<f64>());
+                            assert!((got as f64 - want).abs() <= bound, "{isa:?} m{m} n{n} k{k} ({i}, {s}): {got} vs {want}");
                         }
                     }
                 }

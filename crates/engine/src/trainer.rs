@@ -27,6 +27,15 @@ impl Network {
     /// The loss on images x [n, C, 64, 64] with noise eps [n, J]; leaves every activation in
     /// `ws` for a following [`Network::backward`].
     pub fn forward_loss(&self, ws: &mut Workspace, x: &[f32], eps: &[f32], n: usize, step: u64) -> LossValues {
+        self.forward_loss_permuted(ws, x, eps, n, step, None)
+    }
+
+    /// [`Network::forward_loss`]; for FactorVAE with `perm` ([n·J] row indices, as
+    /// `column_permutations` draws them), also the discriminator's logits on the codes
+    /// permuted column-wise, rows n..2n of ws.disc.last(), from the same pass over its
+    /// weights as the codes' own logits (each weight matrix is read once for 2n rows instead
+    /// of twice for n). The loss does not depend on them.
+    pub fn forward_loss_permuted(&self, ws: &mut Workspace, x: &[f32], eps: &[f32], n: usize, step: u64, perm: Option<&[i64]>) -> LossValues {
         let j = self.latents();
         assert_eq!(x.len(), n * self.image_len(), "images must be n×C×64×64");
         assert_eq!(eps.len(), n * j, "noise must be n×J");
@@ -53,7 +62,13 @@ impl Network {
             }
             ObjectiveConfig::FactorVae { gamma } => {
                 ws.disc_in[..n * j].copy_from_slice(&ws.z[..n * j]);
-                self.discriminate(ws, 0, n);
+                match perm {
+                    Some(perm) => {
+                        permute_codes(ws, perm, n, j);
+                        self.discriminate(ws, 0, 2 * n);
+                    }
+                    None => self.discriminate(ws, 0, n),
+                }
                 let tc = objective::density_ratio(ws.disc.last().expect("logits"), n);
                 (recon + kl + gamma * tc, Some(tc))
             }
@@ -119,6 +134,17 @@ impl Network {
     }
 }
 
+/// Rows n..2n of ws.disc_in = the codes ws.z [n, J] permuted column-wise by `perm`.
+fn permute_codes(ws: &mut Workspace, perm: &[i64], n: usize, j: usize) {
+    assert_eq!(perm.len(), n * j, "one row index per code entry");
+    for b in 0..n {
+        for d in 0..j {
+            let src = perm[b * j + d] as usize;
+            ws.disc_in[(n + b) * j + d] = ws.z[src * j + d];
+        }
+    }
+}
+
 /// A network with its training workspace and optimizers.
 #[derive(Debug)]
 pub struct Trainer {
@@ -128,6 +154,9 @@ pub struct Trainer {
     pub disc_adam: Option<Adam>,
     /// Rows of the last forward pass.
     last_batch: usize,
+    /// The permutation whose discriminator logits the last forward pass computed (empty if
+    /// none): [`Trainer::discriminator_update`] with the same one reuses them.
+    permuted: Vec<i64>,
 }
 
 impl Trainer {
@@ -135,14 +164,25 @@ impl Trainer {
         let ws = Workspace::new(&net, batch, true);
         let vae_adam = Adam::for_vae(net.vae.len());
         let disc_adam = net.disc.as_ref().map(|d| Adam::for_discriminator(d.len()));
-        Trainer { net, ws, vae_adam, disc_adam, last_batch: 0 }
+        Trainer { net, ws, vae_adam, disc_adam, last_batch: 0, permuted: Vec::new() }
     }
 
     /// The loss of one batch, keeping activations for [`Trainer::vae_update`].
     pub fn forward(&mut self, x: &[f32], eps: &[f32], step: u64) -> LossValues {
+        self.forward_with_permutation(x, eps, step, None)
+    }
+
+    /// [`Trainer::forward`]; for FactorVAE with the permutation `perm` that the following
+    /// [`Trainer::discriminator_update`] will use, its discriminator logits on the permuted
+    /// codes come from the same pass (see [`Network::forward_loss_permuted`]): the same
+    /// numbers, one read of the discriminator's weights fewer per step.
+    pub fn forward_with_permutation(&mut self, x: &[f32], eps: &[f32], step: u64, perm: Option<&[i64]>) -> LossValues {
         let n = eps.len() / self.net.latents();
         self.last_batch = n;
-        self.net.forward_loss(&mut self.ws, x, eps, n, step)
+        let perm = perm.filter(|_| self.disc_adam.is_some());
+        self.permuted.clear();
+        self.permuted.extend_from_slice(perm.unwrap_or(&[]));
+        self.net.forward_loss_permuted(&mut self.ws, x, eps, n, step, perm)
     }
 
     /// Backward through the last forward pass and one Adam step on the VAE.
@@ -156,19 +196,17 @@ impl Trainer {
     /// FactorVAE: one discriminator step on the last batch's codes (detached) against their
     /// column-wise permutation `perm` ([n·J] row indices, as `column_permutations` draws
     /// them); returns the discriminator loss. The discriminator weights have not changed
-    /// since the forward pass, so its logits on the codes are reused.
+    /// since the forward pass, so its logits on the codes are reused, and on the permuted
+    /// codes too when that pass was given the same `perm`.
     pub fn discriminator_update(&mut self, perm: &[i64], lr: f64) -> Option<f64> {
         let adam = self.disc_adam.as_mut()?;
         let (n, j) = (self.last_batch, self.net.latents());
-        assert_eq!(perm.len(), n * j, "one row index per code entry");
         let ws = &mut self.ws;
-        for b in 0..n {
-            for d in 0..j {
-                let src = perm[b * j + d] as usize;
-                ws.disc_in[(n + b) * j + d] = ws.z[src * j + d];
-            }
+        if self.permuted != perm {
+            permute_codes(ws, perm, n, j);
+            self.net.discriminate(ws, n, n);
         }
-        self.net.discriminate(ws, n, n);
+        self.permuted.clear();
         let g = ws.grads.as_mut().expect("training workspace");
         let logits = ws.disc.last().expect("logits");
         let loss = objective::discriminator_loss(&logits[..4 * n], n, &mut g.disc.last_mut().expect("logits grad")[..4 * n]);

@@ -186,16 +186,23 @@ impl State {
                 StepStats { loss: lv, recon: rv, kl: kv, tc: tv, discriminator_loss: dv }
             }
             Nets::Cpu(t) => {
-                let v = t.forward(&x, &eps, self.step);
+                // FactorVAE: the permutation is drawn before the forward pass, which then
+                // computes the discriminator's logits on the permuted codes with those on the
+                // codes; from a copy of its stream, kept only if the step goes on, so the
+                // stream advances exactly as on the burn path.
+                let mut permutation_rng = self.rngs.permutation.clone();
+                let perm = t.disc_adam.is_some().then(|| column_permutations(bs, j, &mut permutation_rng));
+                let v = t.forward_with_permutation(&x, &eps, self.step, perm.as_deref());
                 if !v.loss.is_finite() {
                     return Ok(Err((v.loss, v.recon, v.kl)));
                 }
                 t.vae_update(&x, self.step, config.learning_rate);
-                let dv = if t.disc_adam.is_some() {
-                    let perm = column_permutations(bs, j, &mut self.rngs.permutation);
-                    t.discriminator_update(&perm, config.discriminator_learning_rate)
-                } else {
-                    None
+                let dv = match perm {
+                    Some(perm) => {
+                        self.rngs.permutation = permutation_rng;
+                        t.discriminator_update(&perm, config.discriminator_learning_rate)
+                    }
+                    None => None,
                 };
                 StepStats { loss: v.loss, recon: v.recon, kl: v.kl, tc: v.tc, discriminator_loss: dv }
             }
