@@ -46,13 +46,13 @@ impl Adam {
             .par_chunks_mut(CHUNK)
             .zip(grads.par_chunks(CHUNK))
             .zip(self.moment_1.par_chunks_mut(CHUNK).zip(self.moment_2.par_chunks_mut(CHUNK)))
-            .for_each(|((p, g), (m, v))| crate::simd::wide(|| {
-                for i in 0..p.len() {
-                    let gi = g[i];
-                    m[i] = m[i] * b1 + gi * (1.0 - b1);
-                    v[i] = v[i] * b2 + gi * gi * (1.0 - b2);
-                    let update = m[i] * factor / (v[i].sqrt() + eps);
-                    p[i] -= update * lr;
+            .for_each(|((p, g), (m, v))| crate::simd::wide(#[inline(always)] || {
+                // Zipped, not indexed: no bounds checks, so the loop vectorizes.
+                for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                    *m = *m * b1 + g * (1.0 - b1);
+                    *v = *v * b2 + g * g * (1.0 - b2);
+                    let update = *m * factor / (v.sqrt() + eps);
+                    *p -= update * lr;
                 }
             }));
     }

@@ -20,7 +20,7 @@ pub enum Activation {
 impl Activation {
     /// y = act(y + b) per row.
     pub fn bias_and_apply(self, y: &mut [f32], b: &[f32]) {
-        crate::simd::wide(|| self.bias_and_apply_body(y, b))
+        crate::simd::wide(#[inline(always)] || self.bias_and_apply_body(y, b))
     }
 
     #[inline(always)]
@@ -39,7 +39,7 @@ impl Activation {
 
     /// dy ← dy ⊙ act′, read off the activation's output y (both activations keep the sign).
     pub fn backward_in_place(self, y: &[f32], dy: &mut [f32]) {
-        crate::simd::wide(|| self.backward_in_place_body(y, dy))
+        crate::simd::wide(#[inline(always)] || self.backward_in_place_body(y, dy))
     }
 
     #[inline(always)]

@@ -421,7 +421,7 @@ fn conv_run_forward(stages: &[Stage], p: &ParamSet, x: &[f32], outs: &mut [Vec<f
     }
     let per = per_task(n, scratch.len());
     let (tasks, group) = (n.div_ceil(per), group.clamp(1, per));
-    scratch[..tasks].par_iter_mut().enumerate().for_each(|(t, sc)| wide(|| {
+    scratch[..tasks].par_iter_mut().enumerate().for_each(|(t, sc)| wide(#[inline(always)] || {
         let mine = t * per..((t + 1) * per).min(n);
         for g0 in mine.clone().step_by(group) {
             let samples = g0..(g0 + group).min(mine.end);
@@ -492,7 +492,7 @@ fn conv_run_backward(
     let mut gat = offsets(&stages[..len - 1], ConvLayer::output_len);
     gat.iter_mut().for_each(|o| *o *= group);
     let inner = gat[len - 1];
-    scratch[..tasks].par_iter_mut().enumerate().for_each(|(t, sc)| wide(|| {
+    scratch[..tasks].par_iter_mut().enumerate().for_each(|(t, sc)| wide(#[inline(always)] || {
         // Whole copies, so the closure captures the Sync wrappers rather than their pointers.
         let (top, dx) = (top, dx);
         let (mut dwp, mut dbp, mut between) = (std::mem::take(&mut sc.dw), std::mem::take(&mut sc.db), std::mem::take(&mut sc.run_grads));

@@ -78,36 +78,34 @@ impl ParityShape {
     }
 
     /// The parity planes of `big` [B, 2h, 2w], zero padded by one, into `planes`.
+    ///
+    /// One pass over the image's rows: padded row y + 1 = 2i + py, so image row y is row i of
+    /// the planes (py, 0) and (py, 1), which take its odd pixels (shifted right by the
+    /// padding column) and its even ones. Rows of whole images, not of planes, keep the
+    /// loops long enough to vectorize (a plane row is 4 to 16 pixels here).
     #[inline(always)]
     pub fn split_planes(&self, big: &[f32], planes: &mut [f32]) {
         let (h, w, r, plane) = (self.h, self.w, self.r(), self.plane());
         let (bh, bw) = (2 * h, 2 * w);
         for b in 0..self.big_channels {
             let img = &big[b * bh * bw..][..bh * bw];
-            for par in 0..4 {
-                let (py, px) = (par / 2, par % 2);
-                let dst = &mut planes[(b * 4 + par) * plane..][..plane];
-                for i in 0..=h {
-                    let row = &mut dst[i * r..(i + 1) * r];
-                    // Padded row 2i + py is image row 2i + py − 1.
-                    let y = (2 * i + py).wrapping_sub(1);
-                    if y >= bh {
-                        row.fill(0.0);
-                        continue;
-                    }
-                    let src = &img[y * bw..(y + 1) * bw];
-                    if px == 0 {
-                        // Column 2j − 1: j = 0 is padding.
-                        row[0] = 0.0;
-                        for (d, pair) in row[1..].iter_mut().zip(src.chunks_exact(2)) {
-                            *d = pair[1];
-                        }
-                    } else {
-                        for (d, pair) in row[..w].iter_mut().zip(src.chunks_exact(2)) {
-                            *d = pair[0];
-                        }
-                        row[w] = 0.0;
-                    }
+            let four = &mut planes[b * 4 * plane..][..4 * plane];
+            // The padding rows: above the image in planes (0, ·), below it in planes (1, ·).
+            four[..r].fill(0.0);
+            four[plane..plane + r].fill(0.0);
+            four[2 * plane + h * r..][..r].fill(0.0);
+            four[3 * plane + h * r..][..r].fill(0.0);
+            for (y, src) in img.chunks_exact(bw).enumerate() {
+                let (i, py) = ((y + 1) / 2, (y + 1) % 2);
+                let (left, right) = four[py * 2 * plane..][..2 * plane].split_at_mut(plane);
+                let (odd, even) = (&mut left[i * r..][..r], &mut right[i * r..][..r]);
+                // px = 0: the padding column, then the odd pixels; px = 1: the even pixels,
+                // then the padding column.
+                odd[0] = 0.0;
+                even[w] = 0.0;
+                for ((pair, o), e) in src.chunks_exact(2).zip(&mut odd[1..]).zip(&mut even[..w]) {
+                    *o = pair[1];
+                    *e = pair[0];
                 }
             }
         }
