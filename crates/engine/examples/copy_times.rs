@@ -71,6 +71,8 @@ fn main() {
     for (name, layer) in [
         ("conv3 32→64 k2 16²→8²", ConvLayer { geom: Geometry::new(32, 16, 16, 2, 2, 2, 0), small_channels: 64, transposed: false, relu: true }),
         ("conv4 64→64 k2 8²→4²", ConvLayer { geom: Geometry::new(64, 8, 8, 2, 2, 2, 0), small_channels: 64, transposed: false, relu: true }),
+        ("conv1 1→32 k4 64²→32²", ConvLayer { geom: Geometry::new(1, 64, 64, 4, 4, 2, 1), small_channels: 32, transposed: false, relu: true }),
+        ("deconv4 32→1 k4 32²→64²", ConvLayer { geom: Geometry::new(1, 64, 64, 4, 4, 2, 1), small_channels: 32, transposed: true, relu: false }),
     ] {
         let (il, ol) = (layer.input_len(), layer.output_len());
         let x = values(N * il);
@@ -92,6 +94,18 @@ fn main() {
         let mut bperm = vec![0.0; layer.wperm_len()];
         layer.prepare_backward(&w, &mut bperm);
         let bone = per_sample_us(|s| wide(|| layer.backward_one(&w, &bperm, &x[s * il..][..il], &yc[s * ol..][..ol], &mut dy[s * ol..][..ol], &mut dw, &mut db, Some(&mut dx[s * il..][..il]), &mut sc, None)));
+        if !layer.transposed {
+            let (cs, kk, pp) = (layer.small_channels, layer.geom.k(), layer.geom.p());
+            let mut out = vec![0.0; cs * pp];
+            let product = per_sample_us(|_| disentangle_engine::taps::tap_product(cs, pp, kk, &[0], &wperm, &col, pp, &mut out, pp, false));
+            let act = per_sample_us(|s| wide(|| {
+                let yo = &mut y[s * ol..][..ol];
+                for (row, &bias) in yo.chunks_mut(pp).zip(&b) {
+                    row.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
+                }
+            }));
+            println!("  product alone {product:6.2}  bias + ReLU {act:6.2}");
+        }
         let macs = (layer.weight_len() * layer.geom.p()) as f64;
         println!("{name}: im2col {im2col:6.2}  forward {one:6.2}  backward (im2col again, input gradient) {bone:6.2} µs/sample; product alone at 150 GFLOP/s ≈ {:.2}", 2.0 * macs / 150e3);
     }
