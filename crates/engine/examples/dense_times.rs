@@ -4,23 +4,10 @@
 //!
 //!     RAYON_NUM_THREADS=2 cargo run --release -p disentangle-engine --example dense_times [ROWS] [REPS]
 
-use std::time::Instant;
-
+mod common;
+use common::median_ms;
 use disentangle_engine::dense::{Activation, DenseLayer};
 use disentangle_engine::matmul::{View, matmul};
-
-fn median_ms(mut f: impl FnMut(), reps: usize) -> f64 {
-    f();
-    let mut t: Vec<f64> = (0..reps)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[reps / 2]
-}
 
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();

@@ -4,25 +4,12 @@
 //!
 //!     RAYON_NUM_THREADS=1 cargo run --release -p disentangle-engine --example layer_times [BATCH] [REPS]
 
-use std::time::Instant;
-
+mod common;
+use common::median_ms;
 use disentangle_engine::Network;
 use disentangle_engine::conv::Scratch;
 use disentangle_engine::network::Stage;
 use disentangle_models::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
-
-fn median_ms(mut f: impl FnMut(), reps: usize) -> f64 {
-    f();
-    let mut t: Vec<f64> = (0..reps)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[reps / 2]
-}
 
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
