@@ -31,7 +31,7 @@ fn main() {
             let threads = rayon::current_num_threads();
             let mut scratch: Vec<Scratch> = (0..threads).map(|_| Scratch::default()).collect();
             for s in &mut scratch {
-                s.reserve(layer.scratch_len(), layer.weight_len(), layer.bias_len(), layer.scratch_phase_len(), layer.wperm_len());
+                s.reserve(layer.scratch_len(), layer.partial_len(), layer.bias_len(), layer.scratch_phase_len(), layer.wperm_len());
             }
             let x: Vec<f32> = (0..n * il).map(|k| ((k * 7919) % 997) as f32 / 997.0).collect();
             let mut y = vec![0.0; n * ol];

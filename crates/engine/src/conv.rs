@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use crate::matmul::{View, matmul};
 use crate::parity::{ParityShape, Products};
+use crate::winograd::Winograd;
 use crate::simd::wide;
 use crate::taps;
 
@@ -440,15 +441,27 @@ impl ConvLayer {
             w: g.w / 2,
         })
     }
-    /// Per-thread column-buffer elements this layer needs.
+    /// The parity layers with images wide enough run their products through Winograd's
+    /// transforms ([`crate::winograd`]).
+    pub fn winograd(&self) -> Option<Winograd> {
+        self.parity().and_then(Winograd::for_shape)
+    }
+    /// Per-thread column-buffer elements this layer needs (`col` and `dcol` alike).
     pub fn scratch_len(&self) -> usize {
-        self.parity().map_or(self.col_len(), |sh| sh.buffer_len())
+        let parity = self.parity().map_or(self.col_len(), |sh| sh.buffer_len());
+        self.winograd().map_or(parity, |wg| parity.max(wg.big_tiles_len()).max(2 * wg.small_tiles_len()))
+    }
+    /// Elements of one thread's weight-gradient partial (a Winograd layer's in the
+    /// transformed domain, larger than the weights).
+    pub fn partial_len(&self) -> usize {
+        self.winograd().map_or(self.weight_len(), |wg| self.weight_len().max(wg.partial_len()))
     }
     /// Elements of this layer's permuted or packed weights.
     pub fn wperm_len(&self) -> usize {
         let (cs, kk) = (self.small_channels, self.geom.k());
         let lowered = self.weight_len().max(taps::packed_len(cs, kk)).max(taps::packed_len(kk, cs));
-        self.parity().map_or(lowered, |sh| self.weight_len().max(sh.down_packed_len()).max(sh.up_packed_len()))
+        let parity = self.parity().map_or(lowered, |sh| self.weight_len().max(sh.down_packed_len()).max(sh.up_packed_len()));
+        self.winograd().map_or(parity, |wg| parity.max(wg.forward_packed_len()).max(wg.adjoint_packed_len()))
     }
     /// Per-thread phase-buffer elements this layer needs.
     pub fn scratch_phase_len(&self) -> usize {
@@ -461,6 +474,10 @@ impl ConvLayer {
     /// them again for every sample), else left unused.
     pub fn prepare_forward(&self, w: &[f32], wperm: &mut [f32]) {
         let products = Products::detect();
+        if let Some(wg) = self.winograd() {
+            // A transposed conv is the adjoint of the conv with the same weights.
+            return if self.transposed { wg.pack_adjoint(w, wperm) } else { wg.pack_forward(w, wperm) };
+        }
         match self.parity() {
             Some(sh) if self.transposed => sh.transposed_conv_weights(products, w, wperm),
             Some(sh) => sh.conv_weights(products, w, wperm),
@@ -499,6 +516,9 @@ impl ConvLayer {
     /// gradient and a conv of a transposed conv's.
     pub fn prepare_backward(&self, w: &[f32], wperm: &mut [f32]) {
         let products = Products::detect();
+        if let Some(wg) = self.winograd() {
+            return if self.transposed { wg.pack_forward(w, wperm) } else { wg.pack_adjoint(w, wperm) };
+        }
         match self.parity() {
             Some(sh) if self.transposed => sh.conv_weights(products, w, wperm),
             Some(sh) => sh.transposed_conv_weights(products, w, wperm),
@@ -512,6 +532,20 @@ impl ConvLayer {
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub fn forward_one(&self, w: &[f32], wperm: &[f32], b: &[f32], xs: &[f32], yo: &mut [f32], sc: &mut Scratch, keep: Option<&mut [f32]>) {
+        if let Some(wg) = self.winograd() {
+            if self.transposed {
+                wg.small_tiles(xs, &mut sc.dcol);
+                wg.adjoint(wperm, &sc.dcol, &mut sc.col);
+                wg.planes_of_tiles(&sc.col, &mut sc.phases);
+                wg.merge_planes(&sc.phases, yo, Some(b), self.relu);
+            } else {
+                wg.sh.split_planes(xs, &mut sc.phases);
+                wg.big_tiles(&sc.phases, &mut sc.col);
+                wg.forward(wperm, &sc.col, &mut sc.dcol);
+                wg.small_of_tiles(&sc.dcol, yo, Some(b), self.relu);
+            }
+            return;
+        }
         if let Some(sh) = self.parity() {
             let products = Products::detect();
             if self.transposed {
@@ -572,6 +606,28 @@ impl ConvLayer {
         saved: Option<&[f32]>,
     ) {
         self.preactivation_gradient(dyo, ys, dbp);
+        if let Some(wg) = self.winograd() {
+            // V from the big side (the input, or a transposed conv's output gradient), the
+            // small side's tiles transposed for the weight gradient.
+            let (big, small) = if self.transposed { (&*dyo, xs) } else { (xs, &*dyo) };
+            let half = wg.small_tiles_len();
+            wg.sh.split_planes(big, &mut sc.phases);
+            wg.big_tiles(&sc.phases, &mut sc.col);
+            wg.small_tiles_transposed(small, &mut sc.dcol[..half]);
+            wg.add_weight_gradient(&sc.col, &sc.dcol[..half], dwp);
+            if let Some(dxs) = dxs {
+                if self.transposed {
+                    wg.forward(wperm, &sc.col, &mut sc.dcol);
+                    wg.small_of_tiles(&sc.dcol, dxs, None, false);
+                } else {
+                    wg.small_tiles(dyo, &mut sc.dcol);
+                    wg.adjoint(wperm, &sc.dcol, &mut sc.col);
+                    wg.planes_of_tiles(&sc.col, &mut sc.phases);
+                    wg.merge_planes(&sc.phases, dxs, None, false);
+                }
+            }
+            return;
+        }
         if let Some(sh) = self.parity() {
             let products = Products::detect();
             let (big, small) = if self.transposed { (&*dyo, xs) } else { (xs, &*dyo) };
@@ -641,16 +697,18 @@ impl ConvLayer {
     /// dw, db (overwritten) = the sum of the per-thread partials of
     /// [`ConvLayer::backward_one`], in order.
     pub fn reduce_gradients<'a>(&self, partials: impl Iterator<Item = (&'a [f32], &'a [f32])>, dw: &mut [f32], db: &mut [f32]) {
-        let (wl, bl) = (self.weight_len(), self.bias_len());
+        let (wl, bl, pl) = (self.weight_len(), self.bias_len(), self.partial_len());
         let (dw, db) = (&mut dw[..wl], &mut db[..bl]);
         dw.fill(0.0);
         db.fill(0.0);
         let parity = self.parity();
+        let winograd = self.winograd();
         let products = Products::detect();
         for (pw, pb) in partials {
-            match &parity {
-                Some(sh) => sh.add_weight_gradient_to(products, &pw[..wl], dw),
-                None => dw.iter_mut().zip(&pw[..wl]).for_each(|(a, b)| *a += b),
+            match (&winograd, &parity) {
+                (Some(wg), _) => wg.add_gradient_to(&pw[..pl], dw),
+                (None, Some(sh)) => sh.add_weight_gradient_to(products, &pw[..wl], dw),
+                (None, None) => dw.iter_mut().zip(&pw[..wl]).for_each(|(a, b)| *a += b),
             }
             db.iter_mut().zip(&pb[..bl]).for_each(|(a, b)| *a += b);
         }
@@ -698,7 +756,7 @@ impl ConvLayer {
     ) {
         let (il, ol, cl) = (self.input_len(), self.output_len(), self.col_len());
         let per = per_task(batch, scratch.len());
-        let (wl, bl) = (self.weight_len(), self.bias_len());
+        let (wl, bl) = (self.partial_len(), self.bias_len());
         let tasks = batch.div_ceil(per);
         if let Some(d) = &dx {
             assert!(d.len() >= batch * il, "conv backward: dx too small");

@@ -28,6 +28,7 @@ pub mod parity;
 pub mod simd;
 pub mod taps;
 pub mod trainer;
+pub mod winograd;
 
 pub use adam::Adam;
 pub use network::{Network, Workspace};

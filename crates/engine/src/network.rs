@@ -304,7 +304,7 @@ impl Workspace {
             let body = |stages: &[Stage]| stages.iter().map(|s| if let Stage::Conv { layer, .. } = s { f(layer) } else { 0 }).sum::<usize>();
             body(&net.encoder.body).max(body(&net.decoder))
         };
-        let (wmax, bmax) = (run_total(&ConvLayer::weight_len), run_total(&ConvLayer::bias_len));
+        let (wmax, bmax) = (run_total(&ConvLayer::partial_len), run_total(&ConvLayer::bias_len));
         let wperm = run_total(&ConvLayer::wperm_len);
         let inner = |stages: &[Stage]| (0..stages.len()).filter(|&i| gradient_stays_in_run(stages, i)).map(|i| stages[i].output_len()).sum::<usize>();
         let group = default_run_group().clamp(1, per_task(n, threads));
@@ -476,7 +476,7 @@ fn conv_run_backward(
         assert!(d.len() >= n * in_len, "conv run: dx too small");
         SendPtr(d.as_mut_ptr())
     });
-    let (wat, gwat, gbat) = (offsets(stages, ConvLayer::wperm_len), offsets(stages, ConvLayer::weight_len), offsets(stages, ConvLayer::bias_len));
+    let (wat, gwat, gbat) = (offsets(stages, ConvLayer::wperm_len), offsets(stages, ConvLayer::partial_len), offsets(stages, ConvLayer::bias_len));
     let mut wperm = std::mem::take(&mut scratch[0].wperm);
     assert!(wperm.len() >= wat[len], "conv run: weight buffer too small");
     for (l, stage) in stages.iter().enumerate() {

@@ -1,0 +1,487 @@
+//! Winograd's minimal filtering F(2×2, 2×2) for the parity convolutions between wide images
+//! ([`crate::parity`]): 9 multiplications per output tile and channel pair instead of 16.
+//!
+//! Over its parity planes P (4B channels, see [`ParityShape::split_planes`]) a k4 s2 p1 conv
+//! is a stride-1 2×2 correlation, y[s] = Σ_c g[s, c] ⋆ P[c]. Cut the output into 2 × 2 tiles;
+//! the 3 × 3 block d of a plane under a tile gives it as
+//!
+//!   Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A,   Bᵀ = [1 −1 0; 0 1 0; 0 −1 1],  G = [1 0; 1 1; 0 1],
+//!                                      Aᵀ = [1 1 0; 0 1 1],
+//!
+//! every entry ±1 or 0, so the transforms only add and subtract (no scaling, so the rounding
+//! is that of a few more additions, not the growth of the larger Winograd tiles). Summed over
+//! the input channels, the ⊙ is nine GEMMs per sample: M_e [S, T] = U_e [S, 4B] · V_e [4B, T]
+//! for the nine entries e = (i, j) of the 3 × 3 blocks, T = tiles, U = G g Gᵀ transformed
+//! once per layer and step, V = Bᵀ d B per sample — 9 · S · 4B · T multiplications where the
+//! parity GEMMs do 16 · S · 4B · T. The same nine matrices give the other two products of
+//! training, each also 9/16 of its parity GEMMs:
+//! - the adjoint map (a conv's input gradient, and a transposed conv's forward pass, which is
+//!   that adjoint with the same weights): V'_e = U_eᵀ · M'_e with M' = A y Aᵀ per tile, the
+//!   planes then B V' Bᵀ summed over the overlapping tiles;
+//! - the weight gradient: dU_e = Σ_tiles M'_e · V_eᵀ, mapped back by Gᵀ dU G.
+//!
+//! The transforms are plain loops over rows of tiles, compiled for AVX-512 inside
+//! [`crate::simd::wide`]; the products run on the tap kernels ([`crate::taps`]), so this path
+//! is taken only where those run. Per sample the GEMMs are T columns wide, so only images
+//! with enough tiles gain ([`Winograd::for_shape`]).
+
+use std::sync::OnceLock;
+
+use crate::parity::ParityShape;
+use crate::taps;
+
+/// Rows of G (for U = G g Gᵀ and its adjoint Gᵀ dU G).
+const G: [[f32; 2]; 3] = [[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
+
+/// The widest plane row (w + 1) the transforms' row buffers hold.
+const MAX_ROW: usize = 129;
+
+/// Fewest tiles per sample for which the nine T-column products could beat the parity GEMMs.
+const DEFAULT_MIN_TILES: usize = 64;
+
+/// The fewest tiles for which [`Winograd::for_shape`] takes this path:
+/// `DISENTANGLE_ENGINE_WINOGRAD=on` from [`DEFAULT_MIN_TILES`] up, `=N` from N tiles up;
+/// unset or `off`, never. Off by default: its products take 9/16 of the parity GEMMs' time,
+/// but the transforms as written cost more than that saves (`docs/benchmarks.md`).
+fn min_tiles() -> Option<usize> {
+    static MIN: OnceLock<Option<usize>> = OnceLock::new();
+    *MIN.get_or_init(|| match std::env::var("DISENTANGLE_ENGINE_WINOGRAD").as_deref() {
+        Ok("on") => Some(DEFAULT_MIN_TILES),
+        Ok(v) => v.parse().ok().filter(|&n: &usize| n > 0),
+        Err(_) => None,
+    })
+}
+
+/// One parity layer's shape, run through Winograd's transforms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Winograd {
+    pub sh: ParityShape,
+}
+
+impl Winograd {
+    /// The Winograd form of `sh` where it applies and pays: the tap kernels run, the small
+    /// image splits into whole 2 × 2 tiles, and there are enough of them.
+    pub fn for_shape(sh: ParityShape) -> Option<Self> {
+        let min = min_tiles()?;
+        let fits = sh.h.is_multiple_of(2) && sh.w.is_multiple_of(2) && sh.h > 0 && sh.w + 1 <= MAX_ROW;
+        (fits && taps::available() && (sh.h / 2) * (sh.w / 2) >= min).then_some(Winograd { sh })
+    }
+    /// The Winograd form of `sh` whenever it fits, whatever the tile count (tests).
+    pub fn any(sh: ParityShape) -> Option<Self> {
+        let fits = sh.h.is_multiple_of(2) && sh.w.is_multiple_of(2) && sh.h > 0 && sh.w + 1 <= MAX_ROW;
+        (fits && taps::available()).then_some(Winograd { sh })
+    }
+
+    /// Plane channels (b, py, px): the reduction of the forward products.
+    fn k(&self) -> usize {
+        4 * self.sh.big_channels
+    }
+    fn s(&self) -> usize {
+        self.sh.small_channels
+    }
+    fn th(&self) -> usize {
+        self.sh.h / 2
+    }
+    fn tw(&self) -> usize {
+        self.sh.w / 2
+    }
+    /// Tiles per sample.
+    pub fn tiles(&self) -> usize {
+        self.th() * self.tw()
+    }
+    /// Elements of the planes' tiles V [9, 4B, T] (and of their gradient).
+    pub fn big_tiles_len(&self) -> usize {
+        9 * self.k() * self.tiles()
+    }
+    /// Elements of the small image's tiles [9, S, T] (either layout).
+    pub fn small_tiles_len(&self) -> usize {
+        9 * self.s() * self.tiles()
+    }
+    /// Elements of a weight-gradient partial, dUᵀ [9, 4B, S].
+    pub fn partial_len(&self) -> usize {
+        9 * self.k() * self.s()
+    }
+    /// Elements of the packed U of [`Winograd::pack_forward`].
+    pub fn forward_packed_len(&self) -> usize {
+        9 * taps::packed_len(self.s(), self.k())
+    }
+    /// Elements of the packed Uᵀ of [`Winograd::pack_adjoint`].
+    pub fn adjoint_packed_len(&self) -> usize {
+        9 * taps::packed_len(self.k(), self.s())
+    }
+
+    /// U_e[s, c] = (G g Gᵀ)[i, j] for e = (i, j), g the 2 × 2 kernel of output channel s on
+    /// plane c = (b, py, px): g[a, a'] = W[s, b, 2a + py, 2a' + px] (W is [S, B, 4, 4]).
+    #[inline(always)]
+    fn transformed(&self, w: &[f32], e: usize, s: usize, c: usize) -> f32 {
+        let (b, py, px) = (c / 4, (c % 4) / 2, c % 2);
+        let kernel = &w[(s * self.sh.big_channels + b) * 16..][..16];
+        let (gi, gj) = (G[e / 3], G[e % 3]);
+        let mut acc = 0.0;
+        for a in 0..2 {
+            for a2 in 0..2 {
+                acc += gi[a] * gj[a2] * kernel[(2 * a + py) * 4 + 2 * a2 + px];
+            }
+        }
+        acc
+    }
+
+    /// W [S, B, 4, 4] as the nine left operands U_e [S, 4B] of [`Winograd::forward`].
+    pub fn pack_forward(&self, w: &[f32], out: &mut [f32]) {
+        let len = taps::packed_len(self.s(), self.k());
+        for e in 0..9 {
+            taps::pack(self.s(), self.k(), &mut out[e * len..(e + 1) * len], |s, c| self.transformed(w, e, s, c));
+        }
+    }
+    /// W [S, B, 4, 4] as the nine left operands U_eᵀ [4B, S] of [`Winograd::adjoint`].
+    pub fn pack_adjoint(&self, w: &[f32], out: &mut [f32]) {
+        let len = taps::packed_len(self.k(), self.s());
+        for e in 0..9 {
+            taps::pack(self.k(), self.s(), &mut out[e * len..(e + 1) * len], |c, s| self.transformed(w, e, s, c));
+        }
+    }
+    /// dw [S, B, 4, 4] += Gᵀ dU G for a partial dUᵀ [9, 4B, S] of
+    /// [`Winograd::add_weight_gradient`].
+    pub fn add_gradient_to(&self, dut: &[f32], dw: &mut [f32]) {
+        let (k, sn, bn) = (self.k(), self.s(), self.sh.big_channels);
+        let dut = &dut[..self.partial_len()];
+        for s in 0..sn {
+            for c in 0..k {
+                let (b, py, px) = (c / 4, (c % 4) / 2, c % 2);
+                let du: [f32; 9] = std::array::from_fn(|e| dut[(e * k + c) * sn + s]);
+                let kernel = &mut dw[(s * bn + b) * 16..][..16];
+                for a in 0..2 {
+                    for a2 in 0..2 {
+                        let mut acc = 0.0;
+                        for (e, d) in du.iter().enumerate() {
+                            acc += G[e / 3][a] * G[e % 3][a2] * d;
+                        }
+                        kernel[(2 * a + py) * 4 + 2 * a2 + px] += acc;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The planes' tiles V_e[c, t] = (Bᵀ d B)[i, j], d the 3 × 3 block of plane c under tile
+    /// t = (ty, tx): rows 2ty.., columns 2tx.. . `v` gets [`Winograd::big_tiles_len`].
+    #[inline(always)]
+    pub fn big_tiles(&self, planes: &[f32], v: &mut [f32]) {
+        let (k, t, th, tw) = (self.k(), self.tiles(), self.th(), self.tw());
+        let (r, plane) = (self.sh.w + 1, (self.sh.h + 1) * (self.sh.w + 1));
+        let kt = k * t;
+        let v = &mut v[..9 * kt];
+        let mut rows = [[0.0f32; MAX_ROW]; 3];
+        for c in 0..k {
+            let p = &planes[c * plane..][..plane];
+            for ty in 0..th {
+                // Bᵀ d: the rows d0 − d1, d1, d2 − d1 (whole plane rows, shared by the tiles).
+                let (p0, p1, p2) = (&p[2 * ty * r..][..r], &p[(2 * ty + 1) * r..][..r], &p[(2 * ty + 2) * r..][..r]);
+                let [t0, t1, t2] = &mut rows;
+                for (((d0, d2), a), (b, c2)) in t0[..r].iter_mut().zip(&mut t2[..r]).zip(p0).zip(p1.iter().zip(p2)) {
+                    *d0 = a - b;
+                    *d2 = c2 - b;
+                }
+                t1[..r].copy_from_slice(p1);
+                let at = c * t + ty * tw;
+                for (i, row) in rows.iter().enumerate() {
+                    // (Bᵀ d) B: columns 2tx − (2tx + 1), 2tx + 1, (2tx + 2) − (2tx + 1).
+                    let (head, tail) = v.split_at_mut((3 * i + 1) * kt);
+                    let (mid, last) = tail.split_at_mut(kt);
+                    let (o0, o1, o2) = (&mut head[3 * i * kt + at..][..tw], &mut mid[at..][..tw], &mut last[at..][..tw]);
+                    for (tx, ((a, b), c2)) in o0.iter_mut().zip(o1.iter_mut()).zip(o2.iter_mut()).enumerate() {
+                        let (e, o, e2) = (row[2 * tx], row[2 * tx + 1], row[2 * tx + 2]);
+                        *a = e - o;
+                        *b = o;
+                        *c2 = e2 - o;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The planes' gradient from their tiles' gradient `dv` ([9, 4B, T]): B dV Bᵀ per tile,
+    /// summed where tiles overlap (their shared rows and columns). Overwrites the planes,
+    /// padding included (a gradient there is discarded by [`Winograd::merge_planes`]).
+    #[inline(always)]
+    pub fn planes_of_tiles(&self, dv: &[f32], planes: &mut [f32]) {
+        let (k, t, th, tw) = (self.k(), self.tiles(), self.th(), self.tw());
+        let (r, plane) = (self.sh.w + 1, (self.sh.h + 1) * (self.sh.w + 1));
+        let kt = k * t;
+        let dv = &dv[..9 * kt];
+        let mut dt = [[0.0f32; MAX_ROW]; 3];
+        let mut carry = [0.0f32; MAX_ROW];
+        for c in 0..k {
+            let p = &mut planes[c * plane..][..plane];
+            carry[..r].fill(0.0);
+            for ty in 0..th {
+                let at = c * t + ty * tw;
+                for (i, row) in dt.iter_mut().enumerate() {
+                    let (v0, v1, v2) = (&dv[3 * i * kt + at..][..tw], &dv[(3 * i + 1) * kt + at..][..tw], &dv[(3 * i + 2) * kt + at..][..tw]);
+                    // Column 2tx gets v0 of tile tx and v2 of tile tx − 1; 2tx + 1 its own.
+                    for (tx, ((a, b), c2)) in v0.iter().zip(v1).zip(v2).enumerate() {
+                        row[2 * tx] = *a;
+                        row[2 * tx + 1] = b - a - c2;
+                    }
+                    row[2 * tw] = 0.0;
+                    for (tx, c2) in v2.iter().enumerate() {
+                        row[2 * tx + 2] += *c2;
+                    }
+                }
+                // Rows: 2ty gets dt0 (and dt2 of the tile row above), 2ty + 1 its own.
+                let (row0, rest) = p[2 * ty * r..].split_at_mut(r);
+                for ((o, a), cy) in row0.iter_mut().zip(&dt[0][..r]).zip(&carry[..r]) {
+                    *o = a + cy;
+                }
+                for (((o, a), b), c2) in rest[..r].iter_mut().zip(&dt[0][..r]).zip(&dt[1][..r]).zip(&dt[2][..r]) {
+                    *o = b - a - c2;
+                }
+                carry[..r].copy_from_slice(&dt[2][..r]);
+            }
+            p[2 * th * r..][..r].copy_from_slice(&carry[..r]);
+        }
+    }
+
+    /// Planes (as [`ParityShape::split_planes`] lays them out) back into the big image
+    /// [B, 2h, 2w], padding dropped: act(value + bias), or the plain values.
+    #[inline(always)]
+    pub fn merge_planes(&self, planes: &[f32], big: &mut [f32], bias: Option<&[f32]>, relu: bool) {
+        let (h, w) = (self.sh.h, self.sh.w);
+        let (r, plane) = (w + 1, (h + 1) * (w + 1));
+        let (bh, bw) = (2 * h, 2 * w);
+        for b in 0..self.sh.big_channels {
+            let c = bias.map_or(0.0, |v| v[b]);
+            let four = &planes[b * 4 * plane..][..4 * plane];
+            for (y, dst) in big[b * bh * bw..][..bh * bw].chunks_exact_mut(bw).enumerate() {
+                let (i, py) = ((y + 1) / 2, (y + 1) % 2);
+                // Odd pixels 2x + 1 sit in plane (py, 0) at column x + 1, even ones 2x in
+                // (py, 1) at column x.
+                let odd = &four[2 * py * plane + i * r..][1..r];
+                let even = &four[(2 * py + 1) * plane + i * r..][..w];
+                for ((pair, e), o) in dst.chunks_exact_mut(2).zip(even).zip(odd) {
+                    let (e, o) = (e + c, o + c);
+                    if relu {
+                        pair[0] = e.max(0.0);
+                        pair[1] = o.max(0.0);
+                    } else {
+                        pair[0] = e;
+                        pair[1] = o;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The small image's tiles L_e[s, t] = (A y Aᵀ)[i, j], y its 2 × 2 tile t: the right
+    /// operands of [`Winograd::adjoint`]. `l` gets [`Winograd::small_tiles_len`].
+    #[inline(always)]
+    pub fn small_tiles(&self, small: &[f32], l: &mut [f32]) {
+        let (sn, t, th, tw, w) = (self.s(), self.tiles(), self.th(), self.tw(), self.sh.w);
+        let st = sn * t;
+        let l = &mut l[..9 * st];
+        for s in 0..sn {
+            for ty in 0..th {
+                let r0 = &small[(s * self.sh.h + 2 * ty) * w..][..w];
+                let r1 = &small[(s * self.sh.h + 2 * ty + 1) * w..][..w];
+                let at = s * t + ty * tw;
+                for tx in 0..tw {
+                    let (y00, y01, y10, y11) = (r0[2 * tx], r0[2 * tx + 1], r1[2 * tx], r1[2 * tx + 1]);
+                    let rows = [(y00, y01), (y00 + y10, y01 + y11), (y10, y11)];
+                    for (i, (a, b)) in rows.into_iter().enumerate() {
+                        l[3 * i * st + at + tx] = a;
+                        l[(3 * i + 1) * st + at + tx] = a + b;
+                        l[(3 * i + 2) * st + at + tx] = b;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The same tiles transposed, Lᵀ_e [T, S]: the gradient operand of
+    /// [`Winograd::add_weight_gradient`]. `lt` gets [`Winograd::small_tiles_len`].
+    #[inline(always)]
+    pub fn small_tiles_transposed(&self, small: &[f32], lt: &mut [f32]) {
+        let (sn, t, th, tw, w) = (self.s(), self.tiles(), self.th(), self.tw(), self.sh.w);
+        let st = sn * t;
+        let lt = &mut lt[..9 * st];
+        for s in 0..sn {
+            for ty in 0..th {
+                let r0 = &small[(s * self.sh.h + 2 * ty) * w..][..w];
+                let r1 = &small[(s * self.sh.h + 2 * ty + 1) * w..][..w];
+                for tx in 0..tw {
+                    let (y00, y01, y10, y11) = (r0[2 * tx], r0[2 * tx + 1], r1[2 * tx], r1[2 * tx + 1]);
+                    let rows = [(y00, y01), (y00 + y10, y01 + y11), (y10, y11)];
+                    let at = (ty * tw + tx) * sn + s;
+                    for (i, (a, b)) in rows.into_iter().enumerate() {
+                        lt[3 * i * st + at] = a;
+                        lt[(3 * i + 1) * st + at] = a + b;
+                        lt[(3 * i + 2) * st + at] = b;
+                    }
+                }
+            }
+        }
+    }
+
+    /// small [S, h, w] = act(Aᵀ M A + bias) per tile, from the products M [9, S, T] of
+    /// [`Winograd::forward`]; or the plain values.
+    #[inline(always)]
+    pub fn small_of_tiles(&self, m: &[f32], small: &mut [f32], bias: Option<&[f32]>, relu: bool) {
+        let (sn, t, th, tw, w) = (self.s(), self.tiles(), self.th(), self.tw(), self.sh.w);
+        let st = sn * t;
+        let m = &m[..9 * st];
+        let act = |v: f32| if relu { v.max(0.0) } else { v };
+        for s in 0..sn {
+            let c = bias.map_or(0.0, |v| v[s]);
+            for ty in 0..th {
+                let at = s * t + ty * tw;
+                let me: [&[f32]; 9] = std::array::from_fn(|e| &m[e * st + at..][..tw]);
+                let (r0, r1) = small[(s * self.sh.h + 2 * ty) * w..][..2 * w].split_at_mut(w);
+                for tx in 0..tw {
+                    // Aᵀ M: rows m0 + m1 and m1 + m2; then · A: columns 0 + 1 and 1 + 2.
+                    let a: [f32; 3] = std::array::from_fn(|j| me[j][tx] + me[3 + j][tx]);
+                    let b: [f32; 3] = std::array::from_fn(|j| me[3 + j][tx] + me[6 + j][tx]);
+                    r0[2 * tx] = act(a[0] + a[1] + c);
+                    r0[2 * tx + 1] = act(a[1] + a[2] + c);
+                    r1[2 * tx] = act(b[0] + b[1] + c);
+                    r1[2 * tx + 1] = act(b[1] + b[2] + c);
+                }
+            }
+        }
+    }
+
+    /// M_e [S, T] = U_e · V_e for the nine e, from [`Winograd::pack_forward`]'s weights and
+    /// [`Winograd::big_tiles`]: the conv in the transformed domain.
+    #[inline(always)]
+    pub fn forward(&self, packed: &[f32], v: &[f32], m: &mut [f32]) {
+        let (k, sn, t) = (self.k(), self.s(), self.tiles());
+        let len = taps::packed_len(sn, k);
+        for e in 0..9 {
+            taps::tap_product(sn, t, k, &[0], &packed[e * len..(e + 1) * len], &v[e * k * t..(e + 1) * k * t], t, &mut m[e * sn * t..(e + 1) * sn * t], t, false);
+        }
+    }
+
+    /// V'_e [4B, T] = U_eᵀ · L_e for the nine e, from [`Winograd::pack_adjoint`]'s weights
+    /// and [`Winograd::small_tiles`]: the transposed conv in the transformed domain.
+    #[inline(always)]
+    pub fn adjoint(&self, packed: &[f32], l: &[f32], dv: &mut [f32]) {
+        let (k, sn, t) = (self.k(), self.s(), self.tiles());
+        let len = taps::packed_len(k, sn);
+        for e in 0..9 {
+            taps::tap_product(k, t, sn, &[0], &packed[e * len..(e + 1) * len], &l[e * sn * t..(e + 1) * sn * t], t, &mut dv[e * k * t..(e + 1) * k * t], t, false);
+        }
+    }
+
+    /// dUᵀ_e [4B, S] += V_e · Lᵀ_e for the nine e: the weight gradient in the transformed
+    /// domain, from the big side's tiles ([`Winograd::big_tiles`]) and the small side's
+    /// gradient tiles ([`Winograd::small_tiles_transposed`]).
+    #[inline(always)]
+    pub fn add_weight_gradient(&self, v: &[f32], lt: &[f32], dut: &mut [f32]) {
+        let (k, sn, t) = (self.k(), self.s(), self.tiles());
+        for e in 0..9 {
+            taps::tap_weight_gradient(k, sn, t, &[0], &v[e * k * t..(e + 1) * k * t], t, &lt[e * sn * t..(e + 1) * sn * t], sn, &mut dut[e * k * sn..(e + 1) * k * sn]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parity::{add_unpermuted_gradient, down_weights, up_weights};
+
+    fn values(n: usize, f: f32) -> Vec<f32> {
+        (0..n).map(|i| ((i as f32 + 0.5) * f).sin()).collect()
+    }
+
+    fn close(a: &[f32], b: &[f32], what: &str) {
+        let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= 2e-5 * scale, "{what}[{i}]: {x} vs {y}");
+        }
+    }
+
+    /// Conv, transposed conv and weight gradient through the transforms against the parity
+    /// GEMMs (themselves tested against the definitions in `parity`), on the models' shapes
+    /// and on ragged ones, with bias and ReLU where the layers apply them.
+    #[test]
+    fn winograd_products_equal_the_parity_gemms() {
+        for (bc, sc, h, w) in [(3, 5, 2, 2), (2, 3, 4, 6), (16, 16, 8, 8), (32, 32, 16, 16), (17, 20, 6, 4), (64, 32, 8, 8), (32, 64, 4, 4)] {
+            let sh = ParityShape { big_channels: bc, small_channels: sc, h, w };
+            let Some(wg) = Winograd::any(sh) else {
+                eprintln!("no tap kernels on this CPU: the Winograd path is not used here");
+                return;
+            };
+            let what = |s: &str| format!("{sh:?} {s}");
+            let wt = values(sh.weight_len(), 0.37);
+            let bias = values(bc.max(sc), 0.7);
+            let big = values(bc * 4 * h * w, 0.11);
+            let small = values(sc * h * w, 0.23);
+            let mut planes = vec![f32::NAN; sh.planes_len()];
+            sh.split_planes(&big, &mut planes);
+
+            // Conv: act(down(big) + bias).
+            let mut wd = vec![0.0; sh.weight_len()];
+            down_weights(&sh, &wt, &mut wd);
+            let mut grid = vec![f32::NAN; sh.grid_len()];
+            sh.down(&wd, &planes, &mut grid);
+            let mut want = vec![0.0; sc * h * w];
+            sh.grid_to_small(&grid, &mut want, Some(&bias), true);
+            let mut packed = vec![f32::NAN; wg.forward_packed_len().max(wg.adjoint_packed_len())];
+            wg.pack_forward(&wt, &mut packed);
+            let mut v = vec![f32::NAN; wg.big_tiles_len()];
+            wg.big_tiles(&planes, &mut v);
+            let mut m = vec![f32::NAN; wg.small_tiles_len()];
+            wg.forward(&packed, &v, &mut m);
+            let mut got = vec![f32::NAN; sc * h * w];
+            wg.small_of_tiles(&m, &mut got, Some(&bias), true);
+            close(&got, &want, &what("conv"));
+
+            // Transposed conv: act(up(small) + bias).
+            let mut wu = vec![0.0; sh.weight_len()];
+            up_weights(&sh, &wt, &mut wu);
+            let mut padded = vec![f32::NAN; sh.padded_small_len()];
+            sh.pad_small(&small, &mut padded);
+            let mut out = vec![f32::NAN; sh.up_len()];
+            sh.up(&wu, &padded, &mut out);
+            let mut want = vec![0.0; bc * 4 * h * w];
+            sh.interleave(&out, &mut want, Some(&bias), true);
+            wg.pack_adjoint(&wt, &mut packed);
+            let mut l = vec![f32::NAN; wg.small_tiles_len()];
+            wg.small_tiles(&small, &mut l);
+            let mut dv = vec![f32::NAN; wg.big_tiles_len()];
+            wg.adjoint(&packed, &l, &mut dv);
+            let mut dplanes = vec![f32::NAN; sh.planes_len()];
+            wg.planes_of_tiles(&dv, &mut dplanes);
+            let mut got = vec![f32::NAN; bc * 4 * h * w];
+            wg.merge_planes(&dplanes, &mut got, Some(&bias), true);
+            close(&got, &want, &what("transposed conv"));
+
+            // Weight gradient of <down_W(big), small>, added to a nonzero start.
+            let mut grid_small = vec![f32::NAN; sh.grid_len()];
+            sh.small_on_grid(&small, &mut grid_small);
+            let mut dwd = vec![0.0; sh.weight_len()];
+            sh.weight_gradient(&grid_small, &planes, &mut dwd);
+            let mut want = vec![0.5; sh.weight_len()];
+            add_unpermuted_gradient(&sh, &dwd, &mut want);
+            let mut lt = vec![f32::NAN; wg.small_tiles_len()];
+            wg.small_tiles_transposed(&small, &mut lt);
+            let mut dut = vec![0.0; wg.partial_len()];
+            wg.add_weight_gradient(&v, &lt, &mut dut);
+            let mut got = vec![0.5; sh.weight_len()];
+            wg.add_gradient_to(&dut, &mut got);
+            close(&got, &want, &what("weight gradient"));
+        }
+    }
+
+    /// Merging is the inverse of splitting, value for value.
+    #[test]
+    fn merging_planes_inverts_splitting_them() {
+        let sh = ParityShape { big_channels: 3, small_channels: 2, h: 4, w: 6 };
+        let Some(wg) = Winograd::any(sh) else { return };
+        let big = values(3 * 4 * 4 * 6, 0.3);
+        let mut planes = vec![f32::NAN; sh.planes_len()];
+        sh.split_planes(&big, &mut planes);
+        let mut back = vec![f32::NAN; big.len()];
+        wg.merge_planes(&planes, &mut back, None, false);
+        assert_eq!(back, big);
+    }
+}
