@@ -61,7 +61,8 @@ fn main() {
         let back = per_sample_us(|_| wide(|| wg.planes_of_tiles(&v, &mut planes)));
         let merge = per_sample_us(|s| wide(|| wg.merge_planes(&planes, &mut out_big[s * bl..][..bl], None, true)));
         println!("  transposed: small_tiles {lift:6.2}  products {adj:6.2}  planes_of_tiles {back:6.2}  merge {merge:6.2}");
-        let liftt = per_sample_us(|s| wide(|| wg.small_tiles_transposed(&small[s * sl..][..sl], &mut m)));
+        let mut tb = vec![0.0; wg.transposed_len()];
+        let liftt = per_sample_us(|s| wide(|| wg.small_tiles_transposed(&small[s * sl..][..sl], &mut tb, &mut m)));
         let wgr = per_sample_us(|_| wide(|| wg.add_weight_gradient(&v, &m, &mut dut)));
         println!("  weights:    small_tiles_transposed {liftt:6.2}  products {wgr:6.2}");
         // The parity GEMMs on the same shape.

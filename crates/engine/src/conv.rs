@@ -613,7 +613,8 @@ impl ConvLayer {
             let half = wg.small_tiles_len();
             wg.sh.split_planes(big, &mut sc.phases);
             wg.big_tiles(&sc.phases, &mut sc.col);
-            wg.small_tiles_transposed(small, &mut sc.dcol[..half]);
+            let (lt, buf) = sc.dcol.split_at_mut(half);
+            wg.small_tiles_transposed(small, buf, lt);
             wg.add_weight_gradient(&sc.col, &sc.dcol[..half], dwp);
             if let Some(dxs) = dxs {
                 if self.transposed {

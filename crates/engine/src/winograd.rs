@@ -36,19 +36,21 @@ const G: [[f32; 2]; 3] = [[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
 /// The widest plane row (w + 1) the transforms' row buffers hold.
 const MAX_ROW: usize = 129;
 
-/// Fewest tiles per sample for which the nine T-column products could beat the parity GEMMs.
+/// Fewest tiles per sample for which the nine T-column products beat the parity GEMMs: the
+/// 16 × 16 small images (conv2 and deconv3 of the reference models), measured with
+/// `examples/layer_times.rs` (`docs/benchmarks.md`). Smaller images (deconv2's 8 × 8, 16
+/// tiles) have only the generic transforms and 16-column products; not measured to gain.
 const DEFAULT_MIN_TILES: usize = 64;
 
 /// The fewest tiles for which [`Winograd::for_shape`] takes this path:
-/// `DISENTANGLE_ENGINE_WINOGRAD=on` from [`DEFAULT_MIN_TILES`] up, `=N` from N tiles up;
-/// unset or `off`, never. Off by default: its products take 9/16 of the parity GEMMs' time,
-/// but the transforms as written cost more than that saves (`docs/benchmarks.md`).
+/// `DISENTANGLE_ENGINE_WINOGRAD=off` (or `0`) never, `=N` from N tiles up, else
+/// [`DEFAULT_MIN_TILES`].
 fn min_tiles() -> Option<usize> {
     static MIN: OnceLock<Option<usize>> = OnceLock::new();
     *MIN.get_or_init(|| match std::env::var("DISENTANGLE_ENGINE_WINOGRAD").as_deref() {
-        Ok("on") => Some(DEFAULT_MIN_TILES),
-        Ok(v) => v.parse().ok().filter(|&n: &usize| n > 0),
-        Err(_) => None,
+        Ok("off") | Ok("0") => None,
+        Ok(v) => Some(v.parse().ok().filter(|&n: &usize| n > 0).unwrap_or(DEFAULT_MIN_TILES)),
+        Err(_) => Some(DEFAULT_MIN_TILES),
     })
 }
 
@@ -84,6 +86,12 @@ impl Winograd {
     }
     fn tw(&self) -> usize {
         self.sh.w / 2
+    }
+    /// Whether the AVX-512 transforms for rows of eight tiles run: w = 16 (the 16 × 16 small
+    /// images of the reference models), an even number of tile rows, and AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    fn eight_wide(&self) -> bool {
+        self.tw() == 8 && self.th().is_multiple_of(2) && taps::isa() == Some(taps::Isa::Avx512)
     }
     /// Tiles per sample.
     pub fn tiles(&self) -> usize {
@@ -171,6 +179,14 @@ impl Winograd {
         let (r, plane) = (self.sh.w + 1, (self.sh.h + 1) * (self.sh.w + 1));
         let kt = k * t;
         let v = &mut v[..9 * kt];
+        let planes = &planes[..k * plane];
+        #[cfg(target_arch = "x86_64")]
+        if self.eight_wide() {
+            // SAFETY: AVX-512F is there (eight_wide); the slices above hold every element
+            // the kernel touches (rows of 17 = w + 1, th even, 9 · K · T outputs).
+            unsafe { fast::big_tiles8(k, th, plane, planes.as_ptr(), v.as_mut_ptr()) };
+            return;
+        }
         let mut rows = [[0.0f32; MAX_ROW]; 3];
         for c in 0..k {
             let p = &planes[c * plane..][..plane];
@@ -209,6 +225,13 @@ impl Winograd {
         let (r, plane) = (self.sh.w + 1, (self.sh.h + 1) * (self.sh.w + 1));
         let kt = k * t;
         let dv = &dv[..9 * kt];
+        let planes = &mut planes[..k * plane];
+        #[cfg(target_arch = "x86_64")]
+        if self.eight_wide() {
+            // SAFETY: as in big_tiles.
+            unsafe { fast::planes_of_tiles8(k, th, plane, dv.as_ptr(), planes.as_mut_ptr()) };
+            return;
+        }
         let mut dt = [[0.0f32; MAX_ROW]; 3];
         let mut carry = [0.0f32; MAX_ROW];
         for c in 0..k {
@@ -299,27 +322,44 @@ impl Winograd {
 
     /// The same tiles transposed, Lᵀ_e [T, S]: the gradient operand of
     /// [`Winograd::add_weight_gradient`]. `lt` gets [`Winograd::small_tiles_len`].
+    ///
+    /// The small image is first transposed into `buf` ([`Winograd::transposed_len`]
+    /// elements, [h · (w + 1), S]), so each tile's four pixels are four contiguous vectors
+    /// over the channels and every output row is one contiguous vector too.
     #[inline(always)]
-    pub fn small_tiles_transposed(&self, small: &[f32], lt: &mut [f32]) {
-        let (sn, t, th, tw, w) = (self.s(), self.tiles(), self.th(), self.tw(), self.sh.w);
+    pub fn small_tiles_transposed(&self, small: &[f32], buf: &mut [f32], lt: &mut [f32]) {
+        let (sn, t, th, tw, r) = (self.s(), self.tiles(), self.th(), self.tw(), self.sh.w + 1);
         let st = sn * t;
         let lt = &mut lt[..9 * st];
-        for s in 0..sn {
-            for ty in 0..th {
-                let r0 = &small[(s * self.sh.h + 2 * ty) * w..][..w];
-                let r1 = &small[(s * self.sh.h + 2 * ty + 1) * w..][..w];
-                for tx in 0..tw {
-                    let (y00, y01, y10, y11) = (r0[2 * tx], r0[2 * tx + 1], r1[2 * tx], r1[2 * tx + 1]);
-                    let rows = [(y00, y01), (y00 + y10, y01 + y11), (y10, y11)];
-                    let at = (ty * tw + tx) * sn + s;
-                    for (i, (a, b)) in rows.into_iter().enumerate() {
-                        lt[3 * i * st + at] = a;
-                        lt[(3 * i + 1) * st + at] = a + b;
-                        lt[(3 * i + 2) * st + at] = b;
-                    }
+        self.sh.small_transposed(small, buf);
+        let mut parts = lt.chunks_exact_mut(st);
+        let out: [&mut [f32]; 9] = std::array::from_fn(|_| parts.next().expect("nine tile entries"));
+        for ty in 0..th {
+            for tx in 0..tw {
+                let q = 2 * ty * r + 2 * tx;
+                let (y00, y01) = (&buf[q * sn..][..sn], &buf[(q + 1) * sn..][..sn]);
+                let (y10, y11) = (&buf[(q + r) * sn..][..sn], &buf[(q + r + 1) * sn..][..sn]);
+                let at = (ty * tw + tx) * sn;
+                // Rows of A y: (y00, y01), (y00 + y10, y01 + y11), (y10, y11); then · Aᵀ.
+                for s in 0..sn {
+                    let (a0, b0, a2, b2) = (y00[s], y01[s], y10[s], y11[s]);
+                    let (a1, b1) = (a0 + a2, b0 + b2);
+                    out[0][at + s] = a0;
+                    out[1][at + s] = a0 + b0;
+                    out[2][at + s] = b0;
+                    out[3][at + s] = a1;
+                    out[4][at + s] = a1 + b1;
+                    out[5][at + s] = b1;
+                    out[6][at + s] = a2;
+                    out[7][at + s] = a2 + b2;
+                    out[8][at + s] = b2;
                 }
             }
         }
+    }
+    /// Elements of the buffer [`Winograd::small_tiles_transposed`] needs.
+    pub fn transposed_len(&self) -> usize {
+        self.sh.h * (self.sh.w + 1) * self.s()
     }
 
     /// small [S, h, w] = act(Aᵀ M A + bias) per tile, from the products M [9, S, T] of
@@ -379,6 +419,127 @@ impl Winograd {
         let (k, sn, t) = (self.k(), self.s(), self.tiles());
         for e in 0..9 {
             taps::tap_weight_gradient(k, sn, t, &[0], &v[e * k * t..(e + 1) * k * t], t, &lt[e * sn * t..(e + 1) * sn * t], sn, &mut dut[e * k * sn..(e + 1) * k * sn]);
+        }
+    }
+}
+
+/// The transforms of the planes for rows of eight tiles (w = 16), in AVX-512: a pair of
+/// tile rows is one 16-lane vector of each V_e, built from whole plane rows with two-source
+/// permutes, so nothing is gathered element by element.
+#[cfg(target_arch = "x86_64")]
+mod fast {
+    use std::arch::x86_64::*;
+
+    /// Plane row length (w + 1) for w = 16.
+    const R: usize = 17;
+    /// Lanes 0, 2, .., 14 of the first source, then of the second.
+    const EVEN: [i32; 16] = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30];
+    const ODD: [i32; 16] = [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31];
+    /// Lane tx of the first source to lane 2tx, of the second to 2tx + 1 (tiles 0..8 of
+    /// the pair's first row), and the same for lanes 8..16 (its second row).
+    const SPREAD: [[i32; 16]; 2] = [
+        [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23],
+        [8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31],
+    ];
+
+    /// V [9, K, T] from K planes of (2·th + 1) × 17 (T = 8·th). With A the row's columns
+    /// 0..16 and B its columns 1..17 (after the row transform Bᵀ), D = A − B holds
+    /// (Bᵀ d B)[i, 0] in its even lanes and −(Bᵀ d B)[i, 2] in its odd ones, and B's even
+    /// lanes are (Bᵀ d B)[i, 1].
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn big_tiles8(k: usize, th: usize, plane: usize, planes: *const f32, v: *mut f32) {
+        let t = 8 * th;
+        let kt = k * t;
+        unsafe {
+            let even = _mm512_loadu_si512(EVEN.as_ptr() as *const _);
+            let odd = _mm512_loadu_si512(ODD.as_ptr() as *const _);
+            for c in 0..k {
+                let p = planes.add(c * plane);
+                for pair in 0..th / 2 {
+                    // [half][i]: D and B after the row transform, for the pair's two tile rows.
+                    let mut d = [[_mm512_setzero_ps(); 3]; 2];
+                    let mut b = [[_mm512_setzero_ps(); 3]; 2];
+                    for half in 0..2 {
+                        let row = p.add((2 * (2 * pair + half)) * R);
+                        let (a0, a1, a2) = (_mm512_loadu_ps(row), _mm512_loadu_ps(row.add(R)), _mm512_loadu_ps(row.add(2 * R)));
+                        let (b0, b1, b2) = (_mm512_loadu_ps(row.add(1)), _mm512_loadu_ps(row.add(R + 1)), _mm512_loadu_ps(row.add(2 * R + 1)));
+                        let ta = [_mm512_sub_ps(a0, a1), a1, _mm512_sub_ps(a2, a1)];
+                        let tb = [_mm512_sub_ps(b0, b1), b1, _mm512_sub_ps(b2, b1)];
+                        for i in 0..3 {
+                            d[half][i] = _mm512_sub_ps(ta[i], tb[i]);
+                            b[half][i] = tb[i];
+                        }
+                    }
+                    let at = c * t + pair * 16;
+                    for i in 0..3 {
+                        let v0 = _mm512_permutex2var_ps(d[0][i], even, d[1][i]);
+                        let v1 = _mm512_permutex2var_ps(b[0][i], even, b[1][i]);
+                        let neg2 = _mm512_permutex2var_ps(d[0][i], odd, d[1][i]);
+                        let v2 = _mm512_sub_ps(_mm512_setzero_ps(), neg2);
+                        _mm512_storeu_ps(v.add(3 * i * kt + at), v0);
+                        _mm512_storeu_ps(v.add((3 * i + 1) * kt + at), v1);
+                        _mm512_storeu_ps(v.add((3 * i + 2) * kt + at), v2);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of [`big_tiles8`]: K planes of (2·th + 1) × 17 from dV [9, K, T],
+    /// overwritten. The rows a tile row shares with the next (its last, their first) are
+    /// carried in registers.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn planes_of_tiles8(k: usize, th: usize, plane: usize, dv: *const f32, planes: *mut f32) {
+        let t = 8 * th;
+        let kt = k * t;
+        unsafe {
+            let spread = [_mm512_loadu_si512(SPREAD[0].as_ptr() as *const _), _mm512_loadu_si512(SPREAD[1].as_ptr() as *const _)];
+            let zero = _mm512_setzero_ps();
+            let last: __mmask16 = 1;
+            // A row's gradient: columns 0..16 from A's lanes plus B's shifted up one, and
+            // column 16 from B's lane 15.
+            let row_of = |da: __m512, db: __m512| -> (__m512, __m512) {
+                let up = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(db), _mm512_castps_si512(zero), 15));
+                let top = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(zero), _mm512_castps_si512(db), 15));
+                (_mm512_add_ps(da, up), top)
+            };
+            for c in 0..k {
+                let p = planes.add(c * plane);
+                let (mut carry, mut carry_top) = (zero, zero);
+                for pair in 0..th / 2 {
+                    let at = c * t + pair * 16;
+                    let mut dve = [zero; 9];
+                    for (e, x) in dve.iter_mut().enumerate() {
+                        *x = _mm512_loadu_ps(dv.add(e * kt + at));
+                    }
+                    for (half, idx) in spread.iter().enumerate() {
+                        let mut da = [zero; 3];
+                        let mut db = [zero; 3];
+                        for i in 0..3 {
+                            // D's gradient: dV0 in even lanes, −dV2 in odd ones; B's own: dV1
+                            // in even lanes. D = A − B.
+                            let neg2 = _mm512_sub_ps(zero, dve[3 * i + 2]);
+                            let dd = _mm512_permutex2var_ps(dve[3 * i], *idx, neg2);
+                            let b1 = _mm512_permutex2var_ps(dve[3 * i + 1], *idx, zero);
+                            da[i] = dd;
+                            db[i] = _mm512_sub_ps(b1, dd);
+                        }
+                        // The row transform's adjoint: d0 = t0, d1 = t1 − t0 − t2, d2 = t2.
+                        let r0 = row_of(da[0], db[0]);
+                        let r1 = row_of(_mm512_sub_ps(_mm512_sub_ps(da[1], da[0]), da[2]), _mm512_sub_ps(_mm512_sub_ps(db[1], db[0]), db[2]));
+                        let r2 = row_of(da[2], db[2]);
+                        let row = p.add(2 * (2 * pair + half) * R);
+                        _mm512_storeu_ps(row, _mm512_add_ps(r0.0, carry));
+                        _mm512_mask_storeu_ps(row.add(16), last, _mm512_add_ps(r0.1, carry_top));
+                        _mm512_storeu_ps(row.add(R), r1.0);
+                        _mm512_mask_storeu_ps(row.add(R + 16), last, r1.1);
+                        (carry, carry_top) = r2;
+                    }
+                }
+                let row = p.add(2 * th * R);
+                _mm512_storeu_ps(row, carry);
+                _mm512_mask_storeu_ps(row.add(16), last, carry_top);
+            }
         }
     }
 }
@@ -463,7 +624,8 @@ mod tests {
             let mut want = vec![0.5; sh.weight_len()];
             add_unpermuted_gradient(&sh, &dwd, &mut want);
             let mut lt = vec![f32::NAN; wg.small_tiles_len()];
-            wg.small_tiles_transposed(&small, &mut lt);
+            let mut tbuf = vec![f32::NAN; wg.transposed_len()];
+            wg.small_tiles_transposed(&small, &mut tbuf, &mut lt);
             let mut dut = vec![0.0; wg.partial_len()];
             wg.add_weight_gradient(&v, &lt, &mut dut);
             let mut got = vec![0.5; sh.weight_len()];
