@@ -4,29 +4,11 @@
 //!
 //!     RAYON_NUM_THREADS=1 cargo run --release -p disentangle-engine --example copy_times
 
-use std::time::Instant;
-
+mod common;
+use common::{SAMPLES as N, per_sample_us, values};
 use disentangle_engine::conv::{ConvLayer, Geometry, Scratch};
 use disentangle_engine::parity::{ParityShape, Products};
 use disentangle_engine::simd::wide;
-
-const N: usize = 64;
-
-fn per_sample_us(mut f: impl FnMut(usize)) -> f64 {
-    let mut t: Vec<f64> = (0..9)
-        .map(|_| {
-            let start = Instant::now();
-            (0..N).for_each(&mut f);
-            start.elapsed().as_secs_f64() * 1e6 / N as f64
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[4]
-}
-
-fn values(n: usize) -> Vec<f32> {
-    (0..n).map(|k| ((k * 7919) % 997) as f32 / 997.0 - 0.5).collect()
-}
 
 fn main() {
     let p = Products::detect();

@@ -459,7 +459,7 @@ pub fn add_unpermuted_gradient(shape: &ParityShape, dwd: &[f32], dw: &mut [f32])
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// y[s, oy, ox] = Σ W[s, b, ky, kx] · big[b, 2oy + ky − 1, 2ox + kx − 1], by definition.
@@ -488,7 +488,8 @@ mod tests {
         y.into_iter().map(|v| v as f32).collect()
     }
 
-    fn values(n: usize, f: f32) -> Vec<f32> {
+    /// Smooth, distinct test values: sin((i + ½) · f).
+    pub(crate) fn values(n: usize, f: f32) -> Vec<f32> {
         (0..n).map(|i| ((i as f32 + 0.5) * f).sin()).collect()
     }
 

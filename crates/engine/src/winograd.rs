@@ -65,8 +65,7 @@ impl Winograd {
     /// image splits into whole 2 × 2 tiles, and there are enough of them.
     pub fn for_shape(sh: ParityShape) -> Option<Self> {
         let min = min_tiles()?;
-        let fits = sh.h.is_multiple_of(2) && sh.w.is_multiple_of(2) && sh.h > 0 && sh.w + 1 <= MAX_ROW;
-        (fits && taps::available() && (sh.h / 2) * (sh.w / 2) >= min).then_some(Winograd { sh })
+        Self::any(sh).filter(|wg| wg.tiles() >= min)
     }
     /// The Winograd form of `sh` whenever it fits, whatever the tile count (tests).
     pub fn any(sh: ParityShape) -> Option<Self> {
@@ -393,21 +392,24 @@ impl Winograd {
     /// [`Winograd::big_tiles`]: the conv in the transformed domain.
     #[inline(always)]
     pub fn forward(&self, packed: &[f32], v: &[f32], m: &mut [f32]) {
-        let (k, sn, t) = (self.k(), self.s(), self.tiles());
-        let len = taps::packed_len(sn, k);
-        for e in 0..9 {
-            taps::tap_product(sn, t, k, &[0], &packed[e * len..(e + 1) * len], &v[e * k * t..(e + 1) * k * t], t, &mut m[e * sn * t..(e + 1) * sn * t], t, false);
-        }
+        self.nine_products(self.s(), self.k(), packed, v, m);
     }
 
     /// V'_e [4B, T] = U_eᵀ · L_e for the nine e, from [`Winograd::pack_adjoint`]'s weights
     /// and [`Winograd::small_tiles`]: the transposed conv in the transformed domain.
     #[inline(always)]
     pub fn adjoint(&self, packed: &[f32], l: &[f32], dv: &mut [f32]) {
-        let (k, sn, t) = (self.k(), self.s(), self.tiles());
-        let len = taps::packed_len(k, sn);
+        self.nine_products(self.k(), self.s(), packed, l, dv);
+    }
+
+    /// out_e [rows, T] = A_e · right_e [red, T] for the nine e, A_e packed ([`taps::pack`])
+    /// one after the other.
+    #[inline(always)]
+    fn nine_products(&self, rows: usize, red: usize, packed: &[f32], right: &[f32], out: &mut [f32]) {
+        let t = self.tiles();
+        let len = taps::packed_len(rows, red);
         for e in 0..9 {
-            taps::tap_product(k, t, sn, &[0], &packed[e * len..(e + 1) * len], &l[e * sn * t..(e + 1) * sn * t], t, &mut dv[e * k * t..(e + 1) * k * t], t, false);
+            taps::tap_product(rows, t, red, &[0], &packed[e * len..(e + 1) * len], &right[e * red * t..(e + 1) * red * t], t, &mut out[e * rows * t..(e + 1) * rows * t], t, false);
         }
     }
 
@@ -547,11 +549,8 @@ mod fast {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parity::tests::values;
     use crate::parity::{add_unpermuted_gradient, down_weights, up_weights};
-
-    fn values(n: usize, f: f32) -> Vec<f32> {
-        (0..n).map(|i| ((i as f32 + 0.5) * f).sin()).collect()
-    }
 
     fn close(a: &[f32], b: &[f32], what: &str) {
         let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
