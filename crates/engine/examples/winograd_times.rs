@@ -38,11 +38,15 @@ fn main() {
         let fwd = per_sample_us(|_| wide(|| wg.forward(&fw, &v, &mut m)));
         let out = per_sample_us(|s| wide(|| wg.small_of_tiles(&m, &mut out_small[s * sl..][..sl], None, true)));
         println!("  conv:       split {split:6.2}  big_tiles {tiles:6.2}  products {fwd:6.2}  small_of_tiles {out:6.2}");
+        let direct = per_sample_us(|s| wide(|| wg.big_tiles_of_image(&big[s * bl..][..bl], &mut planes, &mut v)));
+        println!("              big_tiles_of_image (split and tiles together) {direct:6.2}");
         let lift = per_sample_us(|s| wide(|| wg.small_tiles(&small[s * sl..][..sl], &mut m)));
         let adj = per_sample_us(|_| wide(|| wg.adjoint(&aw, &m, &mut v)));
         let back = per_sample_us(|_| wide(|| wg.planes_of_tiles(&v, &mut planes)));
         let merge = per_sample_us(|s| wide(|| wg.merge_planes(&planes, &mut out_big[s * bl..][..bl], None, true)));
         println!("  transposed: small_tiles {lift:6.2}  products {adj:6.2}  planes_of_tiles {back:6.2}  merge {merge:6.2}");
+        let fused = per_sample_us(|s| wide(|| wg.image_of_tiles(&v, &mut planes, &mut out_big[s * bl..][..bl], None, true)));
+        println!("              image_of_tiles (planes and merge together) {fused:6.2}");
         let mut tb = vec![0.0; wg.transposed_len()];
         let liftt = per_sample_us(|s| wide(|| wg.small_tiles_transposed(&small[s * sl..][..sl], &mut tb, &mut m)));
         let wgr = per_sample_us(|_| wide(|| wg.add_weight_gradient(&v, &m, &mut dut)));

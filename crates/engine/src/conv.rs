@@ -536,11 +536,9 @@ impl ConvLayer {
             if self.transposed {
                 wg.small_tiles(xs, &mut sc.dcol);
                 wg.adjoint(wperm, &sc.dcol, &mut sc.col);
-                wg.planes_of_tiles(&sc.col, &mut sc.phases);
-                wg.merge_planes(&sc.phases, yo, Some(b), self.relu);
+                wg.image_of_tiles(&sc.col, &mut sc.phases, yo, Some(b), self.relu);
             } else {
-                wg.sh.split_planes(xs, &mut sc.phases);
-                wg.big_tiles(&sc.phases, &mut sc.col);
+                wg.big_tiles_of_image(xs, &mut sc.phases, &mut sc.col);
                 wg.forward(wperm, &sc.col, &mut sc.dcol);
                 wg.small_of_tiles(&sc.dcol, yo, Some(b), self.relu);
             }
@@ -611,8 +609,7 @@ impl ConvLayer {
             // small side's tiles transposed for the weight gradient.
             let (big, small) = if self.transposed { (&*dyo, xs) } else { (xs, &*dyo) };
             let half = wg.small_tiles_len();
-            wg.sh.split_planes(big, &mut sc.phases);
-            wg.big_tiles(&sc.phases, &mut sc.col);
+            wg.big_tiles_of_image(big, &mut sc.phases, &mut sc.col);
             let (lt, buf) = sc.dcol.split_at_mut(half);
             wg.small_tiles_transposed(small, buf, lt);
             wg.add_weight_gradient(&sc.col, &sc.dcol[..half], dwp);
@@ -623,8 +620,7 @@ impl ConvLayer {
                 } else {
                     wg.small_tiles(dyo, &mut sc.dcol);
                     wg.adjoint(wperm, &sc.dcol, &mut sc.col);
-                    wg.planes_of_tiles(&sc.col, &mut sc.phases);
-                    wg.merge_planes(&sc.phases, dxs, None, false);
+                    wg.image_of_tiles(&sc.col, &mut sc.phases, dxs, None, false);
                 }
             }
             return;

@@ -170,6 +170,47 @@ impl Winograd {
         }
     }
 
+    /// [`Winograd::big_tiles`] of the parity planes of `big` [B, 2h, 2w]: for rows of eight
+    /// tiles one channel's four planes at a time, split into the start of `planes` (so they
+    /// stay in L1 between the split and the transform) instead of all of them first;
+    /// otherwise [`ParityShape::split_planes`] into `planes`, then [`Winograd::big_tiles`].
+    #[inline(always)]
+    pub fn big_tiles_of_image(&self, big: &[f32], planes: &mut [f32], v: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.eight_wide() {
+            let plane = (self.sh.h + 1) * (self.sh.w + 1);
+            let (bn, image) = (self.sh.big_channels, 4 * self.sh.h * self.sh.w);
+            let (big, local, v) = (&big[..bn * image], &mut planes[..4 * plane], &mut v[..self.big_tiles_len()]);
+            // SAFETY: AVX-512F is there (eight_wide); the slices above hold every element
+            // the kernels touch (images of 2h rows of 32, four planes of h + 1 rows of 17,
+            // 9 · 4B · T tiles).
+            unsafe { fast::image_tiles8(bn, self.th(), big.as_ptr(), local.as_mut_ptr(), v.as_mut_ptr()) };
+            return;
+        }
+        self.sh.split_planes(big, planes);
+        self.big_tiles(planes, v);
+    }
+
+    /// The adjoint of [`Winograd::big_tiles_of_image`], then act(· + bias) as
+    /// [`Winograd::merge_planes`]: the big image [B, 2h, 2w] from its tiles' gradient `dv`
+    /// ([`Winograd::planes_of_tiles`] then [`Winograd::merge_planes`], for rows of eight tiles
+    /// one channel at a time through the start of `planes`).
+    #[inline(always)]
+    pub fn image_of_tiles(&self, dv: &[f32], planes: &mut [f32], big: &mut [f32], bias: Option<&[f32]>, relu: bool) {
+        #[cfg(target_arch = "x86_64")]
+        if self.eight_wide() {
+            let plane = (self.sh.h + 1) * (self.sh.w + 1);
+            let (bn, image) = (self.sh.big_channels, 4 * self.sh.h * self.sh.w);
+            let (dv, local, big) = (&dv[..self.big_tiles_len()], &mut planes[..4 * plane], &mut big[..bn * image]);
+            let bias = bias.map(|b| &b[..bn]);
+            // SAFETY: as in big_tiles_of_image.
+            unsafe { fast::image_of_tiles8(bn, self.th(), dv.as_ptr(), local.as_mut_ptr(), big.as_mut_ptr(), bias, relu) };
+            return;
+        }
+        self.planes_of_tiles(dv, planes);
+        self.merge_planes(planes, big, bias, relu);
+    }
+
     /// The planes' tiles V_e[c, t] = (Bᵀ d B)[i, j], d the 3 × 3 block of plane c under tile
     /// t = (ty, tx): rows 2ty.., columns 2tx.. . `v` gets [`Winograd::big_tiles_len`].
     #[inline(always)]
@@ -301,6 +342,13 @@ impl Winograd {
         let (sn, t, th, tw, w) = (self.s(), self.tiles(), self.th(), self.tw(), self.sh.w);
         let st = sn * t;
         let l = &mut l[..9 * st];
+        let small = &small[..sn * self.sh.h * w];
+        #[cfg(target_arch = "x86_64")]
+        if self.eight_wide() {
+            // SAFETY: AVX-512F is there (eight_wide); the slices above hold every element.
+            unsafe { fast::small_tiles8(sn, th, small.as_ptr(), l.as_mut_ptr()) };
+            return;
+        }
         for s in 0..sn {
             for ty in 0..th {
                 let r0 = &small[(s * self.sh.h + 2 * ty) * w..][..w];
@@ -330,6 +378,14 @@ impl Winograd {
         let (sn, t, th, tw, r) = (self.s(), self.tiles(), self.th(), self.tw(), self.sh.w + 1);
         let st = sn * t;
         let lt = &mut lt[..9 * st];
+        #[cfg(target_arch = "x86_64")]
+        if self.eight_wide() && sn.is_multiple_of(16) {
+            let (small, buf) = (&small[..sn * self.sh.h * self.sh.w], &mut buf[..self.transposed_len()]);
+            // SAFETY: AVX-512F is there (eight_wide), S is a multiple of 16, and the slices
+            // above hold every element.
+            unsafe { fast::small_tiles_transposed8(sn, th, small.as_ptr(), buf.as_mut_ptr(), lt.as_mut_ptr()) };
+            return;
+        }
         self.sh.small_transposed(small, buf);
         let mut parts = lt.chunks_exact_mut(st);
         let out: [&mut [f32]; 9] = std::array::from_fn(|_| parts.next().expect("nine tile entries"));
@@ -368,6 +424,14 @@ impl Winograd {
         let (sn, t, th, tw, w) = (self.s(), self.tiles(), self.th(), self.tw(), self.sh.w);
         let st = sn * t;
         let m = &m[..9 * st];
+        let small = &mut small[..sn * self.sh.h * w];
+        #[cfg(target_arch = "x86_64")]
+        if self.eight_wide() {
+            let bias = bias.map(|b| &b[..sn]);
+            // SAFETY: AVX-512F is there (eight_wide); the slices above hold every element.
+            unsafe { fast::small_of_tiles8(sn, th, m.as_ptr(), small.as_mut_ptr(), bias, relu) };
+            return;
+        }
         let act = |v: f32| if relu { v.max(0.0) } else { v };
         for s in 0..sn {
             let c = bias.map_or(0.0, |v| v[s]);
@@ -444,58 +508,161 @@ mod fast {
         [8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31],
     ];
 
-    /// V [9, K, T] from K planes of (2·th + 1) × 17 (T = 8·th). With A the row's columns
-    /// 0..16 and B its columns 1..17 (after the row transform Bᵀ), D = A − B holds
-    /// (Bᵀ d B)[i, 0] in its even lanes and −(Bᵀ d B)[i, 2] in its odd ones, and B's even
-    /// lanes are (Bᵀ d B)[i, 1].
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn index(lanes: &[i32; 16]) -> __m512i {
+        unsafe { _mm512_loadu_si512(lanes.as_ptr() as *const _) }
+    }
+
+    /// V [9, K, T] from K planes of (2·th + 1) × 17 (T = 8·th).
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn big_tiles8(k: usize, th: usize, plane: usize, planes: *const f32, v: *mut f32) {
-        let t = 8 * th;
-        let kt = k * t;
+        let kt = k * 8 * th;
+        for c in 0..k {
+            unsafe { plane_tiles8(th, planes.add(c * plane), v.add(c * 8 * th), kt) };
+        }
+    }
+
+    /// V [9, 4B, T] straight from the images [B, 4·th, 16·2]: each channel's four parity
+    /// planes split into `local` (4 planes of (2·th + 1) × 17), then transformed from there.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn image_tiles8(bn: usize, th: usize, big: *const f32, local: *mut f32, v: *mut f32) {
+        let (t, h) = (8 * th, 2 * th);
+        let (kt, plane, image) = (4 * bn * t, (h + 1) * R, 4 * h * 16);
+        for b in 0..bn {
+            unsafe {
+                split_channel8(h, big.add(b * image), local);
+                for q in 0..4 {
+                    plane_tiles8(th, local.add(q * plane), v.add((4 * b + q) * t), kt);
+                }
+            }
+        }
+    }
+
+    /// One image [2h, 32] into its four parity planes (py, px) of (h + 1) × 17, zero padded,
+    /// as [`crate::parity::ParityShape::split_planes`] lays them out: image row y is row
+    /// (y + 1) / 2 of planes (py, ·), py = (y + 1) % 2; its odd pixels go to plane (py, 0)
+    /// from column 1, its even ones to plane (py, 1) from column 0.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn split_channel8(h: usize, img: *const f32, four: *mut f32) {
+        let plane = (h + 1) * R;
         unsafe {
-            let even = _mm512_loadu_si512(EVEN.as_ptr() as *const _);
-            let odd = _mm512_loadu_si512(ODD.as_ptr() as *const _);
-            for c in 0..k {
-                let p = planes.add(c * plane);
-                for pair in 0..th / 2 {
-                    // [half][i]: D and B after the row transform, for the pair's two tile rows.
-                    let mut d = [[_mm512_setzero_ps(); 3]; 2];
-                    let mut b = [[_mm512_setzero_ps(); 3]; 2];
-                    for half in 0..2 {
-                        let row = p.add((2 * (2 * pair + half)) * R);
-                        let (a0, a1, a2) = (_mm512_loadu_ps(row), _mm512_loadu_ps(row.add(R)), _mm512_loadu_ps(row.add(2 * R)));
-                        let (b0, b1, b2) = (_mm512_loadu_ps(row.add(1)), _mm512_loadu_ps(row.add(R + 1)), _mm512_loadu_ps(row.add(2 * R + 1)));
-                        let ta = [_mm512_sub_ps(a0, a1), a1, _mm512_sub_ps(a2, a1)];
-                        let tb = [_mm512_sub_ps(b0, b1), b1, _mm512_sub_ps(b2, b1)];
-                        for i in 0..3 {
-                            d[half][i] = _mm512_sub_ps(ta[i], tb[i]);
-                            b[half][i] = tb[i];
-                        }
-                    }
-                    let at = c * t + pair * 16;
+            let (even, odd) = (index(&EVEN), index(&ODD));
+            let zero = _mm512_setzero_ps();
+            // The padding rows: row 0 of planes (0, ·), row h of planes (1, ·); their 17th
+            // elements are the next rows' first, written below or by the padding columns.
+            for (q, row) in [(0, 0), (1, 0), (2, h), (3, h)] {
+                let p = four.add(q * plane + row * R);
+                _mm512_storeu_ps(p, zero);
+                *p.add(16) = 0.0;
+            }
+            for y in 0..2 * h {
+                let (i, py) = ((y + 1) / 2, (y + 1) % 2);
+                let (lo, hi) = (_mm512_loadu_ps(img.add(y * 32)), _mm512_loadu_ps(img.add(y * 32 + 16)));
+                let odd_row = four.add(2 * py * plane + i * R);
+                let even_row = four.add((2 * py + 1) * plane + i * R);
+                *odd_row = 0.0;
+                _mm512_storeu_ps(odd_row.add(1), _mm512_permutex2var_ps(lo, odd, hi));
+                _mm512_storeu_ps(even_row, _mm512_permutex2var_ps(lo, even, hi));
+                *even_row.add(16) = 0.0;
+            }
+        }
+    }
+
+    /// One plane's tiles: with A the row's columns 0..16 and B its columns 1..17 (after the
+    /// row transform Bᵀ), D = A − B holds (Bᵀ d B)[i, 0] in its even lanes and −(Bᵀ d B)[i, 2]
+    /// in its odd ones, and B's even lanes are (Bᵀ d B)[i, 1]. `v` points at the plane's
+    /// tiles in V_0 (V_e is kt further on per e).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn plane_tiles8(th: usize, p: *const f32, v: *mut f32, kt: usize) {
+        unsafe {
+            let (even, odd) = (index(&EVEN), index(&ODD));
+            for pair in 0..th / 2 {
+                // [half][i]: D and B after the row transform, for the pair's two tile rows.
+                let mut d = [[_mm512_setzero_ps(); 3]; 2];
+                let mut b = [[_mm512_setzero_ps(); 3]; 2];
+                for half in 0..2 {
+                    let row = p.add((2 * (2 * pair + half)) * R);
+                    let (a0, a1, a2) = (_mm512_loadu_ps(row), _mm512_loadu_ps(row.add(R)), _mm512_loadu_ps(row.add(2 * R)));
+                    let (b0, b1, b2) = (_mm512_loadu_ps(row.add(1)), _mm512_loadu_ps(row.add(R + 1)), _mm512_loadu_ps(row.add(2 * R + 1)));
+                    let ta = [_mm512_sub_ps(a0, a1), a1, _mm512_sub_ps(a2, a1)];
+                    let tb = [_mm512_sub_ps(b0, b1), b1, _mm512_sub_ps(b2, b1)];
                     for i in 0..3 {
-                        let v0 = _mm512_permutex2var_ps(d[0][i], even, d[1][i]);
-                        let v1 = _mm512_permutex2var_ps(b[0][i], even, b[1][i]);
-                        let neg2 = _mm512_permutex2var_ps(d[0][i], odd, d[1][i]);
-                        let v2 = _mm512_sub_ps(_mm512_setzero_ps(), neg2);
-                        _mm512_storeu_ps(v.add(3 * i * kt + at), v0);
-                        _mm512_storeu_ps(v.add((3 * i + 1) * kt + at), v1);
-                        _mm512_storeu_ps(v.add((3 * i + 2) * kt + at), v2);
+                        d[half][i] = _mm512_sub_ps(ta[i], tb[i]);
+                        b[half][i] = tb[i];
                     }
+                }
+                let at = pair * 16;
+                for i in 0..3 {
+                    let v0 = _mm512_permutex2var_ps(d[0][i], even, d[1][i]);
+                    let v1 = _mm512_permutex2var_ps(b[0][i], even, b[1][i]);
+                    let neg2 = _mm512_permutex2var_ps(d[0][i], odd, d[1][i]);
+                    let v2 = _mm512_sub_ps(_mm512_setzero_ps(), neg2);
+                    _mm512_storeu_ps(v.add(3 * i * kt + at), v0);
+                    _mm512_storeu_ps(v.add((3 * i + 1) * kt + at), v1);
+                    _mm512_storeu_ps(v.add((3 * i + 2) * kt + at), v2);
                 }
             }
         }
     }
 
     /// The adjoint of [`big_tiles8`]: K planes of (2·th + 1) × 17 from dV [9, K, T],
-    /// overwritten. The rows a tile row shares with the next (its last, their first) are
-    /// carried in registers.
+    /// overwritten.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn planes_of_tiles8(k: usize, th: usize, plane: usize, dv: *const f32, planes: *mut f32) {
-        let t = 8 * th;
-        let kt = k * t;
+        let kt = k * 8 * th;
+        for c in 0..k {
+            unsafe { tiles_plane8(th, dv.add(c * 8 * th), kt, planes.add(c * plane)) };
+        }
+    }
+
+    /// The adjoint of [`image_tiles8`], then act(· + bias): each channel's four planes
+    /// formed in `local` from dV [9, 4B, T], then merged into its image [4·th, 32].
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn image_of_tiles8(bn: usize, th: usize, dv: *const f32, local: *mut f32, big: *mut f32, bias: Option<&[f32]>, relu: bool) {
+        let (t, h) = (8 * th, 2 * th);
+        let (kt, plane, image) = (4 * bn * t, (h + 1) * R, 4 * h * 16);
+        for b in 0..bn {
+            unsafe {
+                for q in 0..4 {
+                    tiles_plane8(th, dv.add((4 * b + q) * t), kt, local.add(q * plane));
+                }
+                merge_channel8(h, local, big.add(b * image), bias.map_or(0.0, |v| v[b]), relu);
+            }
+        }
+    }
+
+    /// One image [2h, 32] = act(planes + bias) from its four parity planes, padding dropped
+    /// (the inverse of [`split_channel8`]).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn merge_channel8(h: usize, four: *const f32, img: *mut f32, bias: f32, relu: bool) {
+        let plane = (h + 1) * R;
         unsafe {
-            let spread = [_mm512_loadu_si512(SPREAD[0].as_ptr() as *const _), _mm512_loadu_si512(SPREAD[1].as_ptr() as *const _)];
+            let spread = [index(&SPREAD[0]), index(&SPREAD[1])];
+            let c = _mm512_set1_ps(bias);
+            let zero = _mm512_setzero_ps();
+            let act = |x: __m512| if relu { _mm512_max_ps(x, zero) } else { x };
+            for y in 0..2 * h {
+                let (i, py) = ((y + 1) / 2, (y + 1) % 2);
+                let odd = act(_mm512_add_ps(_mm512_loadu_ps(four.add(2 * py * plane + i * R + 1)), c));
+                let even = act(_mm512_add_ps(_mm512_loadu_ps(four.add((2 * py + 1) * plane + i * R)), c));
+                _mm512_storeu_ps(img.add(y * 32), _mm512_permutex2var_ps(even, spread[0], odd));
+                _mm512_storeu_ps(img.add(y * 32 + 16), _mm512_permutex2var_ps(even, spread[1], odd));
+            }
+        }
+    }
+
+    /// One plane of (2·th + 1) × 17 from its tiles' gradient (`dv` at the plane's tiles in
+    /// dV_0), overwritten. The rows a tile row shares with the next (its last, their first)
+    /// are carried in registers.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn tiles_plane8(th: usize, dv: *const f32, kt: usize, p: *mut f32) {
+        unsafe {
+            let spread = [index(&SPREAD[0]), index(&SPREAD[1])];
             let zero = _mm512_setzero_ps();
             let last: __mmask16 = 1;
             // A row's gradient: columns 0..16 from A's lanes plus B's shifted up one, and
@@ -505,42 +672,176 @@ mod fast {
                 let top = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(zero), _mm512_castps_si512(db), 15));
                 (_mm512_add_ps(da, up), top)
             };
-            for c in 0..k {
-                let p = planes.add(c * plane);
-                let (mut carry, mut carry_top) = (zero, zero);
-                for pair in 0..th / 2 {
-                    let at = c * t + pair * 16;
-                    let mut dve = [zero; 9];
-                    for (e, x) in dve.iter_mut().enumerate() {
-                        *x = _mm512_loadu_ps(dv.add(e * kt + at));
+            let (mut carry, mut carry_top) = (zero, zero);
+            for pair in 0..th / 2 {
+                let at = pair * 16;
+                let mut dve = [zero; 9];
+                for (e, x) in dve.iter_mut().enumerate() {
+                    *x = _mm512_loadu_ps(dv.add(e * kt + at));
+                }
+                for (half, idx) in spread.iter().enumerate() {
+                    let mut da = [zero; 3];
+                    let mut db = [zero; 3];
+                    for i in 0..3 {
+                        // D's gradient: dV0 in even lanes, −dV2 in odd ones; B's own: dV1
+                        // in even lanes. D = A − B.
+                        let neg2 = _mm512_sub_ps(zero, dve[3 * i + 2]);
+                        let dd = _mm512_permutex2var_ps(dve[3 * i], *idx, neg2);
+                        let b1 = _mm512_permutex2var_ps(dve[3 * i + 1], *idx, zero);
+                        da[i] = dd;
+                        db[i] = _mm512_sub_ps(b1, dd);
                     }
-                    for (half, idx) in spread.iter().enumerate() {
-                        let mut da = [zero; 3];
-                        let mut db = [zero; 3];
-                        for i in 0..3 {
-                            // D's gradient: dV0 in even lanes, −dV2 in odd ones; B's own: dV1
-                            // in even lanes. D = A − B.
-                            let neg2 = _mm512_sub_ps(zero, dve[3 * i + 2]);
-                            let dd = _mm512_permutex2var_ps(dve[3 * i], *idx, neg2);
-                            let b1 = _mm512_permutex2var_ps(dve[3 * i + 1], *idx, zero);
-                            da[i] = dd;
-                            db[i] = _mm512_sub_ps(b1, dd);
-                        }
-                        // The row transform's adjoint: d0 = t0, d1 = t1 − t0 − t2, d2 = t2.
-                        let r0 = row_of(da[0], db[0]);
-                        let r1 = row_of(_mm512_sub_ps(_mm512_sub_ps(da[1], da[0]), da[2]), _mm512_sub_ps(_mm512_sub_ps(db[1], db[0]), db[2]));
-                        let r2 = row_of(da[2], db[2]);
-                        let row = p.add(2 * (2 * pair + half) * R);
-                        _mm512_storeu_ps(row, _mm512_add_ps(r0.0, carry));
-                        _mm512_mask_storeu_ps(row.add(16), last, _mm512_add_ps(r0.1, carry_top));
-                        _mm512_storeu_ps(row.add(R), r1.0);
-                        _mm512_mask_storeu_ps(row.add(R + 16), last, r1.1);
-                        (carry, carry_top) = r2;
+                    // The row transform's adjoint: d0 = t0, d1 = t1 − t0 − t2, d2 = t2.
+                    let r0 = row_of(da[0], db[0]);
+                    let r1 = row_of(_mm512_sub_ps(_mm512_sub_ps(da[1], da[0]), da[2]), _mm512_sub_ps(_mm512_sub_ps(db[1], db[0]), db[2]));
+                    let r2 = row_of(da[2], db[2]);
+                    let row = p.add(2 * (2 * pair + half) * R);
+                    _mm512_storeu_ps(row, _mm512_add_ps(r0.0, carry));
+                    _mm512_mask_storeu_ps(row.add(16), last, _mm512_add_ps(r0.1, carry_top));
+                    _mm512_storeu_ps(row.add(R), r1.0);
+                    _mm512_mask_storeu_ps(row.add(R + 16), last, r1.1);
+                    (carry, carry_top) = r2;
+                }
+            }
+            let row = p.add(2 * th * R);
+            _mm512_storeu_ps(row, carry);
+            _mm512_mask_storeu_ps(row.add(16), last, carry_top);
+        }
+    }
+
+    /// The small image's tiles L [9, S, T] from small [S, 2·th, 16]: a pair of tile rows
+    /// (image rows 4q..4q + 4) is one vector per entry, the tiles' even and odd columns
+    /// gathered from two image rows by one permute each.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn small_tiles8(sn: usize, th: usize, small: *const f32, l: *mut f32) {
+        let t = 8 * th;
+        let st = sn * t;
+        unsafe {
+            let (even, odd) = (index(&EVEN), index(&ODD));
+            for s in 0..sn {
+                let img = small.add(s * 2 * th * 16);
+                for pair in 0..th / 2 {
+                    let mut rows = [_mm512_setzero_ps(); 4];
+                    for (k, r) in rows.iter_mut().enumerate() {
+                        *r = _mm512_loadu_ps(img.add((4 * pair + k) * 16));
+                    }
+                    let (y00, y01) = (_mm512_permutex2var_ps(rows[0], even, rows[2]), _mm512_permutex2var_ps(rows[0], odd, rows[2]));
+                    let (y10, y11) = (_mm512_permutex2var_ps(rows[1], even, rows[3]), _mm512_permutex2var_ps(rows[1], odd, rows[3]));
+                    let at = s * t + pair * 16;
+                    let ay = [(y00, y01), (_mm512_add_ps(y00, y10), _mm512_add_ps(y01, y11)), (y10, y11)];
+                    for (i, (a, b)) in ay.into_iter().enumerate() {
+                        _mm512_storeu_ps(l.add(3 * i * st + at), a);
+                        _mm512_storeu_ps(l.add((3 * i + 1) * st + at), _mm512_add_ps(a, b));
+                        _mm512_storeu_ps(l.add((3 * i + 2) * st + at), b);
                     }
                 }
-                let row = p.add(2 * th * R);
-                _mm512_storeu_ps(row, carry);
-                _mm512_mask_storeu_ps(row.add(16), last, carry_top);
+            }
+        }
+    }
+
+    /// small [S, 2·th, 16] = act(Aᵀ M A + bias) from M [9, S, T]: a pair of tile rows at a
+    /// time, the even and odd columns of each image row interleaved by a permute.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn small_of_tiles8(sn: usize, th: usize, m: *const f32, small: *mut f32, bias: Option<&[f32]>, relu: bool) {
+        let t = 8 * th;
+        let st = sn * t;
+        unsafe {
+            let spread = [index(&SPREAD[0]), index(&SPREAD[1])];
+            let zero = _mm512_setzero_ps();
+            let act = |x: __m512| if relu { _mm512_max_ps(x, zero) } else { x };
+            for s in 0..sn {
+                let c = _mm512_set1_ps(bias.map_or(0.0, |v| v[s]));
+                let img = small.add(s * 2 * th * 16);
+                for pair in 0..th / 2 {
+                    let at = s * t + pair * 16;
+                    let mut me = [_mm512_setzero_ps(); 9];
+                    for (e, x) in me.iter_mut().enumerate() {
+                        *x = _mm512_loadu_ps(m.add(e * st + at));
+                    }
+                    // Aᵀ M: rows m0 + m1 and m1 + m2; then · A: columns 0 + 1 and 1 + 2.
+                    let a = [_mm512_add_ps(me[0], me[3]), _mm512_add_ps(me[1], me[4]), _mm512_add_ps(me[2], me[5])];
+                    let b = [_mm512_add_ps(me[3], me[6]), _mm512_add_ps(me[4], me[7]), _mm512_add_ps(me[5], me[8])];
+                    let e0 = act(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), c));
+                    let o0 = act(_mm512_add_ps(_mm512_add_ps(a[1], a[2]), c));
+                    let e1 = act(_mm512_add_ps(_mm512_add_ps(b[0], b[1]), c));
+                    let o1 = act(_mm512_add_ps(_mm512_add_ps(b[1], b[2]), c));
+                    // Lanes 0..8 are tile row 2·pair (image rows 4·pair, +1), 8..16 the next.
+                    for (half, idx) in spread.iter().enumerate() {
+                        let row = img.add((4 * pair + 2 * half) * 16);
+                        _mm512_storeu_ps(row, _mm512_permutex2var_ps(e0, *idx, o0));
+                        _mm512_storeu_ps(row.add(16), _mm512_permutex2var_ps(e1, *idx, o1));
+                    }
+                }
+            }
+        }
+    }
+
+    /// For a swap of b × b blocks between rows x and y (b = 8, 4, 2, 1): the lanes of x's
+    /// new row (x's own where lane & b = 0, else y's lane − b) and of y's (x's lane + b, else
+    /// y's own), as two-source permute indices.
+    const fn swap_indices(b: usize) -> [[i32; 16]; 2] {
+        let mut out = [[0; 16]; 2];
+        let mut l = 0;
+        while l < 16 {
+            (out[0][l], out[1][l]) = if l & b == 0 { (l as i32, (l + b) as i32) } else { ((16 + l - b) as i32, (16 + l) as i32) };
+            l += 1;
+        }
+        out
+    }
+    const SWAPS: [[[i32; 16]; 2]; 4] = [swap_indices(8), swap_indices(4), swap_indices(2), swap_indices(1)];
+
+    /// 16 rows of 16 transposed in registers: four rounds of swapping the off-diagonal
+    /// b × b blocks, b = 8, 4, 2, 1.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn transpose16(rows: &mut [__m512; 16]) {
+        for (round, b) in [8usize, 4, 2, 1].into_iter().enumerate() {
+            let (low, high) = unsafe { (index(&SWAPS[round][0]), index(&SWAPS[round][1])) };
+            for i in (0..16).filter(|i| i & b == 0) {
+                let (x, y) = (rows[i], rows[i + b]);
+                rows[i] = _mm512_permutex2var_ps(x, low, y);
+                rows[i + b] = _mm512_permutex2var_ps(x, high, y);
+            }
+        }
+    }
+
+    /// Lᵀ [9, T, S] from small [S, 2·th, 16] (S a multiple of 16): the image transposed into
+    /// `buf` as [2·th · 17, S] (the layout of
+    /// [`crate::parity::ParityShape::small_transposed`], its 17th column left unwritten since
+    /// no tile reads it) by 16 × 16 register transposes, then each tile's four pixels are
+    /// rows of S channels and each entry one row too.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn small_tiles_transposed8(sn: usize, th: usize, small: *const f32, buf: *mut f32, lt: *mut f32) {
+        let (t, h) = (8 * th, 2 * th);
+        let st = sn * t;
+        unsafe {
+            for i in 0..h {
+                for s0 in (0..sn).step_by(16) {
+                    let mut rows = [_mm512_setzero_ps(); 16];
+                    for (k, r) in rows.iter_mut().enumerate() {
+                        *r = _mm512_loadu_ps(small.add(((s0 + k) * h + i) * 16));
+                    }
+                    transpose16(&mut rows);
+                    for (j, row) in rows.iter().enumerate() {
+                        _mm512_storeu_ps(buf.add((i * R + j) * sn + s0), *row);
+                    }
+                }
+            }
+            for ty in 0..th {
+                for tx in 0..8 {
+                    let q = 2 * ty * R + 2 * tx;
+                    let at = (ty * 8 + tx) * sn;
+                    for s0 in (0..sn).step_by(16) {
+                        let px = |d: usize| _mm512_loadu_ps(buf.add((q + d) * sn + s0));
+                        let (a0, b0, a2, b2) = (px(0), px(1), px(R), px(R + 1));
+                        let (a1, b1) = (_mm512_add_ps(a0, a2), _mm512_add_ps(b0, b2));
+                        // Rows of A y: (a0, b0), (a1, b1), (a2, b2); then · Aᵀ.
+                        let out = [a0, _mm512_add_ps(a0, b0), b0, a1, _mm512_add_ps(a1, b1), b1, a2, _mm512_add_ps(a2, b2), b2];
+                        for (e, x) in out.into_iter().enumerate() {
+                            _mm512_storeu_ps(lt.add(e * st + at + s0), x);
+                        }
+                    }
+                }
             }
         }
     }
@@ -564,7 +865,7 @@ mod tests {
     /// and on ragged ones, with bias and ReLU where the layers apply them.
     #[test]
     fn winograd_products_equal_the_parity_gemms() {
-        for (bc, sc, h, w) in [(3, 5, 2, 2), (2, 3, 4, 6), (16, 16, 8, 8), (32, 32, 16, 16), (17, 20, 6, 4), (64, 32, 8, 8), (32, 64, 4, 4)] {
+        for (bc, sc, h, w) in [(3, 5, 2, 2), (2, 3, 4, 6), (16, 16, 8, 8), (32, 32, 16, 16), (17, 20, 6, 4), (64, 32, 8, 8), (32, 64, 4, 4), (16, 16, 4, 16), (3, 7, 8, 16)] {
             let sh = ParityShape { big_channels: bc, small_channels: sc, h, w };
             let Some(wg) = Winograd::any(sh) else {
                 eprintln!("no tap kernels on this CPU: the Winograd path is not used here");
@@ -589,6 +890,11 @@ mod tests {
             wg.pack_forward(&wt, &mut packed);
             let mut v = vec![f32::NAN; wg.big_tiles_len()];
             wg.big_tiles(&planes, &mut v);
+            // Straight from the image: the same tiles, bit for bit.
+            let mut work = vec![f32::NAN; sh.planes_len()];
+            let mut v_direct = vec![f32::NAN; wg.big_tiles_len()];
+            wg.big_tiles_of_image(&big, &mut work, &mut v_direct);
+            assert_eq!(v_direct, v, "{}", what("tiles of the image"));
             let mut m = vec![f32::NAN; wg.small_tiles_len()];
             wg.forward(&packed, &v, &mut m);
             let mut got = vec![f32::NAN; sc * h * w];
@@ -614,6 +920,10 @@ mod tests {
             let mut got = vec![f32::NAN; bc * 4 * h * w];
             wg.merge_planes(&dplanes, &mut got, Some(&bias), true);
             close(&got, &want, &what("transposed conv"));
+            // Planes and merge one channel at a time: the same image, bit for bit.
+            let mut fused = vec![f32::NAN; bc * 4 * h * w];
+            wg.image_of_tiles(&dv, &mut work, &mut fused, Some(&bias), true);
+            assert_eq!(fused, got, "{}", what("image of the tiles"));
 
             // Weight gradient of <down_W(big), small>, added to a nonzero start.
             let mut grid_small = vec![f32::NAN; sh.grid_len()];
