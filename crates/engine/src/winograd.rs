@@ -33,6 +33,12 @@ use crate::taps;
 /// Rows of G (for U = G g Gᵀ and its adjoint Gᵀ dU G).
 const G: [[f32; 2]; 3] = [[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
 
+/// Elements left between consecutive matrices of a set of nine (V_e, L_e, M_e): their sizes
+/// are multiples of 4 KiB for the reference models (V_e 32 KiB), so the nine rows a
+/// transform writes at once would otherwise share their address bits below 4 KiB and
+/// compete for the same L1 sets and store-to-load checks.
+const SKEW: usize = 16;
+
 /// The widest plane row (w + 1) the transforms' row buffers hold.
 const MAX_ROW: usize = 129;
 
@@ -96,13 +102,18 @@ impl Winograd {
     pub fn tiles(&self) -> usize {
         self.th() * self.tw()
     }
+    /// Elements from one of a set of nine matrices of `rows` × T (or T × `rows`) to the
+    /// next: their size and [`SKEW`].
+    fn stride(&self, rows: usize) -> usize {
+        rows * self.tiles() + SKEW
+    }
     /// Elements of the planes' tiles V [9, 4B, T] (and of their gradient).
     pub fn big_tiles_len(&self) -> usize {
-        9 * self.k() * self.tiles()
+        9 * self.stride(self.k())
     }
     /// Elements of the small image's tiles [9, S, T] (either layout).
     pub fn small_tiles_len(&self) -> usize {
-        9 * self.s() * self.tiles()
+        9 * self.stride(self.s())
     }
     /// Elements of a weight-gradient partial, dUᵀ [9, 4B, S].
     pub fn partial_len(&self) -> usize {
@@ -184,7 +195,7 @@ impl Winograd {
             // SAFETY: AVX-512F is there (eight_wide); the slices above hold every element
             // the kernels touch (images of 2h rows of 32, four planes of h + 1 rows of 17,
             // 9 · 4B · T tiles).
-            unsafe { fast::image_tiles8(bn, self.th(), big.as_ptr(), local.as_mut_ptr(), v.as_mut_ptr()) };
+            unsafe { fast::image_tiles8(bn, self.th(), big.as_ptr(), local.as_mut_ptr(), v.as_mut_ptr(), self.stride(self.k())) };
             return;
         }
         self.sh.split_planes(big, planes);
@@ -204,7 +215,7 @@ impl Winograd {
             let (dv, local, big) = (&dv[..self.big_tiles_len()], &mut planes[..4 * plane], &mut big[..bn * image]);
             let bias = bias.map(|b| &b[..bn]);
             // SAFETY: as in big_tiles_of_image.
-            unsafe { fast::image_of_tiles8(bn, self.th(), dv.as_ptr(), local.as_mut_ptr(), big.as_mut_ptr(), bias, relu) };
+            unsafe { fast::image_of_tiles8(bn, self.th(), dv.as_ptr(), local.as_mut_ptr(), big.as_mut_ptr(), bias, relu, self.stride(self.k())) };
             return;
         }
         self.planes_of_tiles(dv, planes);
@@ -217,14 +228,14 @@ impl Winograd {
     pub fn big_tiles(&self, planes: &[f32], v: &mut [f32]) {
         let (k, t, th, tw) = (self.k(), self.tiles(), self.th(), self.tw());
         let (r, plane) = (self.sh.w + 1, (self.sh.h + 1) * (self.sh.w + 1));
-        let kt = k * t;
+        let kt = self.stride(k);
         let v = &mut v[..9 * kt];
         let planes = &planes[..k * plane];
         #[cfg(target_arch = "x86_64")]
         if self.eight_wide() {
             // SAFETY: AVX-512F is there (eight_wide); the slices above hold every element
             // the kernel touches (rows of 17 = w + 1, th even, 9 · K · T outputs).
-            unsafe { fast::big_tiles8(k, th, plane, planes.as_ptr(), v.as_mut_ptr()) };
+            unsafe { fast::big_tiles8(k, th, plane, planes.as_ptr(), v.as_mut_ptr(), kt) };
             return;
         }
         let mut rows = [[0.0f32; MAX_ROW]; 3];
@@ -263,13 +274,13 @@ impl Winograd {
     pub fn planes_of_tiles(&self, dv: &[f32], planes: &mut [f32]) {
         let (k, t, th, tw) = (self.k(), self.tiles(), self.th(), self.tw());
         let (r, plane) = (self.sh.w + 1, (self.sh.h + 1) * (self.sh.w + 1));
-        let kt = k * t;
+        let kt = self.stride(k);
         let dv = &dv[..9 * kt];
         let planes = &mut planes[..k * plane];
         #[cfg(target_arch = "x86_64")]
         if self.eight_wide() {
             // SAFETY: as in big_tiles.
-            unsafe { fast::planes_of_tiles8(k, th, plane, dv.as_ptr(), planes.as_mut_ptr()) };
+            unsafe { fast::planes_of_tiles8(k, th, plane, dv.as_ptr(), planes.as_mut_ptr(), kt) };
             return;
         }
         let mut dt = [[0.0f32; MAX_ROW]; 3];
@@ -340,13 +351,13 @@ impl Winograd {
     #[inline(always)]
     pub fn small_tiles(&self, small: &[f32], l: &mut [f32]) {
         let (sn, t, th, tw, w) = (self.s(), self.tiles(), self.th(), self.tw(), self.sh.w);
-        let st = sn * t;
+        let st = self.stride(sn);
         let l = &mut l[..9 * st];
         let small = &small[..sn * self.sh.h * w];
         #[cfg(target_arch = "x86_64")]
         if self.eight_wide() {
             // SAFETY: AVX-512F is there (eight_wide); the slices above hold every element.
-            unsafe { fast::small_tiles8(sn, th, small.as_ptr(), l.as_mut_ptr()) };
+            unsafe { fast::small_tiles8(sn, th, small.as_ptr(), l.as_mut_ptr(), st) };
             return;
         }
         for s in 0..sn {
@@ -375,15 +386,15 @@ impl Winograd {
     /// over the channels and every output row is one contiguous vector too.
     #[inline(always)]
     pub fn small_tiles_transposed(&self, small: &[f32], buf: &mut [f32], lt: &mut [f32]) {
-        let (sn, t, th, tw, r) = (self.s(), self.tiles(), self.th(), self.tw(), self.sh.w + 1);
-        let st = sn * t;
+        let (sn, th, tw, r) = (self.s(), self.th(), self.tw(), self.sh.w + 1);
+        let st = self.stride(sn);
         let lt = &mut lt[..9 * st];
         #[cfg(target_arch = "x86_64")]
         if self.eight_wide() && sn.is_multiple_of(16) {
             let (small, buf) = (&small[..sn * self.sh.h * self.sh.w], &mut buf[..self.transposed_len()]);
             // SAFETY: AVX-512F is there (eight_wide), S is a multiple of 16, and the slices
             // above hold every element.
-            unsafe { fast::small_tiles_transposed8(sn, th, small.as_ptr(), buf.as_mut_ptr(), lt.as_mut_ptr()) };
+            unsafe { fast::small_tiles_transposed8(sn, th, small.as_ptr(), buf.as_mut_ptr(), lt.as_mut_ptr(), st) };
             return;
         }
         self.sh.small_transposed(small, buf);
@@ -422,14 +433,14 @@ impl Winograd {
     #[inline(always)]
     pub fn small_of_tiles(&self, m: &[f32], small: &mut [f32], bias: Option<&[f32]>, relu: bool) {
         let (sn, t, th, tw, w) = (self.s(), self.tiles(), self.th(), self.tw(), self.sh.w);
-        let st = sn * t;
+        let st = self.stride(sn);
         let m = &m[..9 * st];
         let small = &mut small[..sn * self.sh.h * w];
         #[cfg(target_arch = "x86_64")]
         if self.eight_wide() {
             let bias = bias.map(|b| &b[..sn]);
             // SAFETY: AVX-512F is there (eight_wide); the slices above hold every element.
-            unsafe { fast::small_of_tiles8(sn, th, m.as_ptr(), small.as_mut_ptr(), bias, relu) };
+            unsafe { fast::small_of_tiles8(sn, th, m.as_ptr(), small.as_mut_ptr(), bias, relu, st) };
             return;
         }
         let act = |v: f32| if relu { v.max(0.0) } else { v };
@@ -470,10 +481,10 @@ impl Winograd {
     /// one after the other.
     #[inline(always)]
     fn nine_products(&self, rows: usize, red: usize, packed: &[f32], right: &[f32], out: &mut [f32]) {
-        let t = self.tiles();
+        let (t, rs, os) = (self.tiles(), self.stride(red), self.stride(rows));
         let len = taps::packed_len(rows, red);
         for e in 0..9 {
-            taps::tap_product(rows, t, red, &[0], &packed[e * len..(e + 1) * len], &right[e * red * t..(e + 1) * red * t], t, &mut out[e * rows * t..(e + 1) * rows * t], t, false);
+            taps::tap_product(rows, t, red, &[0], &packed[e * len..(e + 1) * len], &right[e * rs..][..red * t], t, &mut out[e * os..][..rows * t], t, false);
         }
     }
 
@@ -483,8 +494,9 @@ impl Winograd {
     #[inline(always)]
     pub fn add_weight_gradient(&self, v: &[f32], lt: &[f32], dut: &mut [f32]) {
         let (k, sn, t) = (self.k(), self.s(), self.tiles());
+        let (vs, ls) = (self.stride(k), self.stride(sn));
         for e in 0..9 {
-            taps::tap_weight_gradient(k, sn, t, &[0], &v[e * k * t..(e + 1) * k * t], t, &lt[e * sn * t..(e + 1) * sn * t], sn, &mut dut[e * k * sn..(e + 1) * k * sn]);
+            taps::tap_weight_gradient(k, sn, t, &[0], &v[e * vs..][..k * t], t, &lt[e * ls..][..sn * t], sn, &mut dut[e * k * sn..(e + 1) * k * sn]);
         }
     }
 }
@@ -516,8 +528,7 @@ mod fast {
 
     /// V [9, K, T] from K planes of (2·th + 1) × 17 (T = 8·th).
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn big_tiles8(k: usize, th: usize, plane: usize, planes: *const f32, v: *mut f32) {
-        let kt = k * 8 * th;
+    pub(super) unsafe fn big_tiles8(k: usize, th: usize, plane: usize, planes: *const f32, v: *mut f32, kt: usize) {
         for c in 0..k {
             unsafe { plane_tiles8(th, planes.add(c * plane), v.add(c * 8 * th), kt) };
         }
@@ -526,9 +537,9 @@ mod fast {
     /// V [9, 4B, T] straight from the images [B, 4·th, 16·2]: each channel's four parity
     /// planes split into `local` (4 planes of (2·th + 1) × 17), then transformed from there.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn image_tiles8(bn: usize, th: usize, big: *const f32, local: *mut f32, v: *mut f32) {
+    pub(super) unsafe fn image_tiles8(bn: usize, th: usize, big: *const f32, local: *mut f32, v: *mut f32, kt: usize) {
         let (t, h) = (8 * th, 2 * th);
-        let (kt, plane, image) = (4 * bn * t, (h + 1) * R, 4 * h * 16);
+        let (plane, image) = ((h + 1) * R, 4 * h * 16);
         for b in 0..bn {
             unsafe {
                 split_channel8(h, big.add(b * image), local);
@@ -611,8 +622,7 @@ mod fast {
     /// The adjoint of [`big_tiles8`]: K planes of (2·th + 1) × 17 from dV [9, K, T],
     /// overwritten.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn planes_of_tiles8(k: usize, th: usize, plane: usize, dv: *const f32, planes: *mut f32) {
-        let kt = k * 8 * th;
+    pub(super) unsafe fn planes_of_tiles8(k: usize, th: usize, plane: usize, dv: *const f32, planes: *mut f32, kt: usize) {
         for c in 0..k {
             unsafe { tiles_plane8(th, dv.add(c * 8 * th), kt, planes.add(c * plane)) };
         }
@@ -621,9 +631,9 @@ mod fast {
     /// The adjoint of [`image_tiles8`], then act(· + bias): each channel's four planes
     /// formed in `local` from dV [9, 4B, T], then merged into its image [4·th, 32].
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn image_of_tiles8(bn: usize, th: usize, dv: *const f32, local: *mut f32, big: *mut f32, bias: Option<&[f32]>, relu: bool) {
+    pub(super) unsafe fn image_of_tiles8(bn: usize, th: usize, dv: *const f32, local: *mut f32, big: *mut f32, bias: Option<&[f32]>, relu: bool, kt: usize) {
         let (t, h) = (8 * th, 2 * th);
-        let (kt, plane, image) = (4 * bn * t, (h + 1) * R, 4 * h * 16);
+        let (plane, image) = ((h + 1) * R, 4 * h * 16);
         for b in 0..bn {
             unsafe {
                 for q in 0..4 {
@@ -713,9 +723,8 @@ mod fast {
     /// (image rows 4q..4q + 4) is one vector per entry, the tiles' even and odd columns
     /// gathered from two image rows by one permute each.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn small_tiles8(sn: usize, th: usize, small: *const f32, l: *mut f32) {
+    pub(super) unsafe fn small_tiles8(sn: usize, th: usize, small: *const f32, l: *mut f32, st: usize) {
         let t = 8 * th;
-        let st = sn * t;
         unsafe {
             let (even, odd) = (index(&EVEN), index(&ODD));
             for s in 0..sn {
@@ -742,9 +751,8 @@ mod fast {
     /// small [S, 2·th, 16] = act(Aᵀ M A + bias) from M [9, S, T]: a pair of tile rows at a
     /// time, the even and odd columns of each image row interleaved by a permute.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn small_of_tiles8(sn: usize, th: usize, m: *const f32, small: *mut f32, bias: Option<&[f32]>, relu: bool) {
+    pub(super) unsafe fn small_of_tiles8(sn: usize, th: usize, m: *const f32, small: *mut f32, bias: Option<&[f32]>, relu: bool, st: usize) {
         let t = 8 * th;
-        let st = sn * t;
         unsafe {
             let spread = [index(&SPREAD[0]), index(&SPREAD[1])];
             let zero = _mm512_setzero_ps();
@@ -811,9 +819,8 @@ mod fast {
     /// no tile reads it) by 16 × 16 register transposes, then each tile's four pixels are
     /// rows of S channels and each entry one row too.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn small_tiles_transposed8(sn: usize, th: usize, small: *const f32, buf: *mut f32, lt: *mut f32) {
-        let (t, h) = (8 * th, 2 * th);
-        let st = sn * t;
+    pub(super) unsafe fn small_tiles_transposed8(sn: usize, th: usize, small: *const f32, buf: *mut f32, lt: *mut f32, st: usize) {
+        let h = 2 * th;
         unsafe {
             for i in 0..h {
                 for s0 in (0..sn).step_by(16) {
@@ -894,7 +901,9 @@ mod tests {
             let mut work = vec![f32::NAN; sh.planes_len()];
             let mut v_direct = vec![f32::NAN; wg.big_tiles_len()];
             wg.big_tiles_of_image(&big, &mut work, &mut v_direct);
-            assert_eq!(v_direct, v, "{}", what("tiles of the image"));
+            // (Bits, so the untouched NaN between the nine matrices compare equal too.)
+            let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&v_direct), bits(&v), "{}", what("tiles of the image"));
             let mut m = vec![f32::NAN; wg.small_tiles_len()];
             wg.forward(&packed, &v, &mut m);
             let mut got = vec![f32::NAN; sc * h * w];
