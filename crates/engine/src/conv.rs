@@ -103,6 +103,17 @@ impl Geometry {
     /// of a stride-2 gather. `phases` needs [`Geometry::phase_len`] elements.
     #[inline(always)]
     pub fn im2col_via_phases(&self, img: &[f32], col: &mut [f32], phases: &mut [f32]) {
+        self.im2col_via_phases_strided(img, col, self.p(), phases);
+    }
+
+    /// [`Geometry::im2col_via_phases`] into the first P columns of a matrix whose rows are
+    /// `ld` apart (a group of samples side by side, see [`ConvLayer::grouped`]); the stride-2
+    /// lowering only, other geometries need `ld` = P.
+    #[inline(always)]
+    pub fn im2col_via_phases_strided(&self, img: &[f32], col: &mut [f32], ld: usize, phases: &mut [f32]) {
+        if self.stride != 2 || self.is_space_to_depth() {
+            assert_eq!(ld, self.p(), "im2col: row stride other than P on the stride-2 lowering only");
+        }
         if self.is_space_to_depth() {
             return self.space_to_depth(img, col);
         }
@@ -136,7 +147,7 @@ impl Geometry {
                     let (qx, rx) = split_offset(kx, self.pad);
                     let plane = &phases[(c * 4 + ry * 2 + rx) * h2 * w2..][..h2 * w2];
                     let (xlo, xhi) = shifted_range(qx, self.ow, w2);
-                    let out = &mut col[((c * self.kh + ky) * self.kw + kx) * p..][..p];
+                    let out = &mut col[((c * self.kh + ky) * self.kw + kx) * ld..][..p];
                     for oy in 0..self.oh {
                         let dst = &mut out[oy * self.ow..(oy + 1) * self.ow];
                         let i = oy as isize + qy;
@@ -159,6 +170,16 @@ impl Geometry {
     /// are interleaved into `img` at the end, for stride 2.
     #[inline(always)]
     pub fn col2im_add_via_phases(&self, col: &[f32], img: &mut [f32], phases: &mut [f32]) {
+        self.col2im_add_via_phases_strided(col, self.p(), img, phases);
+    }
+
+    /// [`Geometry::col2im_add_via_phases`] from the first P columns of a matrix whose rows
+    /// are `ld` apart (as [`Geometry::im2col_via_phases_strided`]).
+    #[inline(always)]
+    pub fn col2im_add_via_phases_strided(&self, col: &[f32], ld: usize, img: &mut [f32], phases: &mut [f32]) {
+        if self.stride != 2 || self.is_space_to_depth() {
+            assert_eq!(ld, self.p(), "col2im: row stride other than P on the stride-2 lowering only");
+        }
         if self.is_space_to_depth() {
             return self.depth_to_space_add(col, img);
         }
@@ -178,7 +199,7 @@ impl Geometry {
                     if xlo >= xhi {
                         continue;
                     }
-                    let src = &col[((c * self.kh + ky) * self.kw + kx) * p..][..p];
+                    let src = &col[((c * self.kh + ky) * self.kw + kx) * ld..][..p];
                     for oy in 0..self.oh {
                         let i = oy as isize + qy;
                         if i < 0 || i >= h2 as isize {
@@ -434,12 +455,24 @@ impl ConvLayer {
     pub fn parity(&self) -> Option<ParityShape> {
         let g = self.geom;
         let fits = g.kh == 4 && g.kw == 4 && g.stride == 2 && g.pad == 1 && g.h.is_multiple_of(2) && g.w.is_multiple_of(2) && g.h > 0 && g.w > 0;
-        (fits && g.channels >= 16 && self.small_channels >= 16).then_some(ParityShape {
+        (fits && g.channels >= 16 && self.small_channels >= 16 && !self.grouped()).then_some(ParityShape {
             big_channels: g.channels,
             small_channels: self.small_channels,
             h: g.h / 2,
             w: g.w / 2,
         })
+    }
+    /// A transposed conv from a small image of at most [`GROUP_MAX_PIXELS`] pixels (the
+    /// decoder's first, 4 × 4 → 8 × 8) is lowered through col2im for [`GROUP`] samples at
+    /// once: per sample its products are only 16 columns wide (the parity GEMMs' grids 20 to
+    /// 24), while side by side the samples give one product of 1024 × 64 × 64 per group, and
+    /// for 8 × 8 images the patches move in registers ([`crate::patches4`]). Such a layer is
+    /// a conv run of its own (`network::conv_run_len`). Groups of 2, 4 and 8 measured alike
+    /// (`examples/layer_times.rs`); 16 was slower, its weight gradient's operands (1 MB)
+    /// leaving L2.
+    pub fn grouped(&self) -> bool {
+        let g = self.geom;
+        self.transposed && g.kh == 4 && g.kw == 4 && g.stride == 2 && g.pad == 1 && g.p() <= GROUP_MAX_PIXELS
     }
     /// The parity layers with images wide enough run their products through Winograd's
     /// transforms ([`crate::winograd`]).
@@ -448,6 +481,10 @@ impl ConvLayer {
     }
     /// Per-thread column-buffer elements this layer needs (`col` and `dcol` alike).
     pub fn scratch_len(&self) -> usize {
+        if self.grouped() {
+            // col [K, G·P] and the group's small images side by side [C_small, G·P].
+            return (self.geom.k() + self.small_channels) * GROUP * self.geom.p();
+        }
         let parity = self.parity().map_or(self.col_len(), |sh| sh.buffer_len());
         self.winograd().map_or(parity, |wg| parity.max(wg.big_tiles_len()).max(2 * wg.small_tiles_len()))
     }
@@ -691,6 +728,91 @@ impl ConvLayer {
         }
     }
 
+    /// Whether the big image is 8 × 8 (small 4 × 4), whose patches [`crate::patches4`] moves
+    /// in registers.
+    fn patches4(&self) -> bool {
+        self.geom.h == 8 && self.geom.w == 8 && crate::patches4::available()
+    }
+
+    /// A group of samples' small images [C_small, P] each, side by side in `xg`
+    /// [C_small, G·P] (G = the samples in `xs`).
+    #[inline(always)]
+    fn gather_group(&self, xs: &[f32], xg: &mut [f32]) {
+        let (cs, p) = (self.small_channels, self.geom.p());
+        let cnt = xs.len() / (cs * p);
+        for (s, x) in xs.chunks_exact(cs * p).enumerate() {
+            for (c, row) in x.chunks_exact(p).enumerate() {
+                xg[c * cnt * p + s * p..][..p].copy_from_slice(row);
+            }
+        }
+    }
+
+    /// [`ConvLayer::forward_one`] for a [`ConvLayer::grouped`] layer, on the samples of `xs`
+    /// (at most [`GROUP`]) at once: col [K, G·P] = Wᵀ · [x_1 … x_G], then each sample's
+    /// columns scattered into its output (`wperm` as [`ConvLayer::prepare_forward`] left it).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn forward_group(&self, w: &[f32], wperm: &[f32], b: &[f32], xs: &[f32], ys: &mut [f32], sc: &mut Scratch) {
+        let (g, cs, kk, p) = (self.geom, self.small_channels, self.geom.k(), self.geom.p());
+        let cnt = xs.len() / self.input_len();
+        let np = cnt * p;
+        let (col, xg) = sc.col.split_at_mut(kk * GROUP * p);
+        let (col, xg) = (&mut col[..kk * np], &mut xg[..cs * np]);
+        self.gather_group(xs, xg);
+        Self::lowered_product(Products::detect(), kk, cs, np, wperm, View::transposed(w, kk), xg, col);
+        let plane = self.output_len() / b.len();
+        let fast = self.patches4();
+        for (s, yo) in ys.chunks_exact_mut(self.output_len()).enumerate() {
+            if fast {
+                crate::patches4::col2im(&col[s * p..], np, g.channels, yo, Some(b), self.relu);
+                continue;
+            }
+            yo.fill(0.0);
+            g.col2im_add_via_phases_strided(&col[s * p..], np, yo, &mut sc.phases);
+            for (row, &bias) in yo.chunks_mut(plane).zip(b) {
+                if self.relu {
+                    row.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
+                } else {
+                    row.iter_mut().for_each(|v| *v += bias);
+                }
+            }
+        }
+    }
+
+    /// [`ConvLayer::backward_one`] for a [`ConvLayer::grouped`] layer, on the samples of `xs`
+    /// at once: dcol [K, G·P] = the output gradients' patches side by side, dW += X · dcolᵀ
+    /// (X the small images side by side), and dX = W · dcol scattered back to the samples.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn backward_group(&self, w: &[f32], wperm: &[f32], xs: &[f32], ys: &[f32], dys: &mut [f32], dwp: &mut [f32], dbp: &mut [f32], dxs: Option<&mut [f32]>, sc: &mut Scratch) {
+        let (g, cs, kk, p, ol) = (self.geom, self.small_channels, self.geom.k(), self.geom.p(), self.output_len());
+        let cnt = xs.len() / self.input_len();
+        let np = cnt * p;
+        let products = Products::detect();
+        let dcol = &mut sc.dcol[..kk * np];
+        for (s, (dyo, yo)) in dys.chunks_exact_mut(ol).zip(ys.chunks_exact(ol)).enumerate() {
+            self.preactivation_gradient(dyo, yo, dbp);
+            if self.patches4() {
+                crate::patches4::im2col(dyo, g.channels, &mut dcol[s * p..], np);
+            } else {
+                g.im2col_via_phases_strided(dyo, &mut dcol[s * p..], np, &mut sc.phases);
+            }
+        }
+        let (buf, xg) = sc.col.split_at_mut(kk * GROUP * p);
+        let (buf, xg) = (&mut buf[..kk * np], &mut xg[..cs * np]);
+        self.gather_group(xs, xg);
+        Self::add_lowered_weight_gradient(products, cs, kk, np, xg, dcol, buf, dwp);
+        if let Some(dxs) = dxs {
+            let dxg = &mut buf[..cs * np];
+            Self::lowered_product(products, cs, kk, np, wperm, View::rows(w, kk), dcol, dxg);
+            for (s, dx) in dxs.chunks_exact_mut(cs * p).enumerate() {
+                for (c, row) in dx.chunks_exact_mut(p).enumerate() {
+                    row.copy_from_slice(&dxg[c * np + s * p..][..p]);
+                }
+            }
+        }
+    }
+
     /// dw, db (overwritten) = the sum of the per-thread partials of
     /// [`ConvLayer::backward_one`], in order.
     pub fn reduce_gradients<'a>(&self, partials: impl Iterator<Item = (&'a [f32], &'a [f32])>, dw: &mut [f32], db: &mut [f32]) {
@@ -725,6 +847,13 @@ impl ConvLayer {
             SendPtr(v.as_mut_ptr())
         });
         y[..batch * ol].par_chunks_mut(per * ol).zip(scratch.par_iter_mut()).enumerate().for_each(|(t, (ys, sc))| wide(#[inline(always)] || {
+            if self.grouped() {
+                for (i, yg) in ys.chunks_mut(GROUP * ol).enumerate() {
+                    let (s0, cnt) = (t * per + i * GROUP, yg.len() / ol);
+                    self.forward_group(w, &wperm, b, &x[s0 * il..][..cnt * il], yg, sc);
+                }
+                return;
+            }
             for (i, yo) in ys.chunks_mut(ol).enumerate() {
                 let s = t * per + i;
                 // SAFETY: sample s's columns belong to this task alone.
@@ -768,6 +897,16 @@ impl ConvLayer {
             let (mut dwp, mut dbp) = (std::mem::take(&mut sc.dw), std::mem::take(&mut sc.db));
             dwp[..wl].fill(0.0);
             dbp[..bl].fill(0.0);
+            if self.grouped() {
+                for (i, dyg) in dys.chunks_mut(GROUP * ol).enumerate() {
+                    let (s0, cnt) = (t * per + i * GROUP, dyg.len() / ol);
+                    // SAFETY: these samples' slice of dx belongs to this task alone.
+                    let dxg = dx_ptr.as_ref().map(|ptr| unsafe { std::slice::from_raw_parts_mut(ptr.0.add(s0 * il), cnt * il) });
+                    self.backward_group(w, &wperm, &x[s0 * il..][..cnt * il], &y[s0 * ol..][..cnt * ol], dyg, &mut dwp[..wl], &mut dbp[..bl], dxg, sc);
+                }
+                (sc.dw, sc.db) = (dwp, dbp);
+                return;
+            }
             for (i, dyo) in dys.chunks_mut(ol).enumerate() {
                 let s = t * per + i;
                 // SAFETY: sample s's slice of dx belongs to this task alone.
@@ -795,6 +934,11 @@ impl ConvLayer {
         }
     }
 }
+
+/// Samples a [`ConvLayer::grouped`] layer computes at once.
+pub const GROUP: usize = 4;
+/// The largest small image (pixels) of a [`ConvLayer::grouped`] layer.
+pub const GROUP_MAX_PIXELS: usize = 16;
 
 /// A raw pointer that may cross to rayon's threads; each task touches a disjoint range.
 #[derive(Clone, Copy)]

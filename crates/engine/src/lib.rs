@@ -26,6 +26,7 @@ pub mod network;
 pub mod objective;
 pub mod params;
 pub mod parity;
+pub mod patches4;
 pub mod simd;
 pub mod taps;
 pub mod trainer;

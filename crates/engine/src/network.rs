@@ -373,10 +373,33 @@ fn conv_of(stage: &Stage) -> (ConvLayer, TensorId, TensorId) {
     }
 }
 
+/// Whether a stage is a conv that runs on its own, a group of samples at once
+/// ([`ConvLayer::grouped`]), rather than sample by sample inside a run.
+fn runs_alone(stage: &Stage) -> bool {
+    matches!(stage, Stage::Conv { layer, .. } if layer.grouped())
+}
+
+/// Whether a stage is a conv that joins its neighbours in a run.
+fn joins_run(stage: &Stage) -> bool {
+    matches!(stage, Stage::Conv { .. }) && !runs_alone(stage)
+}
+
 /// The number of conv stages from the first on: a run is every conv up to the next dense
-/// stage (at most [`MAX_RUN`], which the models' plans stay below).
+/// stage (at most [`MAX_RUN`], which the models' plans stay below), or one conv that
+/// [`runs_alone`].
 fn conv_run_len(stages: &[Stage]) -> usize {
-    stages.iter().take_while(|s| matches!(s, Stage::Conv { .. })).count()
+    match stages.first() {
+        Some(s) if runs_alone(s) => 1,
+        _ => stages.iter().take_while(|s| joins_run(s)).count(),
+    }
+}
+
+/// [`conv_run_len`] from the last stage back: the run that ends there.
+fn conv_run_len_back(stages: &[Stage]) -> usize {
+    match stages.last() {
+        Some(s) if runs_alone(s) => 1,
+        _ => stages.iter().rev().take_while(|s| joins_run(s)).count(),
+    }
 }
 
 /// Prefix sums of `f` over a run's layers: where each layer's share of a buffer starts.
@@ -543,7 +566,7 @@ fn conv_run_backward(
 /// Whether stage i's output gradient stays inside a conv run ([`conv_run_backward`]): a conv
 /// followed by a conv.
 fn gradient_stays_in_run(stages: &[Stage], i: usize) -> bool {
-    matches!(stages[i], Stage::Conv { .. }) && matches!(stages.get(i + 1), Some(Stage::Conv { .. }))
+    joins_run(&stages[i]) && stages.get(i + 1).is_some_and(joins_run)
 }
 
 /// Runs `stages` forward: outs[i] = stage_i(outs[i − 1]), outs[−1] = x; rows `r0..r0 + n`.
@@ -555,7 +578,13 @@ fn body_forward(stages: &[Stage], p: &ParamSet, x: &[f32], outs: &mut [Vec<f32>]
         let (done, rest) = outs.split_at_mut(i);
         let input = if i == 0 { x } else { &done[i - 1][r0 * stages[i - 1].output_len()..] };
         let run = conv_run_len(&stages[i..]);
-        if run > 0 {
+        if let Stage::Conv { layer, w, b } = stages[i]
+            && layer.grouped()
+        {
+            let ol = layer.output_len();
+            layer.forward(p.get(w), p.get(b), input, &mut rest[0][r0 * ol..], n, scratch, None);
+            i += 1;
+        } else if run > 0 {
             let keep = saved.get_mut(i..i + run).unwrap_or(&mut []);
             conv_run_forward(&stages[i..i + run], p, input, rest, r0, n, scratch, keep, group);
             i += run;
@@ -586,12 +615,17 @@ fn body_backward(
     let mut dx = dx;
     let mut end = stages.len();
     while end > 0 {
-        let convs = stages[..end].iter().rev().take_while(|s| matches!(s, Stage::Conv { .. })).count();
+        let convs = conv_run_len_back(&stages[..end]);
         let start = end - convs.max(1);
         let input = if start == 0 { x } else { &outs[start - 1][..] };
         let (lower, upper) = douts.split_at_mut(start);
         let d_in: Option<&mut [f32]> = if start == 0 { dx.take() } else { Some(&mut lower[start - 1][..]) };
-        if convs > 0 {
+        if let Stage::Conv { layer, w, b } = stages[start]
+            && layer.grouped()
+        {
+            let (dw, db) = tensor_pair_mut(p, grads, w, b);
+            layer.backward(p.get(w), input, &outs[start], &mut upper[0], dw, db, d_in, n, scratch, None);
+        } else if convs > 0 {
             let cols = saved.get(start..end).unwrap_or(&[]);
             conv_run_backward(&stages[start..end], p, grads, input, &outs[start..end], upper, d_in, n, scratch, cols, group);
         } else {
