@@ -113,8 +113,8 @@ const fn image_indices() -> [[i32; 16]; 4] {
     out
 }
 
-const PLANE: [[i32; 16]; 4] = plane_indices();
-const IMAGE: [[i32; 16]; 4] = image_indices();
+pub(crate) const PLANE: [[i32; 16]; 4] = plane_indices();
+pub(crate) const IMAGE: [[i32; 16]; 4] = image_indices();
 
 /// col [(c, ky, kx), ld] (first 16 columns of each row) = the k4 s2 p1 patches of
 /// `img` [C, 8, 8] at the 4 × 4 small positions. Panics unless [`available`].
