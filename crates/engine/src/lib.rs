@@ -5,8 +5,10 @@
 //! Why a separate engine: burn's CPU backends allocate per operation and run convolutions as
 //! direct loops, which made a training step 2–2.4× slower than PyTorch's. Here every conv runs
 //! as GEMMs — the stride-2 k4 ones between wide images over their parity planes ([`parity`];
-//! for 16 × 16 small images through Winograd's F(2×2, 2×2) transforms, [`winograd`]),
-//! the rest lowered through im2col/col2im ([`conv`]), their products on our own packing-free
+//! for 8 × 8 and 16 × 16 small images through Winograd's F(2×2, 2×2) transforms,
+//! [`winograd`]), the rest lowered through im2col/col2im ([`conv`]; the decoder's first
+//! transposed conv for groups of samples side by side, its patches moved in registers by
+//! [`patches4`]), their products on our own packing-free
 //! kernels ([`taps`]: AVX-512; the `gemm` crate on other CPUs) with the weights
 //! packed once per layer and step — bias and activation are applied while the output is still
 //! in cache, each thread carries its share of the batch sample by sample through a whole stack
