@@ -640,13 +640,18 @@ impl ConvLayer {
         sc: &mut Scratch,
         saved: Option<&[f32]>,
     ) {
-        self.preactivation_gradient(dyo, ys, dbp);
         if let Some(wg) = self.winograd() {
-            // V from the big side (the input, or a transposed conv's output gradient), the
-            // small side's tiles transposed for the weight gradient.
-            let (big, small) = if self.transposed { (&*dyo, xs) } else { (xs, &*dyo) };
+            // V from the big side (the input, or a transposed conv's output gradient, taken
+            // through the ReLU on the way), the small side's tiles transposed for the weight
+            // gradient.
+            if self.transposed {
+                wg.gradient_tiles(dyo, ys, self.relu, dbp, &mut sc.phases, &mut sc.col);
+            } else {
+                self.preactivation_gradient(dyo, ys, dbp);
+                wg.big_tiles_of_image(xs, &mut sc.phases, &mut sc.col);
+            }
+            let small = if self.transposed { xs } else { &*dyo };
             let half = wg.small_tiles_len();
-            wg.big_tiles_of_image(big, &mut sc.phases, &mut sc.col);
             let (lt, buf) = sc.dcol.split_at_mut(half);
             wg.small_tiles_transposed(small, buf, lt);
             wg.add_weight_gradient(&sc.col, &sc.dcol[..half], dwp);
@@ -662,6 +667,7 @@ impl ConvLayer {
             }
             return;
         }
+        self.preactivation_gradient(dyo, ys, dbp);
         if let Some(sh) = self.parity() {
             let products = Products::detect();
             let (big, small) = if self.transposed { (&*dyo, xs) } else { (xs, &*dyo) };

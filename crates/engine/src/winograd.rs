@@ -217,27 +217,66 @@ impl Winograd {
     /// otherwise [`ParityShape::split_planes`] into `planes`, then [`Winograd::big_tiles`].
     #[inline(always)]
     pub fn big_tiles_of_image(&self, big: &[f32], planes: &mut [f32], v: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if self.four_wide() {
-            let (big, v) = (&big[..self.sh.big_channels * 256], &mut v[..self.big_tiles_len()]);
-            // SAFETY: AVX-512F is there (four_wide); the slices hold B images of 16 × 16 and
-            // the nine entries.
-            unsafe { fast::image_tiles4(self.sh.big_channels, big.as_ptr(), v.as_mut_ptr(), self.stride(self.k())) };
+        if !self.fast_image_tiles(big, None, planes, v) {
+            self.sh.split_planes(big, planes);
+            self.big_tiles(planes, v);
+        }
+    }
+
+    /// [`Winograd::big_tiles_of_image`] of a transposed conv's output gradient `dy`, taken
+    /// through the layer's ReLU first (read off its output `y`, where `relu`), and each
+    /// channel's sum of it added to `db` (the bias gradient). Where the transforms are fast
+    /// that is one pass over the gradient, not two, and `dy` is left as it was; otherwise
+    /// `dy` is masked in place first.
+    #[inline(always)]
+    pub fn gradient_tiles(&self, dy: &mut [f32], y: &[f32], relu: bool, db: &mut [f32], planes: &mut [f32], v: &mut [f32]) {
+        let db = &mut db[..self.sh.big_channels];
+        if self.fast_image_tiles(dy, Some((y, relu, &mut *db)), planes, v) {
             return;
         }
+        let image = 4 * self.sh.h * self.sh.w;
+        let (dy, y) = (&mut dy[..db.len() * image], &y[..db.len() * image]);
+        if relu {
+            dy.iter_mut().zip(y).for_each(|(d, &v)| *d = if v > 0.0 { *d } else { 0.0 });
+        }
+        for (row, acc) in dy.chunks(image).zip(db.iter_mut()) {
+            *acc += crate::conv::fast_sum(row);
+        }
+        self.big_tiles_of_image(dy, planes, v);
+    }
+
+    /// The AVX-512 tiles of the images in `big` where this shape has them (false: not done),
+    /// the images first gated by `gate` (output, ReLU, bias-gradient sums) if given.
+    #[inline(always)]
+    fn fast_image_tiles(&self, big: &[f32], gate: Option<(&[f32], bool, &mut [f32])>, planes: &mut [f32], v: &mut [f32]) -> bool {
         #[cfg(target_arch = "x86_64")]
-        if self.eight_wide() {
-            let plane = (self.sh.h + 1) * (self.sh.w + 1);
+        {
             let (bn, image) = (self.sh.big_channels, 4 * self.sh.h * self.sh.w);
-            let (big, local, v) = (&big[..bn * image], &mut planes[..4 * plane], &mut v[..self.big_tiles_len()]);
-            // SAFETY: AVX-512F is there (eight_wide); the slices above hold every element
-            // the kernels touch (images of 2h rows of 32, four planes of h + 1 rows of 17,
-            // 9 · 4B · T tiles).
-            unsafe { fast::image_tiles8(bn, self.th(), big.as_ptr(), local.as_mut_ptr(), v.as_mut_ptr(), self.stride(self.k())) };
-            return;
+            let big = &big[..bn * image];
+            let v = &mut v[..self.big_tiles_len()];
+            // The gate as raw parts: the output (null: no ReLU) and the sums.
+            let (y, sums) = match gate {
+                Some((y, relu, sums)) => (if relu { y[..bn * image].as_ptr() } else { std::ptr::null() }, Some(&mut sums[..bn])),
+                None => (std::ptr::null(), None),
+            };
+            if self.four_wide() {
+                // SAFETY: AVX-512F is there (four_wide); the slices hold B images of 16 × 16
+                // (and as many outputs when y is not null) and the nine entries.
+                unsafe { fast::image_tiles4(bn, big.as_ptr(), y, sums, v.as_mut_ptr(), self.stride(self.k())) };
+                return true;
+            }
+            if self.eight_wide() {
+                let local = &mut planes[..4 * (self.sh.h + 1) * (self.sh.w + 1)];
+                // SAFETY: AVX-512F is there (eight_wide); the slices above hold every element
+                // the kernels touch (images of 2h rows of 32, and outputs as many when y is not
+                // null; four planes of h + 1 rows of 17; 9 · 4B · T tiles).
+                unsafe { fast::image_tiles8(bn, self.th(), big.as_ptr(), y, sums, local.as_mut_ptr(), v.as_mut_ptr(), self.stride(self.k())) };
+                return true;
+            }
         }
-        self.sh.split_planes(big, planes);
-        self.big_tiles(planes, v);
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (big, gate, planes, v);
+        false
     }
 
     /// The adjoint of [`Winograd::big_tiles_of_image`], then act(· + bias) as
@@ -604,12 +643,20 @@ mod fast {
     /// V [9, 4B, T] straight from the images [B, 4·th, 16·2]: each channel's four parity
     /// planes split into `local` (4 planes of (2·th + 1) × 17), then transformed from there.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn image_tiles8(bn: usize, th: usize, big: *const f32, local: *mut f32, v: *mut f32, kt: usize) {
+    /// `y`, if not null: the layer's outputs, whose zeros gate the images (a ReLU's
+    /// gradient); `sums`: each gated image's sum added there.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn image_tiles8(bn: usize, th: usize, big: *const f32, y: *const f32, mut sums: Option<&mut [f32]>, local: *mut f32, v: *mut f32, kt: usize) {
         let (t, h) = (8 * th, 2 * th);
         let (plane, image) = ((h + 1) * R, 4 * h * 16);
         for b in 0..bn {
             unsafe {
-                split_channel8(h, big.add(b * image), local);
+                let gate = if y.is_null() { y } else { y.add(b * image) };
+                let sum = split_channel8(h, big.add(b * image), gate, local);
+                if let Some(s) = sums.as_deref_mut() {
+                    s[b] += sum;
+                }
                 for q in 0..4 {
                     plane_tiles8(th, local.add(q * plane), v.add((4 * b + q) * t), kt);
                 }
@@ -623,11 +670,12 @@ mod fast {
     /// from column 1, its even ones to plane (py, 1) from column 0.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn split_channel8(h: usize, img: *const f32, four: *mut f32) {
+    unsafe fn split_channel8(h: usize, img: *const f32, gate: *const f32, four: *mut f32) -> f32 {
         let plane = (h + 1) * R;
         unsafe {
             let (even, odd) = (index(&EVEN), index(&ODD));
             let zero = _mm512_setzero_ps();
+            let mut acc = zero;
             // The padding rows: row 0 of planes (0, ·), row h of planes (1, ·); their 17th
             // elements are the next rows' first, written below or by the padding columns.
             for (q, row) in [(0, 0), (1, 0), (2, h), (3, h)] {
@@ -637,7 +685,13 @@ mod fast {
             }
             for y in 0..2 * h {
                 let (i, py) = ((y + 1) / 2, (y + 1) % 2);
-                let (lo, hi) = (_mm512_loadu_ps(img.add(y * 32)), _mm512_loadu_ps(img.add(y * 32 + 16)));
+                let (mut lo, mut hi) = (_mm512_loadu_ps(img.add(y * 32)), _mm512_loadu_ps(img.add(y * 32 + 16)));
+                if !gate.is_null() {
+                    let (glo, ghi) = (_mm512_loadu_ps(gate.add(y * 32)), _mm512_loadu_ps(gate.add(y * 32 + 16)));
+                    lo = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(glo, zero), lo);
+                    hi = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(ghi, zero), hi);
+                }
+                acc = _mm512_add_ps(acc, _mm512_add_ps(lo, hi));
                 let odd_row = four.add(2 * py * plane + i * R);
                 let even_row = four.add((2 * py + 1) * plane + i * R);
                 *odd_row = 0.0;
@@ -645,6 +699,7 @@ mod fast {
                 _mm512_storeu_ps(even_row, _mm512_permutex2var_ps(lo, even, hi));
                 *even_row.add(16) = 0.0;
             }
+            _mm512_reduce_add_ps(acc)
         }
     }
 
@@ -975,17 +1030,27 @@ mod fast {
     }
     const PUTS: [[([i32; 16], u16); 6]; 4] = column_puts();
 
-    /// V [9, 4B, 16] (entries `kt` apart) straight from the images [B, 16, 16].
+    /// V [9, 4B, 16] (entries `kt` apart) straight from the images [B, 16, 16]; `gate` and
+    /// `sums` as in [`image_tiles8`].
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn image_tiles4(bn: usize, big: *const f32, v: *mut f32, kt: usize) {
+    pub(super) unsafe fn image_tiles4(bn: usize, big: *const f32, gate: *const f32, mut sums: Option<&mut [f32]>, v: *mut f32, kt: usize) {
         unsafe {
             let zero = _mm512_setzero_ps();
             let upper: __mmask16 = 0xFF00;
             for b in 0..bn {
                 let img = big.add(b * 256);
                 let mut rows = [zero; 16];
+                let mut acc = zero;
                 for (y, r) in rows.iter_mut().enumerate() {
                     *r = _mm512_loadu_ps(img.add(y * 16));
+                    if !gate.is_null() {
+                        let g = _mm512_loadu_ps(gate.add(b * 256 + y * 16));
+                        *r = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(g, zero), *r);
+                    }
+                    acc = _mm512_add_ps(acc, *r);
+                }
+                if let Some(s) = sums.as_deref_mut() {
+                    s[b] += _mm512_reduce_add_ps(acc);
                 }
                 let row = |y: isize| if (0..16).contains(&y) { rows[y as usize] } else { zero };
                 for q in 0..4 {
@@ -1224,6 +1289,17 @@ mod tests {
             // (Bits, so the untouched NaN between the nine matrices compare equal too.)
             let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&v_direct), bits(&v), "{}", what("tiles of the image"));
+            // A transposed conv's output gradient through its ReLU: the tiles of the gated
+            // image, and its per-channel sums added to the bias gradient.
+            let out = values(bc * 4 * h * w, 0.53);
+            let gated: Vec<f32> = big.iter().zip(&out).map(|(&d, &y)| if y > 0.0 { d } else { 0.0 }).collect();
+            let mut want_v = vec![f32::NAN; wg.big_tiles_len()];
+            wg.big_tiles_of_image(&gated, &mut work, &mut want_v);
+            let want_sums: Vec<f32> = gated.chunks(4 * h * w).map(|c| 0.25 + c.iter().sum::<f32>()).collect();
+            let (mut dy, mut sums, mut got_v) = (big.clone(), vec![0.25; bc], vec![f32::NAN; wg.big_tiles_len()]);
+            wg.gradient_tiles(&mut dy, &out, true, &mut sums, &mut work, &mut got_v);
+            assert_eq!(bits(&got_v), bits(&want_v), "{}", what("tiles of the gated gradient"));
+            close(&sums, &want_sums, &what("bias gradient"));
             let mut m = vec![f32::NAN; wg.small_tiles_len()];
             wg.forward(&packed, &v, &mut m);
             let mut got = vec![f32::NAN; sc * h * w];
