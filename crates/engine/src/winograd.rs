@@ -159,8 +159,9 @@ impl Winograd {
     }
 
     /// U_e[s, c] = (G g Gᵀ)[i, j] for e = (i, j), g the 2 × 2 kernel of output channel s on
-    /// plane c = (b, py, px): g[a, a'] = W[s, b, 2a + py, 2a' + px] (W is [S, B, 4, 4]).
-    #[inline(always)]
+    /// plane c = (b, py, px): g[a, a'] = W[s, b, 2a + py, 2a' + px] (W is [S, B, 4, 4]); the
+    /// definition [`Winograd::transform_all`] is tested against.
+    #[cfg(test)]
     fn transformed(&self, w: &[f32], e: usize, s: usize, c: usize) -> f32 {
         let (b, py, px) = (c / 4, (c % 4) / 2, c % 2);
         let kernel = &w[(s * self.sh.big_channels + b) * 16..][..16];
@@ -174,19 +175,67 @@ impl Winograd {
         acc
     }
 
+    /// All of U [9, S, 4B] into `u`: [`Winograd::transformed`]'s sums (the same operations
+    /// in the same order), each kernel read once for its nine entries.
+    fn transform_all(&self, w: &[f32], u: &mut [f32]) {
+        let (sn, k) = (self.s(), self.k());
+        let u = &mut u[..9 * sn * k];
+        for s in 0..sn {
+            for c in 0..k {
+                let (b, py, px) = (c / 4, (c % 4) / 2, c % 2);
+                let kernel = &w[(s * self.sh.big_channels + b) * 16..][..16];
+                let g = [[kernel[py * 4 + px], kernel[py * 4 + 2 + px]], [kernel[(2 + py) * 4 + px], kernel[(2 + py) * 4 + 2 + px]]];
+                for e in 0..9 {
+                    let (gi, gj) = (G[e / 3], G[e % 3]);
+                    let mut acc = 0.0;
+                    for a in 0..2 {
+                        for a2 in 0..2 {
+                            acc += gi[a] * gj[a2] * g[a][a2];
+                        }
+                    }
+                    u[(e * sn + s) * k + c] = acc;
+                }
+            }
+        }
+    }
+
+    /// Runs `f` on U [9, S, 4B] of `w` ([`Winograd::transform_all`]), in a per-thread buffer
+    /// that grows once to the largest layer and is then reused (packing runs every step).
+    fn with_transformed<R>(&self, w: &[f32], f: impl FnOnce(&[f32]) -> R) -> R {
+        thread_local! {
+            static U: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        U.with_borrow_mut(|u| {
+            let len = 9 * self.s() * self.k();
+            if u.len() < len {
+                u.resize(len, 0.0);
+            }
+            self.transform_all(w, u);
+            f(&u[..len])
+        })
+    }
+
     /// W [S, B, 4, 4] as the nine left operands U_e [S, 4B] of [`Winograd::forward`].
     pub fn pack_forward(&self, w: &[f32], out: &mut [f32]) {
-        let len = taps::packed_len(self.s(), self.k());
-        for e in 0..9 {
-            taps::pack(self.s(), self.k(), &mut out[e * len..(e + 1) * len], |s, c| self.transformed(w, e, s, c));
-        }
+        let (sn, k) = (self.s(), self.k());
+        let len = taps::packed_len(sn, k);
+        self.with_transformed(w, |u| {
+            for e in 0..9 {
+                let ue = &u[e * sn * k..][..sn * k];
+                taps::pack(sn, k, &mut out[e * len..(e + 1) * len], |s, c| ue[s * k + c]);
+            }
+        });
     }
     /// W [S, B, 4, 4] as the nine left operands U_eᵀ [4B, S] of [`Winograd::adjoint`].
     pub fn pack_adjoint(&self, w: &[f32], out: &mut [f32]) {
-        let len = taps::packed_len(self.k(), self.s());
-        for e in 0..9 {
-            taps::pack(self.k(), self.s(), &mut out[e * len..(e + 1) * len], |c, s| self.transformed(w, e, s, c));
-        }
+        let (sn, k) = (self.s(), self.k());
+        let len = taps::packed_len(k, sn);
+        self.with_transformed(w, |u| {
+            for e in 0..9 {
+                let ue = &u[e * sn * k..][..sn * k];
+                taps::pack(k, sn, &mut out[e * len..(e + 1) * len], |c, s| ue[s * k + c]);
+            }
+        });
     }
     /// dw [S, B, 4, 4] += Gᵀ dU G for a partial dUᵀ [9, 4B, S] of
     /// [`Winograd::add_weight_gradient`].
@@ -1346,6 +1395,23 @@ mod tests {
             let mut got = vec![0.5; sh.weight_len()];
             wg.add_gradient_to(&dut, &mut got);
             close(&got, &want, &what("weight gradient"));
+        }
+    }
+
+    /// All nine transformed kernels at once are the entry-by-entry definition, bit for bit.
+    #[test]
+    fn transforming_all_entries_at_once_equals_the_definition() {
+        let sh = ParityShape { big_channels: 3, small_channels: 5, h: 4, w: 4 };
+        let Some(wg) = Winograd::any(sh) else { return };
+        let w = values(sh.weight_len(), 0.29);
+        let mut u = vec![f32::NAN; 9 * 5 * 12];
+        wg.transform_all(&w, &mut u);
+        for e in 0..9 {
+            for s in 0..5 {
+                for c in 0..12 {
+                    assert_eq!(u[(e * 5 + s) * 12 + c].to_bits(), wg.transformed(&w, e, s, c).to_bits(), "U[{e}, {s}, {c}]");
+                }
+            }
         }
     }
 
