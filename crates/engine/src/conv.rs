@@ -1067,4 +1067,76 @@ mod tests {
             assert!((lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0));
         }
     }
+
+    /// im2col / col2im into and out of a wider matrix (the grouped layers' side-by-side
+    /// samples) are the unstrided ones, row by row.
+    #[test]
+    fn strided_patches_are_the_unstrided_ones_row_by_row() {
+        for g in [Geometry::new(3, 8, 8, 4, 4, 2, 1), Geometry::new(2, 6, 10, 4, 4, 2, 1)] {
+            let (k, p, ld) = (g.k(), g.p(), g.p() * 3 + 5);
+            let img: Vec<f32> = (0..g.channels * g.h * g.w).map(|i| (i as f32 * 0.37).sin()).collect();
+            let mut phases = vec![0.0; g.phase_len()];
+            let mut want = vec![f32::NAN; k * p];
+            g.im2col_via_phases(&img, &mut want, &mut phases);
+            let mut got = vec![f32::NAN; k * ld];
+            g.im2col_via_phases_strided(&img, &mut got[p..], ld, &mut phases);
+            for r in 0..k {
+                assert_eq!(&got[p + r * ld..][..p], &want[r * p..][..p], "{g:?} im2col row {r}");
+            }
+            let back_want = {
+                let mut v = vec![0.5; img.len()];
+                g.col2im_add_via_phases(&want, &mut v, &mut phases);
+                v
+            };
+            let mut back = vec![0.5; img.len()];
+            g.col2im_add_via_phases_strided(&got[p..], ld, &mut back, &mut phases);
+            assert_eq!(back, back_want, "{g:?} col2im");
+        }
+    }
+
+    /// A grouped layer's batch passes (groups of samples side by side, patches in registers
+    /// where the CPU has them) against the same layer sample by sample through the lowering:
+    /// outputs, weight, bias and input gradients, on a batch that leaves a partial group.
+    #[test]
+    fn grouped_passes_equal_the_sample_by_sample_lowering() {
+        let layer = ConvLayer { geom: Geometry::new(6, 8, 8, 4, 4, 2, 1), small_channels: 5, transposed: true, relu: true };
+        assert!(layer.grouped() && layer.parity().is_none());
+        let (il, ol, n) = (layer.input_len(), layer.output_len(), GROUP + 3);
+        let w: Vec<f32> = (0..layer.weight_len()).map(|i| (i as f32 * 0.41).sin() * 0.3).collect();
+        let b: Vec<f32> = (0..layer.bias_len()).map(|i| (i as f32 * 0.7).cos() * 0.1).collect();
+        let x: Vec<f32> = (0..n * il).map(|i| (i as f32 * 0.13).sin()).collect();
+        let dy0: Vec<f32> = (0..n * ol).map(|i| (i as f32 * 0.29).cos()).collect();
+        let mut sc = Scratch::default();
+        sc.reserve(layer.scratch_len(), layer.partial_len(), layer.bias_len(), layer.scratch_phase_len(), layer.wperm_len());
+        let mut scratch = vec![sc];
+
+        let mut y = vec![f32::NAN; n * ol];
+        layer.forward(&w, &b, &x, &mut y, n, &mut scratch, None);
+        let (mut dy, mut dx) = (dy0.clone(), vec![f32::NAN; n * il]);
+        let (mut dw, mut db) = (vec![f32::NAN; layer.weight_len()], vec![f32::NAN; layer.bias_len()]);
+        layer.backward(&w, &x, &y, &mut dy, &mut dw, &mut db, Some(&mut dx), n, &mut scratch, None);
+
+        let sc = &mut scratch[0];
+        let (mut fw, mut bw) = (vec![0.0; layer.wperm_len()], vec![0.0; layer.wperm_len()]);
+        layer.prepare_forward(&w, &mut fw);
+        layer.prepare_backward(&w, &mut bw);
+        let (mut want_dw, mut want_db) = (vec![0.0; layer.weight_len()], vec![0.0; layer.bias_len()]);
+        let close = |a: &[f32], b: &[f32], what: &str| {
+            let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            for (i, (p, q)) in a.iter().zip(b).enumerate() {
+                assert!((p - q).abs() <= 1e-5 * scale, "{what}[{i}]: {p} vs {q}");
+            }
+        };
+        for s in 0..n {
+            let mut yo = vec![f32::NAN; ol];
+            layer.forward_one(&w, &fw, &b, &x[s * il..][..il], &mut yo, sc, None);
+            close(&y[s * ol..][..ol], &yo, &format!("output of sample {s}"));
+            let (mut dyo, mut dxs) = (dy0[s * ol..][..ol].to_vec(), vec![f32::NAN; il]);
+            layer.backward_one(&w, &bw, &x[s * il..][..il], &yo, &mut dyo, &mut want_dw, &mut want_db, Some(&mut dxs), sc, None);
+            close(&dx[s * il..][..il], &dxs, &format!("input gradient of sample {s}"));
+        }
+        close(&dw, &want_dw, "weight gradient");
+        close(&db, &want_db, "bias gradient");
+    }
+
 }
