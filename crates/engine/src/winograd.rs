@@ -691,7 +691,6 @@ mod fast {
 
     /// V [9, 4B, T] straight from the images [B, 4·th, 16·2]: each channel's four parity
     /// planes split into `local` (4 planes of (2·th + 1) × 17), then transformed from there.
-    #[target_feature(enable = "avx512f")]
     /// `y`, if not null: the layer's outputs, whose zeros gate the images (a ReLU's
     /// gradient); `sums`: each gated image's sum added there.
     #[allow(clippy::too_many_arguments)]
@@ -801,6 +800,7 @@ mod fast {
 
     /// The adjoint of [`image_tiles8`], then act(· + bias): each channel's four planes
     /// formed in `local` from dV [9, 4B, T], then merged into its image [4·th, 32].
+    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn image_of_tiles8(bn: usize, th: usize, dv: *const f32, local: *mut f32, big: *mut f32, bias: Option<&[f32]>, relu: bool, kt: usize) {
         let (t, h) = (8 * th, 2 * th);
