@@ -353,25 +353,6 @@ fn scatter_add(v: &[f32], dst: &mut [f32], s: usize) {
     }
 }
 
-/// out [cols, rows] = m [rows, cols]ᵀ, in 16 × 16 tiles so both sides stay in cache lines.
-#[inline(always)]
-fn transpose(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
-    const T: usize = 16;
-    let (m, out) = (&m[..rows * cols], &mut out[..rows * cols]);
-    for r0 in (0..rows).step_by(T) {
-        let r1 = (r0 + T).min(rows);
-        for c0 in (0..cols).step_by(T) {
-            let c1 = (c0 + T).min(cols);
-            for r in r0..r1 {
-                let src = &m[r * cols + c0..r * cols + c1];
-                for (c, &v) in (c0..c1).zip(src) {
-                    out[c * rows + r] = v;
-                }
-            }
-        }
-    }
-}
-
 /// Σ v, with independent partial sums so the additions vectorize (f32 addition is not
 /// associative, so a plain fold runs one add at a time).
 #[inline(always)]
@@ -727,7 +708,7 @@ impl ConvLayer {
             // its accumulators after a few products each; the crate does as well there.
             Products::Taps if p >= 256 => {
                 let patches_t = &mut buf[..kk * p];
-                transpose(&patches[..kk * p], kk, p, patches_t);
+                crate::transpose::transpose(&patches[..kk * p], kk, p, patches_t);
                 taps::tap_weight_gradient(cs, kk, p, &[0], left, p, patches_t, kk, dw);
             }
             _ => matmul(cs, kk, p, dw, kk, true, View::rows(left, p), View::transposed(patches, p), false),

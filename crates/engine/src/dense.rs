@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use crate::matmul::{PARALLEL_MIN_MACS, View, matmul};
 use crate::taps;
+use crate::transpose::transpose;
 
 /// The activation after a layer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -158,20 +159,6 @@ fn product(m: usize, n: usize, k: usize, a: (&[f32], usize, usize), b: (&[f32], 
         let mt = (m - i0).min(per);
         taps::strided_product(mt, n, k, &a[i0 * ars..], ars, acs, b, ldb, rows, ldc, false);
     });
-}
-
-/// dst [cols, rows] = srcᵀ for src [rows, cols], in tiles that keep both sides in cache.
-fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
-    const TILE: usize = 16;
-    for r0 in (0..rows).step_by(TILE) {
-        for c0 in (0..cols).step_by(TILE) {
-            for r in r0..(r0 + TILE).min(rows) {
-                for c in c0..(c0 + TILE).min(cols) {
-                    dst[c * rows + r] = src[r * cols + c];
-                }
-            }
-        }
-    }
 }
 
 thread_local! {

@@ -32,6 +32,7 @@ pub mod patches4;
 pub mod simd;
 pub mod taps;
 pub mod trainer;
+pub mod transpose;
 pub mod winograd;
 
 pub use adam::Adam;

@@ -955,35 +955,6 @@ mod fast {
         }
     }
 
-    /// For a swap of b × b blocks between rows x and y (b = 8, 4, 2, 1): the lanes of x's
-    /// new row (x's own where lane & b = 0, else y's lane − b) and of y's (x's lane + b, else
-    /// y's own), as two-source permute indices.
-    const fn swap_indices(b: usize) -> [[i32; 16]; 2] {
-        let mut out = [[0; 16]; 2];
-        let mut l = 0;
-        while l < 16 {
-            (out[0][l], out[1][l]) = if l & b == 0 { (l as i32, (l + b) as i32) } else { ((16 + l - b) as i32, (16 + l) as i32) };
-            l += 1;
-        }
-        out
-    }
-    const SWAPS: [[[i32; 16]; 2]; 4] = [swap_indices(8), swap_indices(4), swap_indices(2), swap_indices(1)];
-
-    /// 16 rows of 16 transposed in registers: four rounds of swapping the off-diagonal
-    /// b × b blocks, b = 8, 4, 2, 1.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn transpose16(rows: &mut [__m512; 16]) {
-        for (round, b) in [8usize, 4, 2, 1].into_iter().enumerate() {
-            let (low, high) = unsafe { (index(&SWAPS[round][0]), index(&SWAPS[round][1])) };
-            for i in (0..16).filter(|i| i & b == 0) {
-                let (x, y) = (rows[i], rows[i + b]);
-                rows[i] = _mm512_permutex2var_ps(x, low, y);
-                rows[i + b] = _mm512_permutex2var_ps(x, high, y);
-            }
-        }
-    }
-
     /// Lᵀ [9, T, S] from small [S, 2·th, 16] (S a multiple of 16): the image transposed into
     /// `buf` as [2·th · 17, S] (the layout of
     /// [`crate::parity::ParityShape::small_transposed`], its 17th column left unwritten since
@@ -999,7 +970,7 @@ mod fast {
                     for (k, r) in rows.iter_mut().enumerate() {
                         *r = _mm512_loadu_ps(small.add(((s0 + k) * h + i) * 16));
                     }
-                    transpose16(&mut rows);
+                    crate::transpose::transpose16(&mut rows);
                     for (j, row) in rows.iter().enumerate() {
                         _mm512_storeu_ps(buf.add((i * R + j) * sn + s0), *row);
                     }
@@ -1243,7 +1214,7 @@ mod fast {
                     }
                 }
                 for (e, b) in block.iter_mut().enumerate() {
-                    transpose16(b);
+                    crate::transpose::transpose16(b);
                     for (t, row) in b.iter().enumerate() {
                         _mm512_storeu_ps(lt.add(e * st + t * sn + s0), *row);
                     }
