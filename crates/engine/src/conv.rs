@@ -590,6 +590,12 @@ impl ConvLayer {
             g.im2col_via_phases(xs, col, &mut sc.phases);
             Self::lowered_product(products, cs, kk, p, wperm, View::rows(w, kk), col, yo);
         }
+        self.add_bias_and_activation(yo, b);
+    }
+
+    /// One sample's output [C, plane] = act(· + bias), channel by channel.
+    #[inline(always)]
+    fn add_bias_and_activation(&self, yo: &mut [f32], b: &[f32]) {
         let plane = yo.len() / b.len();
         for (row, &bias) in yo.chunks_mut(plane).zip(b) {
             if self.relu {
@@ -625,11 +631,9 @@ impl ConvLayer {
             // V from the big side (the input, or a transposed conv's output gradient, taken
             // through the ReLU on the way), the small side's tiles transposed for the weight
             // gradient.
-            if self.transposed {
-                wg.gradient_tiles(dyo, ys, self.relu, dbp, &mut sc.phases, &mut sc.col);
-            } else {
+            if !(self.transposed && wg.gated_tiles(dyo, ys, self.relu, dbp, &mut sc.phases, &mut sc.col)) {
                 self.preactivation_gradient(dyo, ys, dbp);
-                wg.big_tiles_of_image(xs, &mut sc.phases, &mut sc.col);
+                wg.big_tiles_of_image(if self.transposed { dyo } else { xs }, &mut sc.phases, &mut sc.col);
             }
             let small = if self.transposed { xs } else { &*dyo };
             let half = wg.small_tiles_len();
@@ -747,7 +751,6 @@ impl ConvLayer {
         let (col, xg) = (&mut col[..kk * np], &mut xg[..cs * np]);
         self.gather_group(xs, xg);
         Self::lowered_product(Products::detect(), kk, cs, np, wperm, View::transposed(w, kk), xg, col);
-        let plane = self.output_len() / b.len();
         let fast = self.patches4();
         for (s, yo) in ys.chunks_exact_mut(self.output_len()).enumerate() {
             if fast {
@@ -756,13 +759,7 @@ impl ConvLayer {
             }
             yo.fill(0.0);
             g.col2im_add_via_phases_strided(&col[s * p..], np, yo, &mut sc.phases);
-            for (row, &bias) in yo.chunks_mut(plane).zip(b) {
-                if self.relu {
-                    row.iter_mut().for_each(|v| *v = (*v + bias).max(0.0));
-                } else {
-                    row.iter_mut().for_each(|v| *v += bias);
-                }
-            }
+            self.add_bias_and_activation(yo, b);
         }
     }
 
@@ -777,9 +774,10 @@ impl ConvLayer {
         let np = cnt * p;
         let products = Products::detect();
         let dcol = &mut sc.dcol[..kk * np];
+        let fast = self.patches4();
         for (s, (dyo, yo)) in dys.chunks_exact_mut(ol).zip(ys.chunks_exact(ol)).enumerate() {
             self.preactivation_gradient(dyo, yo, dbp);
-            if self.patches4() {
+            if fast {
                 crate::patches4::im2col(dyo, g.channels, &mut dcol[s * p..], np);
             } else {
                 g.im2col_via_phases_strided(dyo, &mut dcol[s * p..], np, &mut sc.phases);

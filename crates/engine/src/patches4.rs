@@ -141,11 +141,19 @@ pub fn col2im(col: &[f32], ld: usize, channels: usize, img: &mut [f32], bias: Op
     }
 }
 
+/// A permute index table as a vector.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn index(t: &[i32; 16]) -> __m512i {
+    // SAFETY: the table is 16 lanes.
+    unsafe { _mm512_loadu_si512(t.as_ptr() as *const _) }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn im2col_avx512(img: *const f32, channels: usize, col: *mut f32, ld: usize) {
     unsafe {
-        let index = |t: &[i32; 16]| _mm512_loadu_si512(t.as_ptr() as *const _);
         let low_half_high: __mmask16 = 0xFF00;
         for c in 0..channels {
             let src = img.add(c * 64);
@@ -170,7 +178,6 @@ unsafe fn im2col_avx512(img: *const f32, channels: usize, col: *mut f32, ld: usi
 #[target_feature(enable = "avx512f")]
 unsafe fn col2im_avx512(col: *const f32, ld: usize, channels: usize, img: *mut f32, bias: Option<&[f32]>, relu: bool) {
     unsafe {
-        let index = |t: &[i32; 16]| _mm512_loadu_si512(t.as_ptr() as *const _);
         let low_half_high: __mmask16 = 0xFF00;
         let zero = _mm512_setzero_ps();
         for c in 0..channels {

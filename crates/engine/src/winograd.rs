@@ -272,26 +272,14 @@ impl Winograd {
         }
     }
 
-    /// [`Winograd::big_tiles_of_image`] of a transposed conv's output gradient `dy`, taken
-    /// through the layer's ReLU first (read off its output `y`, where `relu`), and each
-    /// channel's sum of it added to `db` (the bias gradient). Where the transforms are fast
-    /// that is one pass over the gradient, not two, and `dy` is left as it was; otherwise
-    /// `dy` is masked in place first.
+    /// Where this shape's transforms are fast (true; false: nothing done, the caller gates
+    /// `dy` itself and takes [`Winograd::big_tiles_of_image`]): the tiles of a transposed
+    /// conv's output gradient `dy` taken through the layer's ReLU (read off its output `y`,
+    /// where `relu`), each channel's sum of it added to `db` (the bias gradient), in one pass
+    /// over the gradient instead of two; `dy` is left as it was.
     #[inline(always)]
-    pub fn gradient_tiles(&self, dy: &mut [f32], y: &[f32], relu: bool, db: &mut [f32], planes: &mut [f32], v: &mut [f32]) {
-        let db = &mut db[..self.sh.big_channels];
-        if self.fast_image_tiles(dy, Some((y, relu, &mut *db)), planes, v) {
-            return;
-        }
-        let image = 4 * self.sh.h * self.sh.w;
-        let (dy, y) = (&mut dy[..db.len() * image], &y[..db.len() * image]);
-        if relu {
-            dy.iter_mut().zip(y).for_each(|(d, &v)| *d = if v > 0.0 { *d } else { 0.0 });
-        }
-        for (row, acc) in dy.chunks(image).zip(db.iter_mut()) {
-            *acc += crate::conv::fast_sum(row);
-        }
-        self.big_tiles_of_image(dy, planes, v);
+    pub fn gated_tiles(&self, dy: &[f32], y: &[f32], relu: bool, db: &mut [f32], planes: &mut [f32], v: &mut [f32]) -> bool {
+        self.fast_image_tiles(dy, Some((y, relu, &mut db[..self.sh.big_channels])), planes, v)
     }
 
     /// The AVX-512 tiles of the images in `big` where this shape has them (false: not done),
@@ -1316,10 +1304,13 @@ mod tests {
             let mut want_v = vec![f32::NAN; wg.big_tiles_len()];
             wg.big_tiles_of_image(&gated, &mut work, &mut want_v);
             let want_sums: Vec<f32> = gated.chunks(4 * h * w).map(|c| 0.25 + c.iter().sum::<f32>()).collect();
-            let (mut dy, mut sums, mut got_v) = (big.clone(), vec![0.25; bc], vec![f32::NAN; wg.big_tiles_len()]);
-            wg.gradient_tiles(&mut dy, &out, true, &mut sums, &mut work, &mut got_v);
-            assert_eq!(bits(&got_v), bits(&want_v), "{}", what("tiles of the gated gradient"));
-            close(&sums, &want_sums, &what("bias gradient"));
+            let (mut sums, mut got_v) = (vec![0.25; bc], vec![f32::NAN; wg.big_tiles_len()]);
+            let done = wg.gated_tiles(&big, &out, true, &mut sums, &mut work, &mut got_v);
+            assert_eq!(done, wg.fast_transforms(), "{}", what("gated tiles where the transforms are fast"));
+            if done {
+                assert_eq!(bits(&got_v), bits(&want_v), "{}", what("tiles of the gated gradient"));
+                close(&sums, &want_sums, &what("bias gradient"));
+            }
             let mut m = vec![f32::NAN; wg.small_tiles_len()];
             wg.forward(&packed, &v, &mut m);
             let mut got = vec![f32::NAN; sc * h * w];
