@@ -131,6 +131,11 @@ fn bench_train(batch_size: usize, steps: usize, device_name: &str, configs: &str
     println!("device: {device_name}, batch {batch_size}, {steps} timed steps after 2 warm-up steps (data included)");
     for (encoder, objective) in parse_configs(configs)? {
         let config = bench_config(encoder.clone(), objective.clone(), batch_size, device_name);
+        if let Backend::Burn(device) = &backend {
+            // The previous configuration's pages go back, so what the pool holds after this
+            // one's steps is this configuration's own need.
+            device.clone().inner().memory_cleanup();
+        }
         let mut state = State::new(&config, &backend)?;
         let mut times = Vec::with_capacity(steps);
         for i in 0..steps + 2 {
@@ -155,6 +160,18 @@ fn bench_train(batch_size: usize, steps: usize, device_name: &str, configs: &str
             median(times),
             min
         );
+        if let Backend::Burn(device) = &backend
+            && let Some(usage) = device.clone().inner().memory_pool_usage()
+        {
+            // The device allocator's own account (cubecl's pools): what one run of this
+            // configuration holds on the GPU, before the driver's per-process context.
+            let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+            println!(
+                "        device memory: {:.0} MiB reserved by the pools, {:.0} MiB in use after the steps",
+                mib(usage.bytes_reserved),
+                mib(usage.bytes_in_use)
+            );
+        }
     }
     Ok(())
 }
