@@ -186,7 +186,7 @@ EOF
         done
         wait $pid; rc=$?
         wall=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')")
-        echo "--jobs $jobs: exit $rc, $wall s wall, $(python3 -c "print(f'{$runs * 3600 / $wall:.0f}')") runs/hour at $study_steps steps; peak GPU memory of all workers ${peak} MiB"
+        echo "--jobs $jobs: exit $rc, $wall s wall, $(python3 -c "print(f'{$runs * 3600 / $wall:.0f}')") runs/hour at $study_steps steps; peak GPU memory of all workers $(command -v nvidia-smi >/dev/null && echo "${peak} MiB" || echo "unknown (no nvidia-smi)")"
     done
 fi
 
