@@ -13,6 +13,9 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+#[cfg(target_arch = "x86_64")]
+use crate::simd::permute_index;
+
 /// Pixels of the small image, lanes of one vector.
 const P: usize = 16;
 
@@ -141,15 +144,6 @@ pub fn col2im(col: &[f32], ld: usize, channels: usize, img: &mut [f32], bias: Op
     }
 }
 
-/// A permute index table as a vector.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn index(t: &[i32; 16]) -> __m512i {
-    // SAFETY: the table is 16 lanes.
-    unsafe { _mm512_loadu_si512(t.as_ptr() as *const _) }
-}
-
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn im2col_avx512(img: *const f32, channels: usize, col: *mut f32, ld: usize) {
@@ -160,14 +154,14 @@ unsafe fn im2col_avx512(img: *const f32, channels: usize, col: *mut f32, ld: usi
             let z = [_mm512_loadu_ps(src), _mm512_loadu_ps(src.add(16)), _mm512_loadu_ps(src.add(32)), _mm512_loadu_ps(src.add(48))];
             let mut planes = [_mm512_setzero_ps(); 4];
             for (r, plane) in planes.iter_mut().enumerate() {
-                let idx = index(&PLANE[r]);
+                let idx = permute_index(&PLANE[r]);
                 let top = _mm512_permutex2var_ps(z[0], idx, z[1]);
                 let bottom = _mm512_permutex2var_ps(z[2], idx, z[3]);
                 *plane = _mm512_mask_blend_ps(low_half_high, top, bottom);
             }
             for (t, (idx, mask)) in IM2COL.iter().enumerate() {
                 let ((_, ry), (_, rx)) = (split(t / 4), split(t % 4));
-                let row = _mm512_maskz_permutexvar_ps(*mask, index(idx), planes[ry * 2 + rx]);
+                let row = _mm512_maskz_permutexvar_ps(*mask, permute_index(idx), planes[ry * 2 + rx]);
                 _mm512_storeu_ps(col.add((c * 16 + t) * ld), row);
             }
         }
@@ -186,12 +180,12 @@ unsafe fn col2im_avx512(col: *const f32, ld: usize, channels: usize, img: *mut f
                 let ((_, ry), (_, rx)) = (split(t / 4), split(t % 4));
                 let row = _mm512_loadu_ps(col.add((c * 16 + t) * ld));
                 let p = &mut planes[ry * 2 + rx];
-                *p = _mm512_add_ps(*p, _mm512_maskz_permutexvar_ps(*mask, index(idx), row));
+                *p = _mm512_add_ps(*p, _mm512_maskz_permutexvar_ps(*mask, permute_index(idx), row));
             }
             let b = _mm512_set1_ps(bias.map_or(0.0, |v| v[c]));
             let dst = img.add(c * 64);
             for (k, idx) in IMAGE.iter().enumerate() {
-                let idx = index(idx);
+                let idx = permute_index(idx);
                 let even_rows = _mm512_permutex2var_ps(planes[0], idx, planes[1]);
                 let odd_rows = _mm512_permutex2var_ps(planes[2], idx, planes[3]);
                 let mut v = _mm512_add_ps(_mm512_mask_blend_ps(low_half_high, even_rows, odd_rows), b);

@@ -59,3 +59,13 @@ pub fn level() -> Level {
     }
     Level::Baseline
 }
+
+/// A 16-lane permute index table (for `_mm512_permutexvar_ps` / `_mm512_permutex2var_ps`) as
+/// a vector; the AVX-512 transforms of patches4, winograd and transpose share it.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(crate) fn permute_index(lanes: &[i32; 16]) -> std::arch::x86_64::__m512i {
+    // SAFETY: the table is 16 lanes.
+    unsafe { std::arch::x86_64::_mm512_loadu_si512(lanes.as_ptr() as *const _) }
+}

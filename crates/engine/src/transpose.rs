@@ -4,6 +4,9 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+#[cfg(target_arch = "x86_64")]
+use crate::simd::permute_index;
+
 /// out [cols, rows] = m [rows, cols]ᵀ.
 pub fn transpose(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
     let (m, out) = (&m[..rows * cols], &mut out[..rows * cols]);
@@ -77,8 +80,7 @@ const SWAPS: [[[i32; 16]; 2]; 4] = [swap_indices(8), swap_indices(4), swap_indic
 #[inline]
 pub(crate) unsafe fn transpose16(rows: &mut [__m512; 16]) {
     for (round, b) in [8usize, 4, 2, 1].into_iter().enumerate() {
-        // SAFETY: the index tables are 16 lanes each.
-        let (low, high) = unsafe { (_mm512_loadu_si512(SWAPS[round][0].as_ptr() as *const _), _mm512_loadu_si512(SWAPS[round][1].as_ptr() as *const _)) };
+        let (low, high) = (permute_index(&SWAPS[round][0]), permute_index(&SWAPS[round][1]));
         for i in (0..16).filter(|i| i & b == 0) {
             let (x, y) = (rows[i], rows[i + b]);
             rows[i] = _mm512_permutex2var_ps(x, low, y);

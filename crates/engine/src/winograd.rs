@@ -651,6 +651,8 @@ impl Winograd {
 mod fast {
     use std::arch::x86_64::*;
 
+    use crate::simd::permute_index;
+
     /// Plane row length (w + 1) for w = 16.
     const R: usize = 17;
     /// Lanes 0, 2, .., 14 of the first source, then of the second.
@@ -662,12 +664,6 @@ mod fast {
         [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23],
         [8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31],
     ];
-
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn index(lanes: &[i32; 16]) -> __m512i {
-        unsafe { _mm512_loadu_si512(lanes.as_ptr() as *const _) }
-    }
 
     /// V [9, K, T] from K planes of (2·th + 1) × 17 (T = 8·th).
     #[target_feature(enable = "avx512f")]
@@ -709,7 +705,7 @@ mod fast {
     unsafe fn split_channel8(h: usize, img: *const f32, gate: *const f32, four: *mut f32) -> f32 {
         let plane = (h + 1) * R;
         unsafe {
-            let (even, odd) = (index(&EVEN), index(&ODD));
+            let (even, odd) = (permute_index(&EVEN), permute_index(&ODD));
             let zero = _mm512_setzero_ps();
             let mut acc = zero;
             // The padding rows: row 0 of planes (0, ·), row h of planes (1, ·); their 17th
@@ -747,7 +743,7 @@ mod fast {
     #[inline]
     unsafe fn plane_tiles8(th: usize, p: *const f32, v: *mut f32, kt: usize) {
         unsafe {
-            let (even, odd) = (index(&EVEN), index(&ODD));
+            let (even, odd) = (permute_index(&EVEN), permute_index(&ODD));
             for pair in 0..th / 2 {
                 // [half][i]: D and B after the row transform, for the pair's two tile rows.
                 let mut d = [[_mm512_setzero_ps(); 3]; 2];
@@ -810,7 +806,7 @@ mod fast {
     unsafe fn merge_channel8(h: usize, four: *const f32, img: *mut f32, bias: f32, relu: bool) {
         let plane = (h + 1) * R;
         unsafe {
-            let spread = [index(&SPREAD[0]), index(&SPREAD[1])];
+            let spread = [permute_index(&SPREAD[0]), permute_index(&SPREAD[1])];
             let c = _mm512_set1_ps(bias);
             let zero = _mm512_setzero_ps();
             let act = |x: __m512| if relu { _mm512_max_ps(x, zero) } else { x };
@@ -831,7 +827,7 @@ mod fast {
     #[inline]
     unsafe fn tiles_plane8(th: usize, dv: *const f32, kt: usize, p: *mut f32) {
         unsafe {
-            let spread = [index(&SPREAD[0]), index(&SPREAD[1])];
+            let spread = [permute_index(&SPREAD[0]), permute_index(&SPREAD[1])];
             let zero = _mm512_setzero_ps();
             let last: __mmask16 = 1;
             // A row's gradient: columns 0..16 from A's lanes plus B's shifted up one, and
@@ -885,7 +881,7 @@ mod fast {
     pub(super) unsafe fn small_tiles8(sn: usize, th: usize, small: *const f32, l: *mut f32, st: usize) {
         let t = 8 * th;
         unsafe {
-            let (even, odd) = (index(&EVEN), index(&ODD));
+            let (even, odd) = (permute_index(&EVEN), permute_index(&ODD));
             for s in 0..sn {
                 let img = small.add(s * 2 * th * 16);
                 for pair in 0..th / 2 {
@@ -913,7 +909,7 @@ mod fast {
     pub(super) unsafe fn small_of_tiles8(sn: usize, th: usize, m: *const f32, small: *mut f32, bias: Option<&[f32]>, relu: bool, st: usize) {
         let t = 8 * th;
         unsafe {
-            let spread = [index(&SPREAD[0]), index(&SPREAD[1])];
+            let spread = [permute_index(&SPREAD[0]), permute_index(&SPREAD[1])];
             let zero = _mm512_setzero_ps();
             let act = |x: __m512| if relu { _mm512_max_ps(x, zero) } else { x };
             for s in 0..sn {
@@ -1070,7 +1066,7 @@ mod fast {
                         let r = [row(oy), row(4 + oy), row(8 + oy), row(12 + oy)];
                         for (bb, dab) in da.iter_mut().enumerate() {
                             let (idx, mask) = &COLUMNS[2 * bb + px];
-                            let idx = index(idx);
+                            let idx = permute_index(idx);
                             let top = _mm512_maskz_permutex2var_ps(*mask, r[0], idx, r[1]);
                             let bottom = _mm512_maskz_permutex2var_ps(*mask, r[2], idx, r[3]);
                             *dab = _mm512_mask_blend_ps(upper, top, bottom);
@@ -1129,7 +1125,7 @@ mod fast {
                                 if (0..16).contains(&y) {
                                     let (idx, mask) = &puts[o];
                                     let r = &mut rows[y as usize];
-                                    *r = _mm512_add_ps(*r, _mm512_maskz_permutexvar_ps(*mask, index(idx), *x));
+                                    *r = _mm512_add_ps(*r, _mm512_maskz_permutexvar_ps(*mask, permute_index(idx), *x));
                                 }
                             }
                         }
@@ -1157,7 +1153,7 @@ mod fast {
             let z = [_mm512_loadu_ps(img), _mm512_loadu_ps(img.add(16)), _mm512_loadu_ps(img.add(32)), _mm512_loadu_ps(img.add(48))];
             let mut out = [_mm512_setzero_ps(); 4];
             for (r, o) in out.iter_mut().enumerate() {
-                let idx = index(&crate::patches4::PLANE[r]);
+                let idx = permute_index(&crate::patches4::PLANE[r]);
                 let top = _mm512_permutex2var_ps(z[0], idx, z[1]);
                 let bottom = _mm512_permutex2var_ps(z[2], idx, z[3]);
                 *o = _mm512_mask_blend_ps(0xFF00, top, bottom);
@@ -1237,7 +1233,7 @@ mod fast {
                 ];
                 let img = small.add(s * 64);
                 for (k, idx) in crate::patches4::IMAGE.iter().enumerate() {
-                    let idx = index(idx);
+                    let idx = permute_index(idx);
                     let even_rows = _mm512_permutex2var_ps(q[0], idx, q[1]);
                     let odd_rows = _mm512_permutex2var_ps(q[2], idx, q[3]);
                     _mm512_storeu_ps(img.add(k * 16), _mm512_mask_blend_ps(0xFF00, even_rows, odd_rows));
