@@ -12,6 +12,11 @@
 # What must be carried there (nothing is built on that machine; `--prepare` makes them here):
 #   gpu-carry/disentangle    the CLI built with `--features wgpu` (CARGO_TARGET_DIR=target/gpu),
 #                            stripped so that it fits the 64 MiB a call may carry
+#   gpu-carry/disentangle-spirv  (optional, `--prepare --spirv`) the CLI built with
+#                            `--features vulkan` (burn's SPIR-V compiler, CARGO_TARGET_DIR=
+#                            target/gpu-spirv), stripped; checked as the device `spirv` (it runs
+#                            `--device vulkan`). It refuses drivers without
+#                            VK_KHR_workgroup_memory_explicit_layout (README, GPU backends).
 #   gpu-carry/torch_step.py  a copy of ../shared/peers/torch_step.py (../shared does not travel)
 #   .gl/*.deb                the Vulkan loader and GL libraries (libvulkan1, libegl1, libglvnd0, …;
 #                            the device tool's README gives the apt-get download line); unpacked
@@ -20,8 +25,8 @@
 # named in `carry`.
 #
 # Usage:
-#   scripts/gpu-check.sh --prepare            # here: build, strip, copy, download the .debs
-#   scripts/gpu-check.sh [--devices "wgpu vulkan"] [--quick]
+#   scripts/gpu-check.sh --prepare [--spirv]  # here: build, strip, copy, download the .debs
+#   scripts/gpu-check.sh [--devices "wgpu vulkan spirv"] [--quick]
 #                                             # there (or here on lavapipe: --quick, CPU Vulkan)
 # --quick: 1 config for agreement, 3 bench steps, a 2-run study with --jobs 1 and 2, no PyTorch
 # (the CPU-side test of this script, on Mesa's software Vulkan driver).
@@ -29,13 +34,15 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 carry=$root/gpu-carry
-devices="wgpu vulkan"
+devices=""
 quick=0
 prepare=0
+spirv=0
 while [ $# -gt 0 ]; do
     case $1 in
         --prepare) prepare=1 ;;
         --quick) quick=1 ;;
+        --spirv) spirv=1 ;;
         --devices) devices=$2; shift ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
@@ -47,6 +54,10 @@ if [ $prepare = 1 ]; then
     CARGO_TARGET_DIR=target/gpu cargo build --release --locked -p disentangle-cli --features wgpu
     mkdir -p "$carry"
     strip -o "$carry/disentangle" target/gpu/release/disentangle
+    if [ $spirv = 1 ]; then
+        CARGO_TARGET_DIR=target/gpu-spirv cargo build --release --locked -p disentangle-cli --features vulkan
+        strip -o "$carry/disentangle-spirv" target/gpu-spirv/release/disentangle
+    fi
     cp ../shared/peers/torch_step.py "$carry/"
     grep -qx '/gpu-carry/' .git/info/exclude || echo /gpu-carry/ >>.git/info/exclude
     grep -qx '/.gl/' .git/info/exclude || echo /.gl/ >>.git/info/exclude
@@ -64,6 +75,14 @@ fi
 bin=${DISENTANGLE_BIN:-$carry/disentangle}
 [ -x "$bin" ] || bin=$root/target/gpu/release/disentangle
 [ -x "$bin" ] || { echo "no wgpu build: run scripts/gpu-check.sh --prepare first" >&2; exit 1; }
+spirv_bin=${DISENTANGLE_SPIRV_BIN:-$carry/disentangle-spirv}
+if [ -z "$devices" ]; then
+    devices="wgpu vulkan"
+    [ -x "$spirv_bin" ] && devices="$devices spirv"
+fi
+# A device of this script is a binary and a `--device`: `spirv` is the SPIR-V build on Vulkan.
+bin_of() { if [ "$1" = spirv ]; then echo "$spirv_bin"; else echo "$bin"; fi; }
+dev_of() { if [ "$1" = spirv ]; then echo vulkan; else echo "$1"; fi; }
 out=${OUT:-$root/gpu-check-out}
 mkdir -p "$out"
 work=$(mktemp -d)
@@ -103,8 +122,8 @@ train() { # device encoder model noise steps out [extra...]
     local dev=$1 enc=$2 model=$3 noise=$4 steps=$5 dir=$6 gamma=()
     shift 6
     [ "$model" = factor-vae ] && gamma=(--gamma 30)   # `train` refuses --gamma for other models
-    timeout 300 "$bin" train --dataset dsprites --model "$model" "${gamma[@]}" --encoder "$enc" --noise "$noise" \
-        --steps "$steps" --batch-size 64 --seed 3 --log-every 1 --summary-batches 2 --device "$dev" --quiet --out "$dir" "$@"
+    timeout 300 "$(bin_of "$dev")" train --dataset dsprites --model "$model" "${gamma[@]}" --encoder "$enc" --noise "$noise" \
+        --steps "$steps" --batch-size 64 --seed 3 --log-every 1 --summary-batches 2 --device "$(dev_of "$dev")" --quiet --out "$dir" "$@"
 }
 compare() { # a/log.jsonl b/log.jsonl label → prints the largest relative loss gap
     python3 - "$1" "$2" "$3" <<'PY'
@@ -133,7 +152,7 @@ for dev in $devices; do
         compare "$work/$dev-resume/log.jsonl" "$work/cpu-4/log.jsonl" "$dev→cpu resume (4 steps)"
         # Encoding for metrics on the GPU: evaluate the GPU-trained run there.
         printf '[mig]\nnum_train = 2000\n' >"$work/eval.toml"
-        timeout 300 "$bin" evaluate "$work/$dev-resume" --metrics mig --eval-config "$work/eval.toml" --device "$dev" --out "$work/$dev-eval.json" >/dev/null &&
+        timeout 300 "$(bin_of "$dev")" evaluate "$work/$dev-resume" --metrics mig --eval-config "$work/eval.toml" --device "$(dev_of "$dev")" --out "$work/$dev-eval.json" >/dev/null &&
             python3 -c "import json,sys; print('$dev evaluate: mig.discrete =', json.load(open(sys.argv[1]))['mig.discrete'])" "$work/$dev-eval.json" || ok=0
     else
         ok=0
@@ -147,8 +166,8 @@ steps=$([ $quick = 1 ] && echo 3 || echo 30)
 configs=$([ $quick = 1 ] && echo conv/vae || echo conv/vae,conv/factor-vae,split/vae,split/factor-vae)
 for dev in $working; do
     stamp "bench train/encode on $dev"
-    timeout 600 "$bin" bench train --device "$dev" --steps "$steps" --configs "$configs"
-    timeout 300 "$bin" bench encode --device "$dev" --configs conv/vae,split/vae
+    timeout 600 "$(bin_of "$dev")" bench train --device "$(dev_of "$dev")" --steps "$steps" --configs "$configs"
+    timeout 300 "$(bin_of "$dev")" bench encode --device "$(dev_of "$dev")" --configs conv/vae,split/vae
 done
 
 # 3. Several runs sharing one GPU.
@@ -174,7 +193,7 @@ EOF
         stamp "study: $runs runs × $study_steps steps on $first with --jobs $jobs"
         rm -rf "$work/share-$jobs"
         start=$(date +%s.%N)
-        "$bin" study run "$work/share.toml" --dir "$work/share-$jobs" --jobs "$jobs" --device "$first" --quiet &
+        "$(bin_of "$first")" study run "$work/share.toml" --dir "$work/share-$jobs" --jobs "$jobs" --device "$(dev_of "$first")" --quiet &
         pid=$!
         peak=0
         while kill -0 $pid 2>/dev/null; do

@@ -71,6 +71,17 @@ mod gpu {
         // `vulkan` pins the Vulkan API (SPIR-V shaders when built with `--features vulkan`,
         // WGSL otherwise); `wgpu` lets wgpu choose.
         let api = if name == "vulkan" { WgpuBackend::Vulkan } else { WgpuBackend::Auto };
+        // burn's SPIR-V compiler crashes drivers without explicit workgroup layouts
+        // (`spirv_check`); say so instead of dying at the first kernel. On Linux both names
+        // land on Vulkan whenever a Vulkan driver exists.
+        #[cfg(feature = "vulkan")]
+        {
+            let adapters = crate::spirv_check::vulkan_adapters().map_err(|e| TrainError::Device(name.into(), e))?;
+            let default_device = std::env::var("CUBECL_WGPU_DEFAULT_DEVICE").ok();
+            if let Some(reason) = crate::spirv_check::spirv_blocker(&adapters, default_device.as_deref()) {
+                return Err(TrainError::Device(name.into(), reason));
+            }
+        }
         let options = Device::wgpu_options().graphics_api(api);
         let device = options.init().map_err(|e| {
             TrainError::Device(
