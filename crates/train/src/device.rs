@@ -72,8 +72,9 @@ mod gpu {
         // WGSL otherwise); `wgpu` lets wgpu choose.
         let api = if name == "vulkan" { WgpuBackend::Vulkan } else { WgpuBackend::Auto };
         // burn's SPIR-V compiler crashes drivers without explicit workgroup layouts
-        // (`spirv_check`); say so instead of dying at the first kernel. On Linux both names
-        // land on Vulkan whenever a Vulkan driver exists.
+        // (`spirv_check`); say so instead of dying at the first kernel. On Linux `wgpu` lands on
+        // Vulkan too whenever Vulkan has a hardware adapter or no other API has one, so both
+        // names are checked.
         #[cfg(feature = "vulkan")]
         {
             let adapters = crate::spirv_check::vulkan_adapters().map_err(|e| TrainError::Device(name.into(), e))?;

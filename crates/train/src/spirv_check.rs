@@ -29,7 +29,8 @@ pub struct VulkanAdapter {
     pub name: String,
     pub kind: AdapterKind,
     /// `VK_KHR_workgroup_memory_explicit_layout` present and its `workgroupMemoryExplicitLayout`
-    /// feature enabled: the condition under which cubecl-spirv takes its valid lowering.
+    /// feature enabled: the condition under which cubecl-spirv takes its other lowering
+    /// (`lower_shared_explicit`; untested here, no driver at hand exposes it).
     pub explicit_workgroup_layout: bool,
 }
 
