@@ -12,9 +12,10 @@
 # What must be carried there (nothing is built on that machine; `--prepare` makes them here):
 #   gpu-carry/disentangle    the CLI built with `--features wgpu` (CARGO_TARGET_DIR=target/gpu),
 #                            stripped so that it fits the 64 MiB a call may carry
-#   gpu-carry/disentangle-spirv  (optional, `--prepare --spirv`) the CLI built with
+#   gpu-carry/disentangle-spirv.xz  (optional, `--prepare --spirv`) the CLI built with
 #                            `--features vulkan` (burn's SPIR-V compiler, CARGO_TARGET_DIR=
-#                            target/gpu-spirv), stripped; checked as the device `spirv` (it runs
+#                            target/gpu-spirv), stripped and xz-compressed so that both binaries
+#                            fit (unpacked there with python3's lzma); checked as the device `spirv` (it runs
 #                            `--device vulkan`). It refuses drivers without
 #                            VK_KHR_workgroup_memory_explicit_layout (README, GPU backends).
 #   gpu-carry/torch_step.py  a copy of ../shared/peers/torch_step.py (../shared does not travel)
@@ -56,7 +57,8 @@ if [ $prepare = 1 ]; then
     strip -o "$carry/disentangle" target/gpu/release/disentangle
     if [ $spirv = 1 ]; then
         CARGO_TARGET_DIR=target/gpu-spirv cargo build --release --locked -p disentangle-cli --features vulkan
-        strip -o "$carry/disentangle-spirv" target/gpu-spirv/release/disentangle
+        strip -o target/gpu-spirv/disentangle-stripped target/gpu-spirv/release/disentangle
+        xz -T0 -9 -c target/gpu-spirv/disentangle-stripped >"$carry/disentangle-spirv.xz"
     fi
     cp ../shared/peers/torch_step.py "$carry/"
     grep -qx '/gpu-carry/' .git/info/exclude || echo /gpu-carry/ >>.git/info/exclude
@@ -68,6 +70,11 @@ if [ $prepare = 1 ]; then
         (cd .gl && apt-get $o download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
     fi
     du -sh "$carry" .gl
+    total=$(du -cb "$carry" .gl | tail -1 | cut -f1)
+    if [ "$total" -gt $((64 * 1024 * 1024)) ]; then
+        echo "gpu-carry and .gl hold $total bytes, more than the 64 MiB a call may carry" >&2
+        exit 1
+    fi
     echo "carry: gpu-carry .gl; run: scripts/gpu-check.sh"
     exit 0
 fi
@@ -75,7 +82,14 @@ fi
 bin=${DISENTANGLE_BIN:-$carry/disentangle}
 [ -x "$bin" ] || bin=$root/target/gpu/release/disentangle
 [ -x "$bin" ] || { echo "no wgpu build: run scripts/gpu-check.sh --prepare first" >&2; exit 1; }
-spirv_bin=${DISENTANGLE_SPIRV_BIN:-$carry/disentangle-spirv}
+out=${OUT:-$root/gpu-check-out}
+mkdir -p "$out"
+work=$(mktemp -d)
+spirv_bin=${DISENTANGLE_SPIRV_BIN:-$work/disentangle-spirv}
+if [ -z "${DISENTANGLE_SPIRV_BIN:-}" ] && [ -f "$carry/disentangle-spirv.xz" ]; then
+    python3 -c "import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], 'wb'))" \
+        "$carry/disentangle-spirv.xz" "$spirv_bin" && chmod +x "$spirv_bin"
+fi
 if [ -z "$devices" ]; then
     devices="wgpu vulkan"
     [ -x "$spirv_bin" ] && devices="$devices spirv"
@@ -83,9 +97,6 @@ fi
 # A device of this script is a binary and a `--device`: `spirv` is the SPIR-V build on Vulkan.
 bin_of() { if [ "$1" = spirv ]; then echo "$spirv_bin"; else echo "$bin"; fi; }
 dev_of() { if [ "$1" = spirv ]; then echo vulkan; else echo "$1"; fi; }
-out=${OUT:-$root/gpu-check-out}
-mkdir -p "$out"
-work=$(mktemp -d)
 log=$out/gpu-check.log
 exec > >(tee "$log") 2>&1
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$work/xdg}
