@@ -116,6 +116,7 @@ fn bench_config(encoder: EncoderConfig, objective: ObjectiveConfig, batch_size: 
         checkpoint_every: 10_000,
         summary_batches: 1,
         device: device.into(),
+        series: Default::default(),
         model: ModelConfig { latents: 10, channels: 1, encoder, noise: NoiseConfig::Independent, objective },
     }
 }

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use disentangle_study::claims::{self, PAPER_CLAIMS, compare};
 use disentangle_study::export::to_csv;
+use disentangle_study::series::{recorded_steps, rows_at_step, series_csv_path, series_from_csv, series_to_csv};
 use disentangle_study::pictures::{PictureOptions, visualize};
 use disentangle_study::report::{ReportOptions, write_report};
 use disentangle_study::slurm::{SlurmOptions, sbatch_script};
@@ -28,13 +29,18 @@ pub enum StudyCommand {
     },
     /// Write a Slurm job-array script running the study's jobs against a shared study folder.
     Slurm(SlurmArgs),
-    /// Write the results table as CSV (one row per job, one column per metric).
+    /// Write the results table as CSV (one row per job, one column per metric), and the
+    /// metrics during training (runs trained with eval_every) as a long table beside it.
     Export {
         /// The study folder.
         dir: PathBuf,
         /// Default: DIR/results.csv.
         #[arg(long, value_name = "FILE.csv")]
         out: Option<PathBuf>,
+        /// The series table (run, step, metric, value); default: beside --out, `-series`
+        /// added to its name (results.csv → results-series.csv). Written only when a run has one.
+        #[arg(long, value_name = "FILE.csv")]
+        series: Option<PathBuf>,
     },
     /// Write the HTML report with the paper's figures (and every plot as PNG and SVG).
     Report {
@@ -55,6 +61,11 @@ pub enum StudyCommand {
         /// Print Markdown tables (one per claim) instead of plain text.
         #[arg(long)]
         markdown: bool,
+        /// Test the claims on the runs as they were at this training step, from the metrics
+        /// during training (MIG and the loss terms of each series point). From a CSV, the
+        /// series table beside it (`study export`) is read.
+        #[arg(long, value_name = "S")]
+        step: Option<u64>,
     },
 }
 
@@ -78,7 +89,7 @@ pub struct StudyDirArgs {
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// A study TOML file or a preset (paper-dsprites, paper-cars3d, paper-mini-dsprites, paper-mini-cars3d, dlib-grid).
+    /// A study TOML file or a preset (paper-dsprites, paper-cars3d, paper-mini-dsprites, paper-mini-cars3d, paper-medium-dsprites, dlib-grid).
     pub study: String,
     #[command(flatten)]
     pub common: StudyDirArgs,
@@ -245,13 +256,36 @@ pub fn run(command: StudyCommand, data_dir: Option<&Path>) -> Result<()> {
             println!("wrote {} ({n} array tasks); submit with: sbatch {}", a.out.display(), a.out.display());
             Ok(())
         }
-        StudyCommand::Compare { dir, markdown } => {
+        StudyCommand::Compare { dir, markdown, step } => {
             // A study folder, or a table it exported (what docs/results/ publishes).
             let rows = if dir.is_file() {
                 let text = std::fs::read_to_string(&dir).with_context(|| format!("reading {}", dir.display()))?;
                 disentangle_study::export::from_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
             } else {
                 study_rows(&dir)?
+            };
+            let rows = match step {
+                None => rows,
+                Some(step) => {
+                    let series = if dir.is_file() {
+                        let path = series_csv_path(&dir);
+                        let text = std::fs::read_to_string(&path)
+                            .with_context(|| format!("reading {} (the series table `study export` writes beside {})", path.display(), dir.display()))?;
+                        series_from_csv(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                    } else {
+                        StudyDir::new(&dir).open()?.1.series()?
+                    };
+                    let steps = recorded_steps(&series);
+                    if !steps.contains(&step) {
+                        bail!(
+                            "--step {step}: no run of {} has a point at that step (recorded steps: {})",
+                            dir.display(),
+                            if steps.is_empty() { "none: no run was trained with eval_every".into() } else { steps.iter().map(u64::to_string).collect::<Vec<_>>().join(", ") }
+                        );
+                    }
+                    println!("at step {step} (metrics during training; loss terms over the series' batches)\n");
+                    rows_at_step(&rows, &series, step)
+                }
             };
             let results = compare(PAPER_CLAIMS, &rows);
             let theory = claims::theory(&rows);
@@ -270,11 +304,18 @@ pub fn run(command: StudyCommand, data_dir: Option<&Path>) -> Result<()> {
             }
             Ok(())
         }
-        StudyCommand::Export { dir, out } => {
-            let rows = study_rows(&dir)?;
+        StudyCommand::Export { dir, out, series } => {
+            let (_, store) = StudyDir::new(&dir).open()?;
+            let rows = store.rows()?;
             let out = out.unwrap_or_else(|| dir.join("results.csv"));
             disentangle_train::run_dir::write_atomic(&out, to_csv(&rows).as_bytes())?;
             println!("wrote {} ({} rows)", out.display(), rows.len());
+            let values = store.series()?;
+            if !values.is_empty() {
+                let path = series.unwrap_or_else(|| series_csv_path(&out));
+                disentangle_train::run_dir::write_atomic(&path, series_to_csv(&rows, &values).as_bytes())?;
+                println!("wrote {} ({} values of metrics during training)", path.display(), values.len());
+            }
             Ok(())
         }
         StudyCommand::Report { dir, out, no_pictures } => {

@@ -109,6 +109,14 @@ pub struct TrainArgs {
     /// need the cargo features). With --resume: continue the run on this device.
     #[arg(long)]
     pub device: Option<String>,
+    /// Score the model every N steps during training (and at step 0 and the last step),
+    /// appending the values with their step to RUN_DIR/metrics.jsonl (a resumed run continues
+    /// the series without duplicates or gaps).
+    #[arg(long, value_name = "N")]
+    pub eval_every: Option<u64>,
+    /// Metrics of --eval-every (reference sample sizes; default mig).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub eval_metrics: Option<Vec<String>>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -144,6 +152,7 @@ pub fn build_config(a: &TrainArgs) -> Result<TrainConfig> {
             checkpoint_every: 10_000,
             summary_batches: 1000,
             device: disentangle_train::config::default_device(),
+            series: Default::default(),
             model: ModelConfig {
                 latents: 10,
                 channels: 1,
@@ -181,6 +190,15 @@ pub fn build_config(a: &TrainArgs) -> Result<TrainConfig> {
     }
     set!(latents => model.latents, steps => steps, batch_size => batch_size, lr => learning_rate, seed => seed,
          log_every => log_every, checkpoint_every => checkpoint_every, summary_batches => summary_batches, device => device);
+    if let Some(every) = a.eval_every {
+        c.series.every = every;
+    }
+    if let Some(metrics) = &a.eval_metrics {
+        if c.series.is_off() {
+            bail!("--eval-metrics needs --eval-every N");
+        }
+        c.series.metrics = metrics.clone();
+    }
     c.validate()?;
     Ok(c)
 }

@@ -190,3 +190,75 @@ fn closing_the_output_pipe_early_is_not_a_crash() {
         assert_eq!(out.status.signal(), Some(13), "{:?}", out.status);
     }
 }
+
+/// Metrics during training through a study: recorded, exported as a long table, plotted,
+/// compared at a step (from the folder and from the CSVs alone, with the same result), and
+/// the last point equal to the end-of-run MIG.
+#[test]
+fn a_study_with_eval_every_records_exports_plots_and_compares_its_series() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("series.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "cli-series"
+seeds = 2
+steps = 6
+batch_size = 8
+summary_batches = 2
+eval_every = 3
+metrics = ["mig"]
+
+[[grid]]
+datasets = ["dsprites"]
+encoders = ["conv", "split"]
+objectives = [{ model = "vae" }]
+
+[eval]
+mig = { num_train = 300 }
+"#,
+    )
+    .unwrap();
+    let dir = tmp.path().join("study");
+    let (file_s, dir_s) = (file.to_str().unwrap(), dir.to_str().unwrap());
+    ok(&disentangle(&["study", "run", file_s, "--dir", dir_s, "--quiet"]));
+    let out_csv = tmp.path().join("out").join("results.csv");
+    std::fs::create_dir_all(out_csv.parent().unwrap()).unwrap();
+    let said = ok(&disentangle(&["study", "export", dir_s, "--out", out_csv.to_str().unwrap()]));
+    let series_csv = tmp.path().join("out").join("results-series.csv");
+    assert!(said.contains("results-series.csv"), "{said}");
+    let series = std::fs::read_to_string(&series_csv).unwrap();
+    let results = std::fs::read_to_string(&out_csv).unwrap();
+    // Points at 0, 3 and 6 for each of the 4 runs, each with MIG and the loss terms.
+    let (keys, steps, metrics, values) = (column(&series, "key"), column(&series, "step"), column(&series, "metric"), column(&series, "value"));
+    for key in column(&results, "key") {
+        let mut at: Vec<&str> = (0..keys.len()).filter(|&i| keys[i] == key && metrics[i] == "mig.discrete").map(|i| steps[i].as_str()).collect();
+        at.sort_by_key(|s| s.parse::<u64>().unwrap());
+        assert_eq!(at, ["0", "3", "6"], "{key}");
+        for name in ["summary.reconstruction_loss", "summary.kl"] {
+            assert_eq!((0..keys.len()).filter(|&i| keys[i] == key && metrics[i] == name).count(), 3, "{key} {name}");
+        }
+        // The last point is the end-of-run MIG: same weights, sample, seed and sizes.
+        let last = (0..keys.len()).find(|&i| keys[i] == key && metrics[i] == "mig.discrete" && steps[i] == "6").unwrap();
+        let row = column(&results, "key").iter().position(|k| *k == key).unwrap();
+        assert_eq!(values[last], column(&results, "mig.discrete")[row], "{key}");
+    }
+    // Compare at a recorded step: from the folder and from the CSVs, the same tables.
+    let from_dir = ok(&disentangle(&["study", "compare", dir_s, "--step", "3"]));
+    let from_csv = ok(&disentangle(&["study", "compare", out_csv.to_str().unwrap(), "--step", "3"]));
+    assert_eq!(from_dir, from_csv);
+    assert!(from_dir.starts_with("at step 3") && from_dir.contains("split"), "{from_dir}");
+    let at_end = ok(&disentangle(&["study", "compare", dir_s, "--step", "6"]));
+    let plain = ok(&disentangle(&["study", "compare", dir_s]));
+    let mig_line = |t: &str| t.lines().find(|l| l.starts_with("3 ") && l.contains("MIG")).map(str::to_string).unwrap_or_else(|| panic!("{t}"));
+    assert_eq!(mig_line(&at_end), mig_line(&plain), "the last step's MIG verdict is the end-of-run one");
+    let bad = disentangle(&["study", "compare", dir_s, "--step", "4"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("recorded steps: 0, 3, 6"), "{}", String::from_utf8_lossy(&bad.stderr));
+    // The report plots MIG over steps.
+    ok(&disentangle(&["study", "report", dir_s, "--no-pictures"]));
+    let html = std::fs::read_to_string(dir.join("report/report.html")).unwrap();
+    assert!(html.contains("id=\"mig-over-steps\""));
+    image::load_from_memory(&std::fs::read(dir.join("report/plots/mig_over_steps_dsprites.png")).unwrap()).unwrap();
+    assert!(dir.join("report/plots/mig_over_steps_dsprites.svg").is_file());
+}

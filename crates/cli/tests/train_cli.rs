@@ -166,3 +166,36 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// `train --eval-every`: a series in metrics.jsonl whose last point is what `evaluate` gives
+/// (same weights, sample, seed and sizes); `--eval-metrics` without it is refused.
+#[test]
+fn eval_every_writes_a_series_whose_last_point_equals_evaluate() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    let o = disentangle(&[
+        "train", "--dataset", "dsprites", "--model", "vae", "--encoder", "conv", "--batch-size", "8", "--summary-batches", "1", "--steps", "4",
+        "--eval-every", "2", "--eval-metrics", "mig,unsupervised", "--quiet", "--out", run_s,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let points: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(points.iter().map(|p| p["step"].as_u64().unwrap()).collect::<Vec<_>>(), [0, 2, 4]);
+    for p in &points {
+        assert_eq!(p["metrics"]["mig.num_train"], 10_000, "reference sample size");
+        assert!(p["metrics"]["unsupervised.gaussian_total_correlation"].is_number());
+        assert!(p["summary"]["reconstruction_loss"].as_f64().unwrap() > 0.0);
+    }
+    let o = disentangle(&["evaluate", run_s, "--metrics", "mig", "--seed", "0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let scored: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(scored["mig.discrete"], points[2]["metrics"]["mig.discrete"]);
+
+    let bad = disentangle(&["train", "--dataset", "dsprites", "--steps", "2", "--eval-metrics", "mig", "--out", dir.path().join("x").to_str().unwrap()]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("--eval-every"), "{}", stderr(&bad));
+    let bad = disentangle(&["train", "--dataset", "dsprites", "--steps", "2", "--eval-every", "1", "--eval-metrics", "nope", "--out", dir.path().join("y").to_str().unwrap()]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("series.metrics") && stderr(&bad).contains("nope"), "{}", stderr(&bad));
+}

@@ -5,15 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use disentangle_data::{FactorDataset, open_recorded_dataset};
-use disentangle_metrics::{
-    CodeSample, Codes, EvalConfig, FactorSizes, Factors, GaussianPosteriors, Metric, Report, evaluate_codes, evaluate_representation,
-};
-use disentangle_models::config::NoiseConfig;
-use disentangle_models::noise::sample_eps;
+use disentangle_metrics::{EvalConfig, Metric, Report};
 use disentangle_train::inference::{TrainedModel, load_trained};
 use disentangle_train::run_dir::write_atomic;
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use disentangle_train::scoring::{self, ScoreOptions};
+use rand::RngCore;
 
 use crate::error::{Result, StudyError};
 
@@ -45,14 +41,7 @@ pub fn eval_config_file(path: &Path) -> Result<EvalConfig> {
     eval_config_with(&table, &path.display().to_string())
 }
 
-/// Which code the interventional and code-based metrics see.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RepresentationKind {
-    /// The encoder mean μ(x) (the reference study's default).
-    Mean,
-    /// A sample z = μ + σ ε with the model's own noise.
-    Sampled,
-}
+pub use disentangle_train::scoring::RepresentationKind;
 
 #[derive(Clone, Debug)]
 pub struct EvaluateOptions {
@@ -67,25 +56,10 @@ pub struct EvaluateOptions {
     pub data_dir: Option<PathBuf>,
 }
 
-/// Encodes factor vectors of `dataset` with the trained model: (μ, log σ²). A stochastic
-/// dataset (Color-dSprites …) draws its observations' nuisance from `rng`.
-pub fn encode_factors(m: &TrainedModel, dataset: &dyn FactorDataset, factors: &[usize], rng: &mut dyn RngCore) -> Result<(Vec<f32>, Vec<f32>)> {
-    let n = factors.len() / dataset.factors().num_factors();
-    let images = dataset.observations_with(factors, rng)?;
-    Ok(m.encode(&images, n))
-}
-
-/// As [`encode_factors`] for any number of factor vectors: rendered and encoded 1,024 at a
-/// time, so memory stays bounded.
+/// Encodes factor vectors of `dataset` with the trained model: (μ, log σ²), rendered and
+/// encoded 1,024 at a time. A stochastic dataset draws its observations' nuisance from `rng`.
 pub fn encode_in_chunks(m: &TrainedModel, dataset: &dyn FactorDataset, factors: &[usize], rng: &mut dyn RngCore) -> Result<(Vec<f32>, Vec<f32>)> {
-    let k = dataset.factors().num_factors();
-    let (mut mu, mut logvar) = (Vec::with_capacity(factors.len() / k * m.config.model.latents), Vec::new());
-    for chunk in factors.chunks(1024 * k) {
-        let (a, b) = encode_factors(m, dataset, chunk, rng)?;
-        mu.extend(a);
-        logvar.extend(b);
-    }
-    Ok((mu, logvar))
+    Ok(scoring::encode_in_chunks(&m.engine_ref(), &m.config.model, dataset, factors, rng)?)
 }
 
 /// Scores the run in `run_dir`, merges the results into `run_dir/metrics.json` (results of
@@ -93,46 +67,14 @@ pub fn encode_in_chunks(m: &TrainedModel, dataset: &dyn FactorDataset, factors: 
 pub fn evaluate_run(run_dir: &Path, o: &EvaluateOptions) -> Result<Report> {
     let model = load_trained(run_dir, o.device.as_deref())?;
     let dataset = open_recorded_dataset(&model.config.dataset, run_dir, o.data_dir.as_deref())?;
-    let sizes = FactorSizes::new(dataset.factors().sizes())?;
-    let noise = model.config.model.noise.clone();
-    let latents = model.config.model.latents;
-    let mut noise_rng = ChaCha8Rng::seed_from_u64(o.seed ^ 0x5eed);
-    // Nuisance draws of stochastic datasets, a stream of their own.
-    let mut observation_rng = ChaCha8Rng::seed_from_u64(o.seed ^ 0x0b5e_4a7e);
-    let mut representation = |factors: &[usize]| -> Result<Vec<f32>, StudyError> {
-        let (mu, logvar) = encode_factors(&model, &*dataset, factors, &mut observation_rng)?;
-        Ok(match o.representation {
-            RepresentationKind::Mean => mu,
-            RepresentationKind::Sampled => {
-                let eps = sample_eps(&noise, mu.len() / latents, latents, &mut noise_rng);
-                mu.iter().zip(&logvar).zip(eps).map(|((m, l), e)| m + (0.5 * l).exp() * e).collect()
-            }
-        })
+    let options = ScoreOptions {
+        metrics: o.metrics.clone(),
+        representation: o.representation,
+        seed: o.seed,
+        posterior_samples: o.posterior_samples,
+        config: o.config.clone(),
     };
-    let (posterior, others): (Vec<Metric>, Vec<Metric>) = o.metrics.iter().partition(|m| m.needs_posteriors());
-    let mut report = Report::new();
-    if !others.is_empty() {
-        report.extend(evaluate_representation(&others, &sizes, &mut representation, o.seed, &o.config)?);
-    }
-    if !posterior.is_empty() {
-        let mut rng = ChaCha8Rng::seed_from_u64(o.seed);
-        let n = o.posterior_samples;
-        let factors = dataset.sample_factors(n, &mut rng);
-        let (mu, logvar) = encode_in_chunks(&model, &*dataset, &factors, &mut rng)?;
-        let rho = match noise {
-            NoiseConfig::Correlated { rho } => rho,
-            NoiseConfig::Independent => 0.0,
-        };
-        let posteriors = GaussianPosteriors::new(&mu, &logvar, n, latents)?.with_noise_correlation(rho)?;
-        let k = dataset.factors().num_factors();
-        let sample = CodeSample {
-            codes: Codes::new(&mu, n, latents)?,
-            factors: Some(Factors::new(&factors, n, k)?),
-            posteriors: Some(posteriors),
-        };
-        report.extend(evaluate_codes(&posterior, &sample, Some(o.seed), &o.config)?);
-    }
-    report.insert("evaluation.representation", format!("{:?}", o.representation).to_lowercase());
+    let mut report = scoring::score(&model.engine_ref(), &model.config.model, &*dataset, &options)?;
     report.insert("evaluation.checkpoint", model.checkpoint.display().to_string());
     report.insert("evaluation.step", model.step);
     // Merge into metrics.json: earlier results for other metrics are kept.

@@ -71,7 +71,7 @@ pub fn to_csv(rows: &[JobRow]) -> String {
 
 /// Splits RFC 4180 text into records of fields (quoted fields may hold commas, doubled quotes
 /// and line breaks).
-fn csv_records(text: &str) -> Result<Vec<Vec<String>>, String> {
+pub(crate) fn csv_records(text: &str) -> Result<Vec<Vec<String>>, String> {
     let mut records = Vec::new();
     let (mut record, mut field) = (Vec::new(), String::new());
     let mut chars = text.chars().peekable();

@@ -11,6 +11,7 @@ pub mod pictures;
 pub mod presets;
 pub mod report;
 pub mod runner;
+pub mod series;
 pub mod slurm;
 pub mod spec;
 pub mod store;

@@ -5,11 +5,12 @@ use std::path::Path;
 use crate::error::{Result, StudyError};
 use crate::spec::StudySpec;
 
-pub const PRESETS: [(&str, &str); 5] = [
+pub const PRESETS: [(&str, &str); 6] = [
     ("paper-dsprites", include_str!("../presets/paper-dsprites.toml")),
     ("paper-cars3d", include_str!("../presets/paper-cars3d.toml")),
     ("paper-mini-dsprites", include_str!("../presets/paper-mini-dsprites.toml")),
     ("paper-mini-cars3d", include_str!("../presets/paper-mini-cars3d.toml")),
+    ("paper-medium-dsprites", include_str!("../presets/paper-medium-dsprites.toml")),
     ("dlib-grid", include_str!("../presets/dlib-grid.toml")),
 ];
 

@@ -1,6 +1,7 @@
 //! `study report`: the paper's figures from a study's results, as one self-contained HTML file
 //! (PNGs embedded as data URIs) plus every plot as standalone PNG and SVG:
 //! - MIG violins over seeds per configuration (paper Fig. 2, 3, 6),
+//! - MIG over training steps (median and IQR band over seeds) when runs were scored during training,
 //! - KL vs reconstruction-error scatter, one point per run (Fig. 4, 7, 11b),
 //! - FactorVAE-score violins (Fig. 9, 10),
 //! - a table of medians and of paired differences split − conv (same objective, noise and
@@ -11,13 +12,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use disentangle_viz::{Group, ScatterPlot, ScatterSeries, ViolinPlot, quantile};
+use disentangle_viz::{BandPlot, BandSeries, Group, ScatterPlot, ScatterSeries, ViolinPlot, quantile};
 
 use crate::error::{Result, StudyError};
 use crate::pictures::{PictureOptions, visualize};
 use crate::runner::StudyDir;
 use crate::spec::{Configuration, StudySpec};
-use crate::store::JobRow;
+use crate::store::{JobRow, SeriesValue};
 
 pub const MIG: &str = "mig.discrete";
 pub const FACTOR_VAE: &str = "factor_vae.eval_accuracy";
@@ -223,6 +224,9 @@ pub fn write_report(dir: &StudyDir, o: &ReportOptions) -> Result<ReportOutput> {
         html.push_str("</section>\n");
     }
 
+    // Metrics during training (runs trained with eval_every).
+    write_series(&mut html, &mut w, &configs, &datasets, &rows, &store.series()?)?;
+
     // KL vs reconstruction scatter.
     html.push_str("<section id=\"kl-recon\"><h2>KL vs reconstruction error <small>(paper Fig. 4, 7, 11b)</small></h2>\n");
     for d in &datasets {
@@ -280,6 +284,52 @@ pub fn write_report(dir: &StudyDir, o: &ReportOptions) -> Result<ReportOutput> {
     html.push_str("</section>\n</body>\n</html>\n");
     disentangle_train::run_dir::write_atomic(&html_path, html.as_bytes())?;
     Ok(ReportOutput { html: html_path, plots: w.plots, pictured })
+}
+
+/// MIG over training steps per configuration: median over seeds and the quartile band.
+fn write_series(html: &mut String, w: &mut Writer, configs: &[Configuration], datasets: &[String], rows: &[JobRow], series: &[SeriesValue]) -> Result<()> {
+    let mig: Vec<&SeriesValue> = series.iter().filter(|v| v.name == MIG).collect();
+    if mig.is_empty() {
+        return Ok(());
+    }
+    html.push_str("<section id=\"mig-over-steps\"><h2>MIG over training</h2>\n");
+    for d in datasets {
+        let bands: Vec<BandSeries> = configs
+            .iter()
+            .filter(|c| &c.dataset == d)
+            .map(|c| {
+                let keys: Vec<&str> = rows_of(rows, c).map(|r| r.key.as_str()).collect();
+                let mut by_step: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+                for v in mig.iter().filter(|v| keys.contains(&v.key.as_str())) {
+                    by_step.entry(v.step).or_default().push(v.value);
+                }
+                BandSeries { label: c.label(), points: by_step.into_iter().map(|(s, v)| (s as f64, v)).collect() }
+            })
+            .filter(|b| !b.points.is_empty())
+            .collect();
+        if bands.is_empty() {
+            continue;
+        }
+        let seeds = bands.iter().flat_map(|b| b.points.iter().map(|p| p.1.len())).max().unwrap_or(0);
+        let plot = BandPlot {
+            title: format!("MIG over training — {d}"),
+            x_label: "training step".into(),
+            y_label: "MIG".into(),
+            series: bands,
+            y_bounds: Some((0.0, 1.0)),
+        };
+        let png = plot.to_png(900, 560).map_err(|e| plot_err("MIG over training", e))?;
+        let svg = plot.to_svg(900, 560).map_err(|e| plot_err("MIG over training", e))?;
+        let png = w.save(&format!("mig_over_steps_{}", slug(d)), png, svg)?;
+        let _ = writeln!(
+            html,
+            "<figure>{}<figcaption>MIG of the finished runs scored during training (reference sample sizes, the same sample at every step): \
+             line = median over seeds (up to {seeds}), band = interquartile range.</figcaption></figure>",
+            img_tag(&png, &plot.title)
+        );
+    }
+    html.push_str("</section>\n");
+    Ok(())
 }
 
 fn write_head(html: &mut String, spec: &StudySpec, counts: crate::store::Counts) {

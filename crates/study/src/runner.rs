@@ -10,6 +10,7 @@ use disentangle_metrics::{EvalConfig, Metric, parse_metrics};
 use disentangle_train::TrainConfig;
 use disentangle_train::checkpoint;
 use disentangle_train::run_dir::write_atomic;
+use disentangle_train::series::read_series;
 use disentangle_train::trainer::{ProgressCallback, Summary, TrainOptions, resume, train};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -237,11 +238,11 @@ fn say(bar: &ProgressBar, line: String) {
 }
 
 /// Stores a job's outcome; true when it succeeded.
-fn record(store: &mut Store, claim: &Claim, worker: &WorkerId, result: Result<(RunNumbers, Vec<(String, f64)>)>, bar: &ProgressBar) -> Result<bool> {
+fn record(store: &mut Store, claim: &Claim, worker: &WorkerId, result: Result<JobResult>, bar: &ProgressBar) -> Result<bool> {
     match result {
-        Ok((numbers, metrics)) => {
+        Ok(JobResult { numbers, metrics, series }) => {
             let mig = metrics.iter().find(|(k, _)| k == "mig.discrete").map(|(_, v)| format!("  MIG {v:.3}")).unwrap_or_default();
-            if store.finish(&claim.key, worker, &numbers, &metrics)? {
+            if store.finish(&claim.key, worker, &numbers, &metrics, &series)? {
                 bar.inc(1);
                 say(bar, format!("done   {}  recon {:.2}  KL {:.2}{mig}  ({:.0} s)", claim.key, numbers.reconstruction_loss, numbers.kl, numbers.train_seconds + numbers.eval_seconds));
             } else {
@@ -259,7 +260,7 @@ fn record(store: &mut Store, claim: &Claim, worker: &WorkerId, result: Result<(R
 
 /// [`execute`], with a panic (a bug, or a backend abort) turned into this job's failure so
 /// the worker records it and goes on instead of leaving the job claimed by a live process.
-fn execute_caught(ctx: &Context, claim: &Claim, thread: usize, bar: &ProgressBar) -> Result<(RunNumbers, Vec<(String, f64)>)> {
+fn execute_caught(ctx: &Context, claim: &Claim, thread: usize, bar: &ProgressBar) -> Result<JobResult> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute(ctx, claim, thread, bar))).unwrap_or_else(|payload| {
         let message = payload
             .downcast_ref::<String>()
@@ -270,8 +271,16 @@ fn execute_caught(ctx: &Context, claim: &Claim, thread: usize, bar: &ProgressBar
     })
 }
 
+/// What a finished job records: end-of-run numbers, metrics, and metrics during training as
+/// (step, name, value).
+struct JobResult {
+    numbers: RunNumbers,
+    metrics: Vec<(String, f64)>,
+    series: Vec<(u64, String, f64)>,
+}
+
 /// Trains (or resumes, or reuses a finished training of) the job's run, then scores it.
-fn execute(ctx: &Context, claim: &Claim, thread: usize, bar: &ProgressBar) -> Result<(RunNumbers, Vec<(String, f64)>)> {
+fn execute(ctx: &Context, claim: &Claim, thread: usize, bar: &ProgressBar) -> Result<JobResult> {
     let job_err = |m: String| StudyError::Job { key: claim.key.clone(), message: m };
     let mut config: TrainConfig = toml::from_str(&claim.config_toml).map_err(|e| job_err(format!("stored config: {e}")))?;
     if let Some(device) = &ctx.options.device {
@@ -312,7 +321,11 @@ fn execute(ctx: &Context, claim: &Claim, thread: usize, bar: &ProgressBar) -> Re
         train_seconds,
         eval_seconds: started.elapsed().as_secs_f64(),
     };
-    Ok((numbers, metrics))
+    let series = read_series(&run_dir)?
+        .iter()
+        .flat_map(|p| p.scalars().into_iter().map(move |(name, value)| (p.step, name, value)))
+        .collect();
+    Ok(JobResult { numbers, metrics, series })
 }
 
 /// A fresh run; or the continuation of a run a killed worker left behind; or, when that run

@@ -26,7 +26,7 @@ use std::path::Path;
 use disentangle_models::config::{ENCODER_VARIANTS, EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
 use disentangle_train::TrainConfig;
 // Training defaults are the training config's own (the reference study's).
-use disentangle_train::config::{default_batch_size, default_device, default_lr, default_summary_batches};
+use disentangle_train::config::{SeriesConfig, default_batch_size, default_device, default_lr, default_summary_batches};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StudyError};
@@ -117,6 +117,14 @@ pub struct StudySpec {
     /// Seed of the metric samples (the same for every run, so runs are scored alike).
     #[serde(default)]
     pub eval_seed: u64,
+    /// Metrics during training: every this many steps (and at step 0 and the last step) each
+    /// run is scored with `eval_every_metrics` (seed `eval_seed`; MIG with `[eval]`'s
+    /// `mig.num_train`, so the last point equals the end-of-run MIG); the series go into the
+    /// results database. Off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_every: Option<u64>,
+    #[serde(default = "disentangle_train::config::default_series_metrics")]
+    pub eval_every_metrics: Vec<String>,
     /// Overrides of `disentangle_metrics::EvalConfig` (same layout as `evaluate --eval-config`).
     #[serde(default)]
     pub eval: toml::Table,
@@ -368,6 +376,7 @@ impl StudySpec {
 
     fn jobs_checked(&self, origin: &str) -> Result<Vec<Job>> {
         let configs = self.configurations_checked(origin)?;
+        let mig_samples = self.eval_config().map_err(|e| StudyError::spec(origin, e.to_string()))?.mig.num_train;
         let mut jobs = Vec::with_capacity(configs.len() * self.seeds().len());
         for seed in self.seeds() {
             for c in &configs {
@@ -382,6 +391,13 @@ impl StudySpec {
                     checkpoint_every: self.checkpoint_every.unwrap_or((self.steps / 10).max(1)),
                     summary_batches: self.summary_batches,
                     device: self.device.clone(),
+                    series: SeriesConfig {
+                        every: self.eval_every.unwrap_or(0),
+                        metrics: self.eval_every_metrics.clone(),
+                        seed: self.eval_seed,
+                        samples: mig_samples,
+                        ..Default::default()
+                    },
                     model: ModelConfig {
                         latents: self.latents,
                         channels: disentangle_data::dataset_channels(&c.dataset),

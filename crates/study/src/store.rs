@@ -55,7 +55,23 @@ CREATE TABLE IF NOT EXISTS metrics (
     PRIMARY KEY (key, name)
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, idx);
+CREATE TABLE IF NOT EXISTS series (
+    key TEXT NOT NULL REFERENCES jobs(key),
+    step INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL,
+    PRIMARY KEY (key, step, name)
+);
 ";
+
+/// One value of a run's metrics during training (`train --eval-every`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesValue {
+    pub key: String,
+    pub step: u64,
+    pub name: String,
+    pub value: f64,
+}
 
 pub fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
@@ -319,7 +335,9 @@ impl Store {
     /// Records a finished job: its numbers, its metrics and `done`, in one transaction.
     /// Returns false (and writes nothing) if the job is no longer held by `worker` — another
     /// worker took it over, and its result will be the one recorded.
-    pub fn finish(&mut self, key: &str, worker: &WorkerId, numbers: &RunNumbers, metrics: &[(String, f64)]) -> Result<bool> {
+    /// `series` holds (step, name, value) of its metrics during training, stored in the same
+    /// transaction.
+    pub fn finish(&mut self, key: &str, worker: &WorkerId, numbers: &RunNumbers, metrics: &[(String, f64)], series: &[(u64, String, f64)]) -> Result<bool> {
         let db = db_error(&self.path);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&db)?;
         let n = tx
@@ -352,6 +370,13 @@ impl Store {
                 insert.execute(params![key, name, value.is_finite().then_some(*value)]).map_err(&db)?;
             }
         }
+        tx.execute("DELETE FROM series WHERE key = ?1", [key]).map_err(&db)?;
+        {
+            let mut insert = tx.prepare("INSERT OR REPLACE INTO series (key, step, name, value) VALUES (?1, ?2, ?3, ?4)").map_err(&db)?;
+            for (step, name, value) in series {
+                insert.execute(params![key, *step as i64, name, value.is_finite().then_some(*value)]).map_err(&db)?;
+            }
+        }
         tx.commit().map_err(&db)?;
         Ok(true)
     }
@@ -381,6 +406,27 @@ impl Store {
             }
         }
         Ok(c)
+    }
+
+    /// Every finished job's metrics during training, by job position, step and name.
+    pub fn series(&self) -> Result<Vec<SeriesValue>> {
+        let mut q = self
+            .conn
+            .prepare("SELECT s.key, s.step, s.name, s.value FROM series s JOIN jobs j ON j.key = s.key WHERE j.status = 'done' ORDER BY j.idx, s.step, s.name")
+            .map_err(self.db())?;
+        let rows = q
+            .query_map([], |r| {
+                Ok(SeriesValue {
+                    key: r.get(0)?,
+                    step: r.get::<_, i64>(1)? as u64,
+                    name: r.get(2)?,
+                    value: r.get::<_, Option<f64>>(3)?.unwrap_or(f64::NAN),
+                })
+            })
+            .map_err(self.db())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.db())?;
+        Ok(rows)
     }
 
     /// Every job with its numbers and metrics, by position.

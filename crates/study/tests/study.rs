@@ -117,8 +117,8 @@ fn claims_are_exclusive_and_dead_workers_are_taken_over() {
     assert_ne!(c1.key, c2.key);
     assert_eq!((c1.index, c2.index), (0, 1));
     // Only the holder can record the result.
-    assert!(!store.finish(&c1.key, &b, &RunNumbers::default(), &[]).unwrap());
-    assert!(store.finish(&c1.key, &a, &RunNumbers::default(), &[("mig.discrete".into(), 0.5)]).unwrap());
+    assert!(!store.finish(&c1.key, &b, &RunNumbers::default(), &[], &[]).unwrap());
+    assert!(store.finish(&c1.key, &a, &RunNumbers::default(), &[("mig.discrete".into(), 0.5)], &[]).unwrap());
     assert!(matches!(store.claim_key(&c1.key, &b, long).unwrap(), ClaimOne::AlreadyDone));
     assert!(matches!(store.claim_key(&c2.key, &a, long).unwrap(), ClaimOne::HeldBy(w) if w == b.to_db()));
     // A worker on this host whose process is gone: its job is taken over at once.
@@ -159,7 +159,7 @@ fn concurrent_workers_never_claim_a_job_twice() {
                 let w = WorkerId::this_process(t);
                 let mut mine = Vec::new();
                 while let Some(c) = store.claim_next(&w, Duration::from_secs(3600), false).unwrap() {
-                    assert!(store.finish(&c.key, &w, &RunNumbers::default(), &[]).unwrap());
+                    assert!(store.finish(&c.key, &w, &RunNumbers::default(), &[], &[]).unwrap());
                     mine.push(c.key);
                 }
                 mine
@@ -272,7 +272,7 @@ fn changed_spec_updates_waiting_jobs_only() {
     let mut store = tiny_store(tmp.path());
     let w = WorkerId::this_process(0);
     let c = store.claim_next(&w, Duration::from_secs(3600), false).unwrap().unwrap();
-    assert!(store.finish(&c.key, &w, &RunNumbers::default(), &[]).unwrap());
+    assert!(store.finish(&c.key, &w, &RunNumbers::default(), &[], &[]).unwrap());
     // Longer training and one more seed.
     let spec = StudySpec::parse(&TINY.replace("steps = 12", "steps = 20").replace("seeds = 2", "seeds = 3"), "test").unwrap();
     let store = StudyDir::new(tmp.path()).prepare(&spec).unwrap();

@@ -43,7 +43,76 @@ pub struct TrainConfig {
     /// backends need the cargo features).
     #[serde(default = "default_device")]
     pub device: String,
+    /// Scores taken during training (`metrics.jsonl`); off unless `every` > 0.
+    #[serde(default, skip_serializing_if = "SeriesConfig::is_off")]
+    pub series: SeriesConfig,
     pub model: ModelConfig,
+}
+
+/// Metrics during training: every `every` steps (and at step 0 and the last step) the model is
+/// scored with `metrics` at the reference sample sizes on the sample drawn from `seed`, and
+/// the loss terms are averaged over `summary_batches` batches of the summary stream; each
+/// point is one line of the run's `metrics.jsonl`. The training itself is unchanged: scoring
+/// reads the weights and draws from streams of its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesConfig {
+    /// Steps between two points (0: no series).
+    #[serde(default)]
+    pub every: u64,
+    /// Metric names as `disentangle evaluate --metrics` takes them.
+    #[serde(default = "default_series_metrics")]
+    pub metrics: Vec<String>,
+    /// Seed of the metric samples: the same at every point, so the series follows the model,
+    /// not the sample (and its last point equals `evaluate --seed` with this seed).
+    #[serde(default)]
+    pub seed: u64,
+    /// Batches averaged for the reconstruction loss and KL at each point.
+    #[serde(default = "default_series_summary_batches")]
+    pub summary_batches: usize,
+    /// Samples of MIG (its `num_train`) and of the posterior-based metrics at each point
+    /// (default: the reference's 10,000); the other metrics use the reference's sizes.
+    #[serde(default = "default_series_samples")]
+    pub samples: usize,
+}
+
+impl Default for SeriesConfig {
+    fn default() -> Self {
+        SeriesConfig {
+            every: 0,
+            metrics: default_series_metrics(),
+            seed: 0,
+            summary_batches: default_series_summary_batches(),
+            samples: default_series_samples(),
+        }
+    }
+}
+
+impl SeriesConfig {
+    pub fn is_off(&self) -> bool {
+        self.every == 0
+    }
+
+    /// Whether a point is taken after step `step` of a run of `steps` steps.
+    pub fn due(&self, step: u64, steps: u64) -> bool {
+        self.every > 0 && (step % self.every == 0 || step == steps)
+    }
+
+    /// The metrics, parsed.
+    pub fn parsed_metrics(&self) -> Result<Vec<disentangle_metrics::Metric>> {
+        disentangle_metrics::parse_metrics(&self.metrics.join(","))
+            .map_err(|e| TrainError::Invalid(format!("invalid training config: series.metrics: {e}")))
+    }
+}
+
+pub fn default_series_metrics() -> Vec<String> {
+    vec!["mig".into()]
+}
+fn default_series_summary_batches() -> usize {
+    50
+}
+fn default_series_samples() -> usize {
+    10_000
 }
 
 pub fn default_batch_size() -> usize {
@@ -86,6 +155,18 @@ impl TrainConfig {
         }
         if self.log_every == 0 || self.checkpoint_every == 0 {
             return bad("log_every and checkpoint_every must be at least 1".into());
+        }
+        if !self.series.is_off() {
+            if self.series.metrics.is_empty() {
+                return bad("series.metrics is empty (name at least one metric, e.g. mig)".into());
+            }
+            self.series.parsed_metrics()?;
+            if self.series.summary_batches == 0 || self.series.summary_batches > 100_000 {
+                return bad(format!("series.summary_batches {} (need 1 … 100,000)", self.series.summary_batches));
+            }
+            if self.series.samples < 2 || self.series.samples > disentangle_metrics::evaluate::MAX_METRIC_SAMPLES {
+                return bad(format!("series.samples {} (need 2 … {})", self.series.samples, disentangle_metrics::evaluate::MAX_METRIC_SAMPLES));
+            }
         }
         self.model.validate()?;
         Ok(())

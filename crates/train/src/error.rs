@@ -25,6 +25,8 @@ pub enum TrainError {
     Shape { dataset: String, shape: [usize; 3] },
     #[error("device `{0}` is not available: {1}")]
     Device(String, String),
+    #[error(transparent)]
+    Metrics(#[from] disentangle_metrics::MetricsError),
     #[error("{0}")]
     Invalid(String),
 }

@@ -66,32 +66,52 @@ pub fn load_trained(run_dir: &Path, device: Option<&str>) -> Result<TrainedModel
     Ok(TrainedModel { config, engine, checkpoint: ckpt, step: state.step })
 }
 
-impl TrainedModel {
+/// Borrowed weights that encode and decode: a loaded model's, or those of a run being
+/// trained (scored during training without copying them).
+pub enum EngineRef<'a> {
+    Burn { vae: &'a Vae, device: &'a Device },
+    /// The CPU engine with forward buffers of at least [`CHUNK`] rows (one caller at a time).
+    Cpu { net: &'a Network, workspace: &'a Mutex<Workspace> },
+}
+
+impl EngineRef<'_> {
     /// Encodes `n` images (n×C×64×64 in [0, 1]) into (μ, log σ²), each n×J, in chunks.
-    pub fn encode(&self, images: &[f32], n: usize) -> (Vec<f32>, Vec<f32>) {
-        let c = self.config.model.channels;
-        let j = self.config.model.latents;
-        let per = c * 64 * 64;
+    pub fn encode(&self, images: &[f32], n: usize, channels: usize, latents: usize) -> (Vec<f32>, Vec<f32>) {
+        let per = channels * 64 * 64;
         assert_eq!(images.len(), n * per, "images must be n×C×64×64");
-        let (mut mu, mut logvar) = (Vec::with_capacity(n * j), Vec::with_capacity(n * j));
+        let (mut mu, mut logvar) = (Vec::with_capacity(n * latents), Vec::with_capacity(n * latents));
         for chunk in images.chunks(CHUNK * per) {
             let m = chunk.len() / per;
-            match &self.engine {
-                InferenceEngine::Burn { model, device } => {
-                    let x = tensor_from(chunk.to_vec(), [m, c, 64, 64], device);
-                    let (a, b) = model.vae.encoder.forward(x);
+            match self {
+                EngineRef::Burn { vae, device } => {
+                    let x = tensor_from(chunk.to_vec(), [m, channels, 64, 64], device);
+                    let (a, b) = vae.encoder.forward(x);
                     mu.extend(to_vec(a));
                     logvar.extend(to_vec(b));
                 }
-                InferenceEngine::Cpu { net, workspace } => {
+                EngineRef::Cpu { net, workspace } => {
                     let mut ws = workspace.lock().unwrap_or_else(|e| e.into_inner());
                     net.encode(&mut ws, chunk, m);
-                    mu.extend_from_slice(&ws.mu[..m * j]);
-                    logvar.extend_from_slice(&ws.logvar[..m * j]);
+                    mu.extend_from_slice(&ws.mu[..m * latents]);
+                    logvar.extend_from_slice(&ws.logvar[..m * latents]);
                 }
             }
         }
         (mu, logvar)
+    }
+}
+
+impl TrainedModel {
+    pub fn engine_ref(&self) -> EngineRef<'_> {
+        match &self.engine {
+            InferenceEngine::Burn { model, device } => EngineRef::Burn { vae: &model.vae, device },
+            InferenceEngine::Cpu { net, workspace } => EngineRef::Cpu { net, workspace },
+        }
+    }
+
+    /// Encodes `n` images (n×C×64×64 in [0, 1]) into (μ, log σ²), each n×J, in chunks.
+    pub fn encode(&self, images: &[f32], n: usize) -> (Vec<f32>, Vec<f32>) {
+        self.engine_ref().encode(images, n, self.config.model.channels, self.config.model.latents)
     }
 
     /// Decodes codes (n×J) into Bernoulli means (n×C×64×64, sigmoid of the logits).

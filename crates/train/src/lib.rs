@@ -9,6 +9,8 @@ pub mod error;
 pub mod inference;
 pub mod rng;
 pub mod run_dir;
+pub mod scoring;
+pub mod series;
 #[cfg(feature = "wgpu")]
 pub mod spirv_check;
 pub mod trainer;

@@ -24,6 +24,7 @@ use crate::device::{Backend, parse_backend};
 use crate::error::{Result, TrainError};
 use crate::rng::{RunRngs, summary_rng};
 use crate::run_dir::{RunDir, write_atomic};
+use crate::series;
 
 /// The reference optimizer of the VAE: Adam β1 0.9, β2 0.999, ε 1e-8 (burn's default ε is 1e-5).
 pub fn vae_optimizer() -> ModuleOptimizer {
@@ -345,6 +346,13 @@ fn run_loop(
     let start = Instant::now();
     let mut last_checkpoint = checkpoint::latest(&run.checkpoints())?;
     let mut running = Running::default();
+    if !config.series.is_off() {
+        // Points at or after this step belong to steps about to be trained again.
+        series::truncate_from(run.root(), s.step)?;
+        if s.step % config.series.every == 0 {
+            take_point(config, dataset, &mut s, run, &bar)?;
+        }
+    }
     while s.step < end {
         let stats = match s.step_once(config, dataset)? {
             Ok(stats) => stats,
@@ -389,6 +397,10 @@ fn run_loop(
             run.log(&line)?;
             running = Running::default();
         }
+        // Before the checkpoint: a point is never missing behind the last checkpoint.
+        if config.series.due(s.step, config.steps) {
+            take_point(config, dataset, &mut s, run, &bar)?;
+        }
         if s.step % config.checkpoint_every == 0 || s.step == end {
             last_checkpoint = Some(save_checkpoint(run, &s)?);
         }
@@ -402,6 +414,24 @@ fn run_loop(
     }
     Ok(TrainOutcome { run_dir: run.root().to_path_buf(), summary, model: s.nets.to_model()? })
 }
+
+/// Scores the model now and appends the point to the run's series.
+fn take_point(config: &TrainConfig, dataset: &dyn FactorDataset, s: &mut State, run: &RunDir, bar: &ProgressBar) -> Result<()> {
+    let point = series::take_point(config, dataset, &mut s.nets, s.step)?;
+    let shown: Vec<String> = point
+        .metrics
+        .iter()
+        .filter(|(k, _)| SHOWN_SCORES.contains(&k.as_str()))
+        .filter_map(|(k, v)| Some(format!("{k} {:.3}", v.as_f64()?)))
+        .collect();
+    if !shown.is_empty() {
+        bar.println(format!("step {}: {}  ({:.1} s)", s.step, shown.join("  "), point.seconds));
+    }
+    series::append(run.root(), &point)
+}
+
+/// The headline numbers printed when a series point is taken.
+const SHOWN_SCORES: [&str; 4] = ["mig.discrete", "factor_vae.eval_accuracy", "dci.disentanglement", "info.isolation_gap"];
 
 fn save_checkpoint(run: &RunDir, s: &State) -> Result<PathBuf> {
     checkpoint::save_nets(&run.checkpoints(), &s.nets, CheckpointState { step: s.step, rng: s.rngs.state() })
@@ -445,9 +475,55 @@ pub fn summarize(
     train_seconds: f64,
     bar: &ProgressBar,
 ) -> Result<Summary> {
+    let n = config.summary_batches.max(1);
+    let a = average_losses(config, dataset, nets, n, config.steps, LossWorkspace::Training, bar)?;
+    Ok(Summary {
+        reconstruction_loss: a.recon,
+        kl: a.kl,
+        elbo: -(a.recon + a.kl),
+        regularizer: a.loss - a.recon,
+        loss: a.loss,
+        tc: a.tc,
+        batches: n,
+        batch_size: config.batch_size,
+        steps: config.steps,
+        train_seconds,
+    })
+}
+
+/// Loss terms averaged over batches without gradients.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LossAverages {
+    pub loss: f64,
+    pub recon: f64,
+    pub kl: f64,
+    pub tc: Option<f64>,
+}
+
+/// Which CPU-engine buffers [`average_losses`] runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossWorkspace {
+    /// The training workspace (its gradient buffers set aside): at the end of a run.
+    Training,
+    /// Buffers of its own, so a run scored in the middle of its training keeps every buffer
+    /// of the training step exactly as it was.
+    Separate,
+}
+
+/// The loss terms (at training step `step`: annealed objectives depend on it) averaged over
+/// `batches` batches of the run's batch size, drawn from the run's summary stream.
+pub fn average_losses(
+    config: &TrainConfig,
+    dataset: &dyn FactorDataset,
+    nets: &mut Nets,
+    batches: usize,
+    step: u64,
+    workspace: LossWorkspace,
+    bar: &ProgressBar,
+) -> Result<LossAverages> {
     let mut rng = summary_rng(config.seed);
     let (bs, j) = (config.batch_size, config.model.latents);
-    let n = config.summary_batches.max(1);
+    let n = batches.max(1);
     let (mut loss, mut recon, mut kl, mut tc) = (0.0, 0.0, 0.0, 0.0);
     let mut has_tc = false;
     let mut add = |l: f64, r: f64, k: f64, t: Option<f64>| {
@@ -470,43 +546,37 @@ pub fn summarize(
             for _ in 0..n {
                 let x = batch(dataset, bs, &mut rng, &inner)?;
                 let eps = sample_eps(&config.model.noise, bs, j, &mut rng);
-                let p = eval.loss(x, eps, config.steps);
+                let p = eval.loss(x, eps, step);
                 add(scalar(p.loss), scalar(p.recon), scalar(p.kl), p.tc.map(scalar));
                 bar.inc(1);
             }
         }
         Nets::Cpu(t) => {
-            // The training workspace serves (its batch size is the summary's).
             let Trainer { net, ws, .. } = &mut **t;
+            let mut own = match workspace {
+                LossWorkspace::Separate => Some(disentangle_engine::Workspace::new(net, bs, false)),
+                LossWorkspace::Training => None,
+            };
             // Without its gradient buffers the forward pass skips ∂recon/∂logits.
             let grads = ws.grads.take();
-            let mut pass = || -> Result<()> {
+            let mut pass = |ws: &mut disentangle_engine::Workspace| -> Result<()> {
                 for _ in 0..n {
                     let x = batch_values(dataset, bs, &mut rng)?;
                     let eps = sample_eps(&config.model.noise, bs, j, &mut rng);
-                    let v = net.forward_loss(ws, &x, &eps, bs, config.steps);
+                    let v = net.forward_loss(ws, &x, &eps, bs, step);
                     add(v.loss, v.recon, v.kl, v.tc);
                     bar.inc(1);
                 }
                 Ok(())
             };
-            let result = pass();
+            let result = match own.as_mut() {
+                Some(w) => pass(w),
+                None => pass(ws),
+            };
             ws.grads = grads;
             result?;
         }
     }
     let n_f = n as f64;
-    let (loss, recon, kl) = (loss / n_f, recon / n_f, kl / n_f);
-    Ok(Summary {
-        reconstruction_loss: recon,
-        kl,
-        elbo: -(recon + kl),
-        regularizer: loss - recon,
-        loss,
-        tc: has_tc.then_some(tc / n_f),
-        batches: n,
-        batch_size: bs,
-        steps: config.steps,
-        train_seconds,
-    })
+    Ok(LossAverages { loss: loss / n_f, recon: recon / n_f, kl: kl / n_f, tc: has_tc.then_some(tc / n_f) })
 }

@@ -22,6 +22,7 @@ fn tiny_run(dir: &Path) -> std::path::PathBuf {
         checkpoint_every: 2,
         summary_batches: 1,
         device: "cpu".into(),
+        series: Default::default(),
         model: ModelConfig {
             latents: 4,
             channels: 1,

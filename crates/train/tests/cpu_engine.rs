@@ -255,6 +255,7 @@ fn run_config(device: &str, steps: u64, objective: ObjectiveConfig) -> disentang
         checkpoint_every: 1000,
         summary_batches: 2,
         device: device.into(),
+        series: Default::default(),
         model: model_config(EncoderConfig::from_variant("split").unwrap(), objective, NoiseConfig::Independent),
     }
 }

@@ -30,6 +30,7 @@ fn config(device: &str, encoder: EncoderConfig, objective: ObjectiveConfig, nois
         checkpoint_every: 1000,
         summary_batches: 1,
         device: device.into(),
+        series: Default::default(),
         model: ModelConfig { latents: 10, channels: 1, encoder, noise, objective },
     }
 }

@@ -28,6 +28,7 @@ fn config(encoder: EncoderConfig, objective: ObjectiveConfig, noise: NoiseConfig
         checkpoint_every: 1000,
         summary_batches: 2,
         device: "flex".into(),
+        series: Default::default(),
         model: ModelConfig { latents: 10, channels: 1, encoder, noise, objective },
     }
 }
@@ -267,4 +268,98 @@ fn non_finite_loss_stops_and_keeps_the_last_good_checkpoint(device: &str) {
         other => panic!("expected a non-finite error with a checkpoint, got {other}"),
     }
     assert!(!dir.path().join("run/summary.json").exists());
+}
+
+#[test]
+fn a_series_is_taken_at_its_steps_and_a_resumed_run_continues_it_without_gaps_or_duplicates() {
+    let dataset = DSpritesProcedural::new();
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = TrainOptions::default();
+    let with_series = |steps| {
+        let mut c = TrainConfig { device: "cpu".into(), ..short(steps) };
+        c.series.every = 3;
+        c.series.samples = 400;
+        c.series.summary_batches = 2;
+        c.series.metrics = vec!["mig".into(), "unsupervised".into()];
+        c
+    };
+    // Scoring during training reads the weights only: the run trains exactly as without it.
+    let plain = train_with(TrainConfig { device: "cpu".into(), ..short(7) }, &dataset, &dir.path().join("plain"), &quiet).unwrap();
+    let full = train_with(with_series(7), &dataset, &dir.path().join("full"), &quiet).unwrap();
+    assert_eq!(flat_parameters(&full.model.vae), flat_parameters(&plain.model.vae));
+    assert_eq!(full.summary, disentangle_train::Summary { train_seconds: full.summary.train_seconds, ..plain.summary.clone() });
+    let points = disentangle_train::series::read_series(&dir.path().join("full")).unwrap();
+    assert_eq!(points.iter().map(|p| p.step).collect::<Vec<_>>(), vec![0, 3, 6, 7], "step 0, every 3 steps and the last");
+    for p in &points {
+        let mig = p.metrics["mig.discrete"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&mig), "{mig}");
+        assert_eq!(p.metrics["mig.num_train"].as_u64(), Some(400));
+        assert!(p.summary.reconstruction_loss > 0.0 && p.summary.kl >= 0.0);
+        assert!(p.metrics.contains_key("unsupervised.gaussian_total_correlation"));
+    }
+    assert_ne!(points[0].summary.reconstruction_loss, points[3].summary.reconstruction_loss, "the model changes between points");
+    // Interrupted after 5 steps (points 0 and 3 written, last checkpoint at 5), resumed to 7.
+    let cut = TrainOptions { progress: false, stop_after: Some(5), ..Default::default() };
+    train_with(with_series(7), &dataset, &dir.path().join("cut"), &cut).unwrap();
+    // A point past the last checkpoint (as a process killed after it would leave) is dropped
+    // and taken again.
+    let mut extra = disentangle_train::series::read_series(&dir.path().join("cut")).unwrap().last().unwrap().clone();
+    extra.step = 5;
+    disentangle_train::series::append(&dir.path().join("cut"), &extra).unwrap();
+    assert_eq!(disentangle_train::series::read_series(&dir.path().join("cut")).unwrap().len(), 3);
+    let resumed = resume(&dir.path().join("cut"), None, &quiet).unwrap();
+    assert_eq!(flat_parameters(&resumed.model.vae), flat_parameters(&full.model.vae));
+    let again = disentangle_train::series::read_series(&dir.path().join("cut")).unwrap();
+    let strip = |ps: &[disentangle_train::series::SeriesPoint]| -> Vec<_> {
+        ps.iter().map(|p| disentangle_train::series::SeriesPoint { seconds: 0.0, ..p.clone() }).collect()
+    };
+    assert_eq!(strip(&again), strip(&points), "the same points, value for value");
+    // Extending the finished run: its end point (7) is no longer an end, 9 is.
+    resume(&dir.path().join("full"), Some(9), &quiet).unwrap();
+    let extended = disentangle_train::series::read_series(&dir.path().join("full")).unwrap();
+    assert_eq!(extended.iter().map(|p| p.step).collect::<Vec<_>>(), vec![0, 3, 6, 9]);
+}
+
+#[test]
+fn a_series_on_burn_equals_the_cpu_engines() {
+    let dataset = DSpritesProcedural::new();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |device: &str| {
+        let mut c = TrainConfig { device: device.into(), ..short(2) };
+        c.series.every = 2;
+        c.series.samples = 300;
+        c.series.summary_batches = 1;
+        train_with(c, &dataset, &dir.path().join(device), &TrainOptions::default()).unwrap();
+        disentangle_train::series::read_series(&dir.path().join(device)).unwrap()
+    };
+    let (cpu, flex) = (run("cpu"), run("flex"));
+    assert_eq!(cpu.len(), 2);
+    for (a, b) in cpu.iter().zip(&flex) {
+        assert_eq!(a.step, b.step);
+        let rel = |x: f64, y: f64| (x - y).abs() / y.abs().max(1e-9);
+        assert!(rel(a.summary.reconstruction_loss, b.summary.reconstruction_loss) < 1e-4, "{a:?} vs {b:?}");
+        // MIG bins the codes: engines that agree to float rounding give the same bins almost
+        // always; allow a small difference from a code on a bin edge.
+        let (ma, mb) = (a.metrics["mig.discrete"].as_f64().unwrap(), b.metrics["mig.discrete"].as_f64().unwrap());
+        assert!((ma - mb).abs() < 0.02, "MIG {ma} vs {mb}");
+    }
+}
+
+#[test]
+fn a_bad_series_config_is_refused_by_field() {
+    let mut c = short(5);
+    c.series.every = 2;
+    c.series.metrics = vec!["no-such-metric".into()];
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("series.metrics") && e.contains("no-such-metric"), "{e}");
+    c.series.metrics = vec![];
+    assert!(c.validate().unwrap_err().to_string().contains("series.metrics"));
+    c.series.metrics = vec!["mig".into()];
+    c.series.samples = 1 << 30;
+    assert!(c.validate().unwrap_err().to_string().contains("series.samples"));
+    // Off: nothing of it is written to config.toml, so configs from before it read the same.
+    let off = short(5);
+    assert!(!off.to_toml().contains("series"));
+    assert!(c.to_toml().contains("[series]"));
+    assert_eq!(TrainConfig { series: Default::default(), ..c.clone() }.to_toml(), off.to_toml());
 }

@@ -4,11 +4,13 @@
 //! All text is drawn with DejaVu Sans, embedded in the binary (`assets/DejaVuSans.ttf`, licence
 //! beside it), so output never depends on the fonts installed on the machine.
 
+pub mod band_plot;
 pub mod gif;
 pub mod grid;
 pub mod plots;
 pub mod text;
 
+pub use band_plot::{BandPlot, BandSeries};
 pub use gif::{GifError, encode_png, save_gif};
 pub use grid::{GridError, ImageGrid, save_png};
 pub use plots::{

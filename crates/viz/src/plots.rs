@@ -174,7 +174,7 @@ fn register_font() {
     });
 }
 
-fn draw_err<E: std::fmt::Display>(e: E) -> PlotError {
+pub(crate) fn draw_err<E: std::fmt::Display>(e: E) -> PlotError {
     PlotError::Draw(e.to_string())
 }
 
@@ -185,7 +185,7 @@ fn check_size(width: u32, height: u32) -> Result<(), PlotError> {
     Ok(())
 }
 
-fn render_png(
+pub(crate) fn render_png(
     width: u32,
     height: u32,
     draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), PlotError>,
@@ -202,7 +202,7 @@ fn render_png(
     crate::gif::encode_png(&img).map_err(|e| PlotError::Encode(e.to_string()))
 }
 
-fn render_svg(
+pub(crate) fn render_svg(
     width: u32,
     height: u32,
     draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), PlotError>,
@@ -232,17 +232,17 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(100, 181, 205),
 ];
 
-fn color(i: usize) -> RGBColor {
+pub(crate) fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
 /// Base font size for a canvas.
-fn base_font(width: u32, height: u32) -> f64 {
+pub(crate) fn base_font(width: u32, height: u32) -> f64 {
     (width.min(height) as f64 / 34.0).clamp(11.0, 18.0)
 }
 
 /// Number of decimals that tick labels over `span` need.
-fn tick_formatter(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
+pub(crate) fn tick_formatter(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
     let span = (hi - lo).abs().max(f64::MIN_POSITIVE);
     let mag = lo.abs().max(hi.abs());
     let scientific = mag >= 1e6 || (mag > 0.0 && mag < 1e-3) || span < 1e-5 * mag.max(1e-300) || span < 1e-6;
@@ -265,7 +265,7 @@ fn tick_formatter(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
 }
 
 /// `lo..hi` widened by `frac` of its span on both sides; degenerate ranges get a sensible width.
-fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
+pub(crate) fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
     let span = hi - lo;
     if span > 0.0 && span.is_finite() {
         (lo - frac * span, hi + frac * span)
@@ -276,7 +276,7 @@ fn padded(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
 }
 
 /// Width of the y label area: the widest tick label plus the rotated axis description.
-fn y_area(lo: f64, hi: f64, fs: f64, desc: &str) -> u32 {
+pub(crate) fn y_area(lo: f64, hi: f64, fs: f64, desc: &str) -> u32 {
     let fmt = tick_formatter(lo, hi);
     let ticks = (0..=10).map(|k| fmt(&(lo + (hi - lo) * k as f64 / 10.0)));
     let widest = ticks.map(|t| text_width(&t, fs as f32)).max().unwrap_or(0);
