@@ -91,8 +91,20 @@ def test_long_computations_release_the_gil():
     assert during > 5
 
 
+@pytest.fixture
+def python_sigint_handler():
+    """Python's own Ctrl-C handler, as an interactive session has it. A suite started in the
+    background (`nohup pytest &`, many CI runners) inherits SIGINT ignored, and Python then
+    never installs its handler, so a SIGINT would be dropped: install it for the test."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="POSIX signals")
-def test_ctrl_c_stops_a_long_metric():
+def test_ctrl_c_stops_a_long_metric(python_sigint_handler):
     codes, factors = long_dci_inputs()
     timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
     start = time.monotonic()
@@ -114,7 +126,7 @@ def test_ctrl_c_stops_a_long_metric():
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
-def test_ctrl_c_interrupts_an_interventional_metric():
+def test_ctrl_c_interrupts_an_interventional_metric(python_sigint_handler):
     class Slow:
         factors_num_values = [4, 4]
 

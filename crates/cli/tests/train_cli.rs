@@ -183,7 +183,7 @@ fn eval_every_writes_a_series_whose_last_point_equals_evaluate() {
     let points: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(points.iter().map(|p| p["step"].as_u64().unwrap()).collect::<Vec<_>>(), [0, 2, 4]);
     for p in &points {
-        assert_eq!(p["metrics"]["mig.num_train"], 10_000, "reference sample size");
+        assert_eq!(p["metrics"]["mig.num_samples"], 10_000, "reference sample size");
         assert!(p["metrics"]["unsupervised.gaussian_total_correlation"].is_number());
         assert!(p["summary"]["reconstruction_loss"].as_f64().unwrap() > 0.0);
     }

@@ -29,6 +29,9 @@ pub const DLIB_KEYS: &[(&str, &str, &str)] = &[
     ("unsupervised.gaussian_wasserstein_correlation", "unsupervised", "gaussian_wasserstein_correlation"),
     ("unsupervised.gaussian_wasserstein_correlation_norm", "unsupervised", "gaussian_wasserstein_correlation_norm"),
     ("unsupervised.mutual_info_score", "unsupervised", "mutual_info_score"),
+    // The reference's `num_active_dims` of IRS sums the active codes' values (not a count), so
+    // ours, a count, keeps its own name.
+    ("irs.score", "irs", "IRS"),
 ];
 
 /// The report with disentanglement_lib's names. Every key of the report appears once:

@@ -20,6 +20,15 @@ use crate::report::{Report, ToReport};
 use crate::representation::{Representation, sample_codes};
 use crate::sap::{SapConfig, sap};
 use crate::unsupervised::{UnsupervisedConfig, unsupervised_scores};
+use crate::dcimig::dcimig;
+use crate::infomec::{InfomecConfig, infomec};
+use crate::irs::{IrsConfig, IrsReport, IrsVariant, IrsZaidiReport, irs};
+use crate::jemmig::jemmig;
+use crate::mig_sup::mig_sup;
+use crate::mig_zaidi::mig_zaidi;
+use crate::modularity_zaidi::modularity_zaidi;
+use crate::sap_zaidi::{SapZaidiConfig, sap_zaidi};
+use crate::zaidi::ZaidiConfig;
 
 /// A metric that can be requested by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -44,10 +53,28 @@ pub enum Metric {
     Unsupervised,
     /// `info` → `info.isolation_gap`, `info.aggregate_tc`, ... (needs posteriors).
     Info,
+    /// `irs` → `irs.score` (disentanglement_lib's IRS, diff_quantile 0.99).
+    Irs,
+    /// `irs:zaidi` → `irs_zaidi.score` (Zaidi et al.'s IRS: diff_quantile 1.0, 10 bins).
+    IrsZaidi,
+    /// `mig-sup` → `mig_sup.score` (Li et al. 2020, Zaidi et al.'s estimator).
+    MigSup,
+    /// `dcimig` → `dcimig.score` (Sepliarskaia et al. 2019).
+    Dcimig,
+    /// `jemmig` → `jemmig.score` (Do & Tran 2020).
+    Jemmig,
+    /// `mig:zaidi` → `mig_zaidi.score` (MIG as Zaidi et al.'s code computes it).
+    MigZaidi,
+    /// `modularity:zaidi` → `modularity_zaidi.score`.
+    ModularityZaidi,
+    /// `sap:zaidi` → `sap_zaidi.score` (squared-correlation SAP).
+    SapZaidi,
+    /// `infomec` → `infomec.infom`, `infomec.infoc`, `infomec.infoe` (Hsu et al. 2023).
+    Infomec,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 10] = [
+    pub const ALL: [Metric; 19] = [
         Metric::Mig,
         Metric::MigContinuous,
         Metric::FactorVae,
@@ -58,6 +85,15 @@ impl Metric {
         Metric::Explicitness,
         Metric::Unsupervised,
         Metric::Info,
+        Metric::Irs,
+        Metric::IrsZaidi,
+        Metric::MigSup,
+        Metric::Dcimig,
+        Metric::Jemmig,
+        Metric::MigZaidi,
+        Metric::ModularityZaidi,
+        Metric::SapZaidi,
+        Metric::Infomec,
     ];
 
     pub fn name(self) -> &'static str {
@@ -72,6 +108,15 @@ impl Metric {
             Metric::Explicitness => "explicitness",
             Metric::Unsupervised => "unsupervised",
             Metric::Info => "info",
+            Metric::Irs => "irs",
+            Metric::IrsZaidi => "irs:zaidi",
+            Metric::MigSup => "mig-sup",
+            Metric::Dcimig => "dcimig",
+            Metric::Jemmig => "jemmig",
+            Metric::MigZaidi => "mig:zaidi",
+            Metric::ModularityZaidi => "modularity:zaidi",
+            Metric::SapZaidi => "sap:zaidi",
+            Metric::Infomec => "infomec",
         }
     }
 
@@ -90,6 +135,15 @@ impl Metric {
             Metric::Explicitness => own("explicitness."),
             Metric::Unsupervised => own("unsupervised."),
             Metric::Info => own("info."),
+            Metric::Irs => own("irs."),
+            Metric::IrsZaidi => own("irs_zaidi."),
+            Metric::MigSup => own("mig_sup."),
+            Metric::Dcimig => own("dcimig."),
+            Metric::Jemmig => own("jemmig."),
+            Metric::MigZaidi => own("mig_zaidi."),
+            Metric::ModularityZaidi => own("modularity_zaidi."),
+            Metric::SapZaidi => own("sap_zaidi."),
+            Metric::Infomec => own("infomec."),
         }
     }
 
@@ -179,6 +233,23 @@ pub struct EvalConfig {
     pub explicitness: ExplicitnessConfig,
     pub unsupervised: UnsupervisedConfig,
     pub info: InfoConfig,
+    /// disentanglement_lib's IRS.
+    #[serde(default)]
+    pub irs: IrsConfig,
+    /// Zaidi et al.'s IRS (diff_quantile 1.0, 10 min-max bins).
+    #[serde(default = "irs_zaidi_default")]
+    pub irs_zaidi: IrsConfig,
+    /// Shared by the Zaidi et al. metrics: mig-sup, dcimig, jemmig, mig:zaidi, modularity:zaidi.
+    #[serde(default)]
+    pub zaidi: ZaidiConfig,
+    #[serde(default)]
+    pub sap_zaidi: SapZaidiConfig,
+    #[serde(default)]
+    pub infomec: InfomecConfig,
+}
+
+fn irs_zaidi_default() -> IrsConfig {
+    IrsConfig { diff_quantile: 1.0, num_bins: 10, ..IrsConfig::default() }
 }
 
 impl Default for EvalConfig {
@@ -195,6 +266,11 @@ impl Default for EvalConfig {
             explicitness: ExplicitnessConfig::default(),
             unsupervised: UnsupervisedConfig::default(),
             info: InfoConfig::default(),
+            irs: IrsConfig::default(),
+            irs_zaidi: irs_zaidi_default(),
+            zaidi: ZaidiConfig::default(),
+            sap_zaidi: SapZaidiConfig::default(),
+            infomec: InfomecConfig::default(),
         }
     }
 }
@@ -232,6 +308,11 @@ impl EvalConfig {
             ("explicitness.num_test", self.explicitness.num_test),
             ("unsupervised.num_train", self.unsupervised.num_train),
             ("info.num_z_samples", self.info.num_z_samples),
+            ("irs.num_train", self.irs.num_train),
+            ("irs_zaidi.num_train", self.irs_zaidi.num_train),
+            ("zaidi.num_train", self.zaidi.num_train),
+            ("sap_zaidi.num_train", self.sap_zaidi.num_train),
+            ("infomec.num_train", self.infomec.num_train),
         ];
         for (name, value) in sizes {
             if value > MAX_METRIC_SAMPLES {
@@ -243,6 +324,9 @@ impl EvalConfig {
             ("mig.num_bins", self.mig.num_bins),
             ("modularity.num_bins", self.modularity.num_bins),
             ("unsupervised.num_bins", self.unsupervised.num_bins),
+            ("irs.num_bins", self.irs.num_bins),
+            ("irs_zaidi.num_bins", self.irs_zaidi.num_bins),
+            ("zaidi.num_bins", self.zaidi.num_bins),
         ] {
             if bins > MAX_BINS {
                 return Err(invalid(name, format!("{bins} is more than {MAX_BINS} (the reference uses 20)")));
@@ -260,6 +344,11 @@ impl EvalConfig {
             Metric::Modularity => self.modularity.num_train,
             Metric::Explicitness => self.explicitness.num_train + self.explicitness.num_test,
             Metric::Unsupervised => self.unsupervised.num_train,
+            Metric::Irs => self.irs.num_train,
+            Metric::IrsZaidi => self.irs_zaidi.num_train,
+            Metric::MigSup | Metric::Dcimig | Metric::Jemmig | Metric::MigZaidi | Metric::ModularityZaidi => self.zaidi.num_train,
+            Metric::SapZaidi => self.sap_zaidi.num_train,
+            Metric::Infomec => self.infomec.num_train,
             Metric::MigContinuous | Metric::Info | Metric::FactorVae | Metric::BetaVae => 0,
         }
     }
@@ -389,6 +478,19 @@ pub fn evaluate_codes(
                     &config.info,
                 )?
                 .to_report(),
+                Metric::Irs => IrsReport(&irs(codes, factors.expect("checked"), &config.irs, IrsVariant::DisentanglementLib)?).to_report(),
+                Metric::IrsZaidi => IrsZaidiReport(&irs(codes, factors.expect("checked"), &config.irs_zaidi, IrsVariant::Zaidi)?).to_report(),
+                Metric::MigSup => mig_sup(codes, factors.expect("checked"), &config.zaidi)?.to_report(),
+                Metric::Dcimig => dcimig(codes, factors.expect("checked"), &config.zaidi)?.to_report(),
+                Metric::Jemmig => jemmig(codes, factors.expect("checked"), &config.zaidi)?.to_report(),
+                Metric::MigZaidi => mig_zaidi(codes, factors.expect("checked"), &config.zaidi)?.to_report(),
+                Metric::ModularityZaidi => modularity_zaidi(codes, factors.expect("checked"), &config.zaidi)?.to_report(),
+                Metric::SapZaidi => sap_zaidi(codes, factors.expect("checked"), &config.sap_zaidi)?.to_report(),
+                Metric::Infomec => {
+                    let mut r = infomec(codes, factors.expect("checked"), seed.unwrap_or(0), &config.infomec)?.to_report();
+                    r.insert_seed("infomec", seed);
+                    r
+                }
                 Metric::FactorVae | Metric::BetaVae => unreachable!("rejected above"),
             })
         })();
@@ -604,6 +706,44 @@ mod tests {
             .unwrap(),
             report
         );
+    }
+
+    #[test]
+    fn the_newer_metrics_run_by_name_on_a_representation_with_their_own_keys() {
+        let sizes = FactorSizes::new(&[3, 4, 5]).unwrap();
+        let mut encode = |f: &[usize]| -> Result<Vec<f32>, String> {
+            Ok(f.chunks(3)
+                .flat_map(|r| {
+                    let jitter = ((r[0] * 31 + r[1] * 17 + r[2] * 7) % 13) as f32 / 130.0;
+                    [r[0] as f32 + jitter, r[1] as f32 - jitter, r[2] as f32 + jitter, jitter]
+                })
+                .collect())
+        };
+        let metrics = parse_metrics("irs,irs:zaidi,mig-sup,dcimig,jemmig,mig:zaidi,modularity:zaidi,sap:zaidi,infomec").unwrap();
+        let mut config = small_config();
+        for n in [&mut config.irs.num_train, &mut config.irs_zaidi.num_train, &mut config.zaidi.num_train, &mut config.sap_zaidi.num_train, &mut config.infomec.num_train] {
+            *n = 1500;
+        }
+        let report = evaluate_representation(&metrics, &sizes, &mut encode, 3, &config).unwrap();
+        for key in [
+            "irs.score", "irs_zaidi.score", "mig_sup.score", "dcimig.score", "jemmig.score", "mig_zaidi.score", "modularity_zaidi.score",
+            "sap_zaidi.score", "infomec.infom", "infomec.infoc", "infomec.infoe",
+        ] {
+            let v = report.get_f64(key).unwrap_or_else(|| panic!("{key} missing: {}", report.to_json_pretty()));
+            if key.starts_with("infomec.info") && key != "infomec.infoe" {
+                // These codes take few distinct values: to the nearest-neighbour estimator
+                // (as to the reference's) they are ties, and its NMI says little.
+                assert!(v.is_finite() && v <= 1.0 + 1e-12, "{key} = {v}");
+            } else {
+                assert!(v > 0.5 && v <= 1.0 + 1e-12, "{key} = {v}: near-identity codes score high");
+            }
+        }
+        for m in &metrics {
+            assert!(report.iter().any(|(k, _)| m.owns_key(k)), "{m} owns none of its keys");
+        }
+        assert_eq!(report.get_f64("irs.diff_quantile"), Some(0.99));
+        assert_eq!(report.get_f64("irs_zaidi.diff_quantile"), Some(1.0));
+        assert_eq!(report.get_f64("mig_sup.num_samples"), Some(1500.0));
     }
 
     #[test]

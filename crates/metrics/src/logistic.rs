@@ -22,10 +22,19 @@ use crate::lbfgs::{LbfgsOptions, minimize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogisticConfig {
-    /// Inverse regularization strength (scikit-learn's C).
+    /// Inverse regularization strength (scikit-learn's C); infinity fits without a penalty
+    /// (scikit-learn's `penalty=None`).
     pub c: f64,
     pub gradient_tolerance: f64,
     pub max_iterations: usize,
+    /// Weigh each row by N / (K · N_class), scikit-learn's `class_weight="balanced"`.
+    #[serde(default)]
+    pub balanced: bool,
+    /// Return the weights reached after `max_iterations` instead of an error, as
+    /// scikit-learn does (with a warning): an unpenalized fit on separable data never
+    /// converges, its loss only goes towards 0.
+    #[serde(default)]
+    pub stop_at_max_iterations: bool,
 }
 
 impl Default for LogisticConfig {
@@ -34,6 +43,8 @@ impl Default for LogisticConfig {
             c: 1.0,
             gradient_tolerance: 1e-7,
             max_iterations: 20_000,
+            balanced: false,
+            stop_at_max_iterations: false,
         }
     }
 }
@@ -113,13 +124,21 @@ impl LogisticRegression {
     ) -> Result<Self> {
         let n = y.len();
         check_matrix(x, n, num_features)?;
-        if !(config.c.is_finite() && config.c > 0.0) {
-            return Err(invalid("logistic C", format!("{} (need C > 0)", config.c)));
+        if config.c.is_nan() || config.c <= 0.0 {
+            return Err(invalid("logistic C", format!("{} (need C > 0, or infinity for no penalty)", config.c)));
         }
         let labels = DenseLabels::new(y);
         let f = num_features;
         let k = labels.num_classes();
         let reg = 1.0 / (config.c * n as f64);
+        let weights: Option<Vec<f64>> = config.balanced.then(|| {
+            let mut counts = vec![0usize; k];
+            for &l in &labels.labels {
+                counts[l as usize] += 1;
+            }
+            labels.labels.iter().map(|&l| n as f64 / (k as f64 * counts[l as usize] as f64)).collect()
+        });
+        let weights = weights.as_deref();
         let options = LbfgsOptions {
             gradient_tolerance: config.gradient_tolerance,
             max_iterations: config.max_iterations,
@@ -130,7 +149,7 @@ impl LogisticRegression {
             1 => (Weights::Constant, None),
             2 => {
                 let out = minimize(
-                    |p, g| binary_objective(p, g, x, f, y_dense, reg),
+                    |p, g| binary_objective(p, g, x, f, y_dense, weights, reg),
                     vec![0.0; f + 1],
                     options,
                 );
@@ -144,7 +163,7 @@ impl LogisticRegression {
             }
             _ => {
                 let out = minimize(
-                    |p, g| multinomial_objective(p, g, x, f, k, y_dense, reg),
+                    |p, g| multinomial_objective(p, g, x, f, k, y_dense, weights, reg),
                     vec![0.0; k * (f + 1)],
                     options,
                 );
@@ -164,7 +183,8 @@ impl LogisticRegression {
                 // A stalled line search at a gradient near the tolerance is rounding-level
                 // convergence; anything else did not converge.
                 let acceptable = out.converged
-                    || (out.stalled && out.gradient_max <= 1e3 * config.gradient_tolerance);
+                    || (out.stalled && out.gradient_max <= 1e3 * config.gradient_tolerance)
+                    || (config.stop_at_max_iterations && out.iterations >= config.max_iterations);
                 if !acceptable {
                     return Err(MetricsError::NotConverged {
                         solver: "logistic regression (L-BFGS)",
@@ -272,22 +292,30 @@ impl LogisticRegression {
     }
 }
 
-/// (1/N) Σ ln(1 + exp(−s_i m_i)) + (reg/2)‖w‖², s_i = ±1, m_i = w·x_i + b.
-fn binary_objective(p: &[f64], g: &mut [f64], x: &[f64], f: usize, y: &[u32], reg: f64) -> f64 {
+/// Row weights of chunk `i` (all 1 without weights).
+fn chunk_weights(weights: Option<&[f64]>, i: usize, len: usize) -> impl Iterator<Item = f64> + '_ {
+    (0..len).map(move |r| weights.map_or(1.0, |w| w[i * CHUNK + r]))
+}
+
+/// (1/N) Σ ω_i ln(1 + exp(−s_i m_i)) + (reg/2)‖w‖², s_i = ±1, m_i = w·x_i + b, ω_i the row
+/// weights (1 without).
+#[allow(clippy::too_many_arguments)]
+fn binary_objective(p: &[f64], g: &mut [f64], x: &[f64], f: usize, y: &[u32], weights: Option<&[f64]>, reg: f64) -> f64 {
     let n = y.len();
     let (w, b) = (&p[..f], p[f]);
     let partials: Vec<(f64, Vec<f64>)> = x
         .par_chunks(CHUNK * f)
         .zip(y.par_chunks(CHUNK))
-        .map(|(xc, yc)| {
+        .enumerate()
+        .map(|(ci, (xc, yc))| {
             let mut loss = 0.0;
             let mut grad = vec![0.0; f + 1];
-            for (row, &label) in xc.chunks_exact(f).zip(yc) {
+            for ((row, &label), omega) in xc.chunks_exact(f).zip(yc).zip(chunk_weights(weights, ci, yc.len())) {
                 let sign = if label == 1 { 1.0 } else { -1.0 };
                 let m = row.iter().zip(w).map(|(a, c)| a * c).sum::<f64>() + b;
-                loss += softplus(-sign * m);
+                loss += omega * softplus(-sign * m);
                 // d/dm ln(1 + e^{−s m}) = −s σ(−s m)
-                let dm = -sign * sigmoid(-sign * m);
+                let dm = -omega * sign * sigmoid(-sign * m);
                 for (gj, a) in grad[..f].iter_mut().zip(row) {
                     *gj += dm * a;
                 }
@@ -316,7 +344,9 @@ fn binary_objective(p: &[f64], g: &mut [f64], x: &[f64], f: usize, y: &[u32], re
     loss * inv_n + 0.5 * reg * penalty
 }
 
-/// (1/N) Σ [logsumexp_k z_ik − z_{i,y_i}] + (reg/2)‖W‖², z_ik = W_k·x_i + b_k.
+/// (1/N) Σ ω_i [logsumexp_k z_ik − z_{i,y_i}] + (reg/2)‖W‖², z_ik = W_k·x_i + b_k, ω_i the
+/// row weights (1 without).
+#[allow(clippy::too_many_arguments)]
 fn multinomial_objective(
     p: &[f64],
     g: &mut [f64],
@@ -324,6 +354,7 @@ fn multinomial_objective(
     f: usize,
     k: usize,
     y: &[u32],
+    weights: Option<&[f64]>,
     reg: f64,
 ) -> f64 {
     let n = y.len();
@@ -331,11 +362,12 @@ fn multinomial_objective(
     let partials: Vec<(f64, Vec<f64>)> = x
         .par_chunks(CHUNK * f)
         .zip(y.par_chunks(CHUNK))
-        .map(|(xc, yc)| {
+        .enumerate()
+        .map(|(ci, (xc, yc))| {
             let mut loss = 0.0;
             let mut grad = vec![0.0; k * (f + 1)];
             let mut z = vec![0.0; k];
-            for (row, &label) in xc.chunks_exact(f).zip(yc) {
+            for ((row, &label), omega) in xc.chunks_exact(f).zip(yc).zip(chunk_weights(weights, ci, yc.len())) {
                 for (c, zc) in z.iter_mut().enumerate() {
                     *zc = row
                         .iter()
@@ -352,9 +384,9 @@ fn multinomial_objective(
                 }
                 let label = label as usize;
                 // z now holds e^{z−m}; loss = m + ln s − z_y.
-                loss += m + s.ln() - (m + z[label].ln());
+                loss += omega * (m + s.ln() - (m + z[label].ln()));
                 for (c, &e) in z.iter().enumerate() {
-                    let r = e / s - if c == label { 1.0 } else { 0.0 };
+                    let r = omega * (e / s - if c == label { 1.0 } else { 0.0 });
                     for (gj, a) in grad[c * f..(c + 1) * f].iter_mut().zip(row) {
                         *gj += r * a;
                     }

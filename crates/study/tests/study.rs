@@ -46,8 +46,16 @@ fn presets_parse_with_the_expected_sizes() {
     // The mini presets: the same configurations at 5 seeds.
     assert_eq!(sizes[2], ("paper-mini-dsprites", 10, 50));
     assert_eq!(sizes[3], ("paper-mini-cars3d", 10, 50));
+    // The medium preset: VAE and FactorVAE × {conv, split}, 5 seeds, MIG every 2,000 steps.
+    assert_eq!(sizes[4], ("paper-medium-dsprites", 4, 20));
+    let medium = load_study("paper-medium-dsprites").unwrap();
+    let job = &medium.jobs().unwrap()[0];
+    assert_eq!((job.train.steps, job.train.checkpoint_every, job.train.series.every), (20_000, 1000, 2000));
+    assert_eq!(job.train.series.metrics, ["mig"]);
+    assert_eq!(job.train.series.samples, 10_000, "the reference MIG sample, as at the end");
+    assert_eq!((medium.eval_config().unwrap().factor_vae.num_train, medium.eval_config().unwrap().factor_vae.num_eval), (2000, 1000));
     // dlib: 6 objectives × 6 values × 6 datasets × 50 seeds.
-    assert_eq!(sizes[4], ("dlib-grid", 216, 10800));
+    assert_eq!(sizes[5], ("dlib-grid", 216, 10800));
     for (mini, full) in [("paper-mini-dsprites", "paper-dsprites"), ("paper-mini-cars3d", "paper-cars3d")] {
         let (m, f) = (load_study(mini).unwrap(), load_study(full).unwrap());
         assert_eq!(m.configurations().unwrap(), f.configurations().unwrap(), "{mini}");

@@ -293,7 +293,7 @@ fn a_series_is_taken_at_its_steps_and_a_resumed_run_continues_it_without_gaps_or
     for p in &points {
         let mig = p.metrics["mig.discrete"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&mig), "{mig}");
-        assert_eq!(p.metrics["mig.num_train"].as_u64(), Some(400));
+        assert_eq!(p.metrics["mig.num_samples"].as_u64(), Some(400));
         assert!(p.summary.reconstruction_loss > 0.0 && p.summary.kl >= 0.0);
         assert!(p.metrics.contains_key("unsupervised.gaussian_total_correlation"));
     }
