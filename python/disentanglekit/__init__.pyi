@@ -101,3 +101,49 @@ def evaluate(
 ) -> Dict[str, Dict[str, Any]]:
     """Several metrics at the reference sample sizes, in disentanglement_lib's layout
     (``{"mig": {"discrete_mig": ...}, "factor_vae_metric": {...}, ...}``)."""
+
+def mig_sup(codes: ArrayLike, factors: ArrayLike, *, num_bins: int = 10, bin_factors: bool = True) -> Result:
+    """MIG-sup (Li et al. 2020), Zaidi et al.'s estimator. Returns ``score``, ``per_code``, ..."""
+
+def dcimig(codes: ArrayLike, factors: ArrayLike, *, num_bins: int = 10, bin_factors: bool = True) -> Result:
+    """DCIMIG (Sepliarskaia et al. 2019), Zaidi et al.'s estimator. Returns ``score``, ``per_factor``, ..."""
+
+def jemmig(codes: ArrayLike, factors: ArrayLike, *, num_bins: int = 10, bin_factors: bool = True) -> Result:
+    """JEMMIG (Do & Tran 2020), Zaidi et al.'s estimator. Returns ``score``, ``per_factor``, ``top_code``, ..."""
+
+def mig_zaidi(codes: ArrayLike, factors: ArrayLike, *, num_bins: int = 10, bin_factors: bool = True) -> Result:
+    """MIG as Zaidi et al.'s code computes it (normalized by the code's entropy). Returns ``score``, ..."""
+
+def modularity_zaidi(codes: ArrayLike, factors: ArrayLike, *, num_bins: int = 10, bin_factors: bool = True) -> Result:
+    """Modularity with Zaidi et al.'s estimator. Returns ``score``, ``per_code``, ..."""
+
+def sap_zaidi(codes: ArrayLike, factors: ArrayLike) -> Result:
+    """SAP from squared correlations (Zaidi et al.'s default). Returns ``score``, ``r_squared``, ..."""
+
+def irs(
+    codes: ArrayLike,
+    factors: ArrayLike,
+    *,
+    diff_quantile: Optional[float] = None,
+    num_bins: Optional[int] = None,
+    zaidi: bool = False,
+) -> Result:
+    """Interventional Robustness Score of codes and factors (disentanglement_lib's defaults, or
+    Zaidi et al.'s with ``zaidi=True``). Returns ``IRS``, ``disentanglement_scores``, ..."""
+
+def compute_irs(
+    ground_truth_data: GroundTruthData,
+    representation_function: RepresentationFunction,
+    random_state: RandomState = None,
+    artifact_dir: Any = None,
+    diff_quantile: float = 0.99,
+    num_train: int = 10000,
+    batch_size: int = 16,
+) -> Result:
+    """disentanglement_lib's ``compute_irs``. Returns ``IRS``, ``num_active_dims``, ..."""
+
+def infomec(codes: ArrayLike, factors: ArrayLike, *, discrete_latents: bool = False, random_state: int = 0) -> Result:
+    """InfoMEC (Hsu et al. 2023). Returns ``infom``, ``infoc``, ``infoe``, ``nmi`` (K, D), ``active_latents``, ..."""
+
+def compute_infomec(sources: ArrayLike, latents: ArrayLike, discrete_latents: bool = False) -> Result:
+    """The authors' signature of :func:`infomec` (sources = factors, latents = codes)."""

@@ -307,3 +307,146 @@ pub fn information_diagnostics<'py>(
     let (mu, lv) = read_posteriors(mean, logvar)?;
     score(py, "info", move || m::information_diagnostics(&posteriors(&mu, &lv, noise_correlation)?, seed, &m::InfoConfig { num_z_samples }))
 }
+
+fn zaidi_config(rows: usize, num_bins: usize, bin_factors: bool) -> m::zaidi::ZaidiConfig {
+    m::zaidi::ZaidiConfig { num_train: rows, num_bins, bin_factors }
+}
+
+/// MIG-sup (Li et al. 2020) as Zaidi et al.'s code computes it: codes and factors min-max
+/// binned into ``num_bins`` (10) bins, I(factor; code) / H(code) in bits; per code the gap
+/// between its two largest values; mean over codes. A constant code is an error (NaN in the
+/// reference). ``bin_factors=False`` keeps the factor classes (the reference's
+/// ``continuous_factors=False``).
+///
+/// Returns a dict: ``score``, ``per_code``, ``normalized_mutual_information`` (K, D),
+/// ``num_samples``, ``num_bins``.
+#[pyfunction]
+#[pyo3(signature = (codes, factors, *, num_bins = 10, bin_factors = true))]
+pub fn mig_sup<'py>(py: Python<'py>, codes: &Bound<'py, PyAny>, factors: &Bound<'py, PyAny>, num_bins: usize, bin_factors: bool) -> PyResult<Bound<'py, PyDict>> {
+    let s = read_sample(codes, factors, None, None, |n| n)?;
+    score_sample(py, s, "mig_sup", move |c, f, rows, _| m::mig_sup::mig_sup(c, f, &zaidi_config(rows, num_bins, bin_factors)))
+}
+
+/// DCIMIG (Sepliarskaia et al. 2019), Zaidi et al.'s estimator: each code's gap between its two
+/// largest I(factor; code) goes to its most informed factor; each factor keeps its largest; the
+/// sum over the factors' entropies.
+///
+/// Returns a dict: ``score``, ``per_factor``, ``mutual_information_bits`` (K, D),
+/// ``factor_entropies_bits``, ``num_samples``, ``num_bins``.
+#[pyfunction]
+#[pyo3(signature = (codes, factors, *, num_bins = 10, bin_factors = true))]
+pub fn dcimig<'py>(py: Python<'py>, codes: &Bound<'py, PyAny>, factors: &Bound<'py, PyAny>, num_bins: usize, bin_factors: bool) -> PyResult<Bound<'py, PyDict>> {
+    let s = read_sample(codes, factors, None, None, |n| n)?;
+    score_sample(py, s, "dcimig", move |c, f, rows, _| m::dcimig::dcimig(c, f, &zaidi_config(rows, num_bins, bin_factors)))
+}
+
+/// JEMMIG (Do & Tran 2020), Zaidi et al.'s estimator: per factor
+/// 1 − (H(factor, z*) − I(factor; z*) + I(factor; z°)) / (H(factor) + log₂ num_bins), z* and z°
+/// its two most informative codes; mean over factors.
+///
+/// Returns a dict: ``score``, ``per_factor``, ``top_code``, ``num_samples``, ``num_bins``.
+#[pyfunction]
+#[pyo3(signature = (codes, factors, *, num_bins = 10, bin_factors = true))]
+pub fn jemmig<'py>(py: Python<'py>, codes: &Bound<'py, PyAny>, factors: &Bound<'py, PyAny>, num_bins: usize, bin_factors: bool) -> PyResult<Bound<'py, PyDict>> {
+    let s = read_sample(codes, factors, None, None, |n| n)?;
+    score_sample(py, s, "jemmig", move |c, f, rows, _| m::jemmig::jemmig(c, f, &zaidi_config(rows, num_bins, bin_factors)))
+}
+
+/// MIG as Zaidi et al.'s code computes it (normalized by the *code's* entropy, 10 min-max bins,
+/// factors binned): not the same number as :func:`mig` (disentanglement_lib's).
+///
+/// Returns a dict: ``score``, ``per_factor``, ``normalized_mutual_information`` (K, D), ...
+#[pyfunction]
+#[pyo3(signature = (codes, factors, *, num_bins = 10, bin_factors = true))]
+pub fn mig_zaidi<'py>(py: Python<'py>, codes: &Bound<'py, PyAny>, factors: &Bound<'py, PyAny>, num_bins: usize, bin_factors: bool) -> PyResult<Bound<'py, PyDict>> {
+    let s = read_sample(codes, factors, None, None, |n| n)?;
+    score_sample(py, s, "mig_zaidi", move |c, f, rows, _| m::mig_zaidi::mig_zaidi(c, f, &zaidi_config(rows, num_bins, bin_factors)))
+}
+
+/// Modularity as Zaidi et al.'s code computes it (:func:`modularity`'s formula with their
+/// estimator; a code informing no factor is an error, NaN there).
+///
+/// Returns a dict: ``score``, ``per_code``, ``num_samples``, ``num_bins``.
+#[pyfunction]
+#[pyo3(signature = (codes, factors, *, num_bins = 10, bin_factors = true))]
+pub fn modularity_zaidi<'py>(py: Python<'py>, codes: &Bound<'py, PyAny>, factors: &Bound<'py, PyAny>, num_bins: usize, bin_factors: bool) -> PyResult<Bound<'py, PyDict>> {
+    let s = read_sample(codes, factors, None, None, |n| n)?;
+    score_sample(py, s, "modularity_zaidi", move |c, f, rows, _| m::modularity_zaidi::modularity_zaidi(c, f, &zaidi_config(rows, num_bins, bin_factors)))
+}
+
+/// SAP as Zaidi et al.'s code computes it by default: per (factor, code) the squared
+/// correlation (in-sample R² of a one-feature fit); per factor the gap between its two best
+/// codes; mean over factors.
+///
+/// Returns a dict: ``score``, ``per_factor``, ``r_squared`` (K, D), ``num_samples``.
+#[pyfunction]
+pub fn sap_zaidi<'py>(py: Python<'py>, codes: &Bound<'py, PyAny>, factors: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let s = read_sample(codes, factors, None, None, |n| n)?;
+    score_sample(py, s, "sap_zaidi", move |c, f, rows, _| m::sap_zaidi::sap_zaidi(c, f, &m::sap_zaidi::SapZaidiConfig { num_train: rows }))
+}
+
+/// The Interventional Robustness Score (Suter et al. 2019) of codes and factors: codes with zero
+/// variance dropped; per code and factor 1 − (mean over the factor's values of the
+/// ``diff_quantile`` quantile of |z − E[z | value]|) / max |z − mean|; each code's best factor;
+/// the max-deviation-weighted mean. disentanglement_lib's defaults (``diff_quantile`` 0.99,
+/// factors discretized into 20 bins); ``zaidi=True`` gives Zaidi et al.'s variant (quantile 1.0,
+/// 10 min-max bins), unless ``diff_quantile`` / ``num_bins`` are given.
+///
+/// Returns a dict: ``IRS``, ``disentanglement_scores``, ``irs_matrix``, ``max_deviations``,
+/// ``num_active_dims`` (a count; the reference's sums the active codes' values),
+/// ``diff_quantile``, ``num_samples``.
+#[pyfunction]
+#[pyo3(signature = (codes, factors, *, diff_quantile = None, num_bins = None, zaidi = false))]
+pub fn irs<'py>(
+    py: Python<'py>,
+    codes: &Bound<'py, PyAny>,
+    factors: &Bound<'py, PyAny>,
+    diff_quantile: Option<f64>,
+    num_bins: Option<usize>,
+    zaidi: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let s = read_sample(codes, factors, None, None, |n| n)?;
+    let variant = if zaidi { m::irs::IrsVariant::Zaidi } else { m::irs::IrsVariant::DisentanglementLib };
+    let config = m::irs::IrsConfig {
+        num_train: s.num_samples,
+        diff_quantile: diff_quantile.unwrap_or(if zaidi { 1.0 } else { 0.99 }),
+        num_bins: num_bins.unwrap_or(if zaidi { 10 } else { 20 }),
+    };
+    score(py, "irs", move || {
+        let r = m::irs::irs(&s.codes.codes()?, &s.factors()?, &config, variant)?;
+        Ok(OwnedIrs(r))
+    })
+}
+
+/// The IRS result under the `irs` namespace (whose score key is disentanglement_lib's `IRS`).
+struct OwnedIrs(m::irs::IrsResult);
+impl ToReport for OwnedIrs {
+    fn write_to(&self, r: &mut m::Report) {
+        m::irs::IrsReport(&self.0).write_to(r)
+    }
+}
+
+/// InfoMEC (Hsu et al. 2023): InfoM, InfoE, InfoC of codes (N, D) and factors (N, K), as the
+/// authors' ``compute_infomec`` computes them (nearest-neighbour NMI for continuous codes,
+/// ``discrete_latents=True`` for quantized ones; the estimator's 1e-10 jitter drawn from
+/// ``random_state``).
+///
+/// Returns a dict: ``infom``, ``infoc``, ``infoe``, ``infoe_per_source``, ``nmi`` (K, D),
+/// ``active_latents``, ``num_samples``.
+#[pyfunction]
+#[pyo3(signature = (codes, factors, *, discrete_latents = false, random_state = 0))]
+pub fn infomec<'py>(py: Python<'py>, codes: &Bound<'py, PyAny>, factors: &Bound<'py, PyAny>, discrete_latents: bool, random_state: u64) -> PyResult<Bound<'py, PyDict>> {
+    let s = read_sample(codes, factors, None, None, |n| n)?;
+    score_sample(py, s, "infomec", move |c, f, rows, _| {
+        m::infomec::infomec(c, f, random_state, &m::infomec::InfomecConfig { num_train: rows, discrete_latents, ..Default::default() })
+    })
+}
+
+/// The authors' signature: ``compute_infomec(sources, latents, discrete_latents)`` (sources are
+/// the factors, latents the codes) with their keys ``infom``, ``infoe``, ``infoc``, ``nmi``,
+/// ``active_latents`` (and our extras).
+#[pyfunction]
+#[pyo3(signature = (sources, latents, discrete_latents = false))]
+pub fn compute_infomec<'py>(py: Python<'py>, sources: &Bound<'py, PyAny>, latents: &Bound<'py, PyAny>, discrete_latents: bool) -> PyResult<Bound<'py, PyDict>> {
+    infomec(py, latents, sources, discrete_latents, 0)
+}

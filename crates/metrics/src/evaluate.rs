@@ -28,6 +28,7 @@ use crate::mig_sup::mig_sup;
 use crate::mig_zaidi::mig_zaidi;
 use crate::modularity_zaidi::modularity_zaidi;
 use crate::sap_zaidi::{SapZaidiConfig, sap_zaidi};
+use crate::z_scores::{ZDiffConfig, ZVarConfig, z_diff, z_max_var, z_min_var};
 use crate::zaidi::ZaidiConfig;
 
 /// A metric that can be requested by name.
@@ -71,10 +72,16 @@ pub enum Metric {
     SapZaidi,
     /// `infomec` → `infomec.infom`, `infomec.infoc`, `infomec.infoe` (Hsu et al. 2023).
     Infomec,
+    /// `z-min-var` → `z_min_var.score` (the FactorVAE score with Zaidi et al.'s settings).
+    ZMinVar,
+    /// `z-max-var` → `z_max_var.score` (Zaidi et al.).
+    ZMaxVar,
+    /// `z-diff` → `z_diff.score` (the BetaVAE score with Zaidi et al.'s settings).
+    ZDiff,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 19] = [
+    pub const ALL: [Metric; 22] = [
         Metric::Mig,
         Metric::MigContinuous,
         Metric::FactorVae,
@@ -94,6 +101,9 @@ impl Metric {
         Metric::ModularityZaidi,
         Metric::SapZaidi,
         Metric::Infomec,
+        Metric::ZMinVar,
+        Metric::ZMaxVar,
+        Metric::ZDiff,
     ];
 
     pub fn name(self) -> &'static str {
@@ -117,6 +127,9 @@ impl Metric {
             Metric::ModularityZaidi => "modularity:zaidi",
             Metric::SapZaidi => "sap:zaidi",
             Metric::Infomec => "infomec",
+            Metric::ZMinVar => "z-min-var",
+            Metric::ZMaxVar => "z-max-var",
+            Metric::ZDiff => "z-diff",
         }
     }
 
@@ -144,12 +157,15 @@ impl Metric {
             Metric::ModularityZaidi => own("modularity_zaidi."),
             Metric::SapZaidi => own("sap_zaidi."),
             Metric::Infomec => own("infomec."),
+            Metric::ZMinVar => own("z_min_var."),
+            Metric::ZMaxVar => own("z_max_var."),
+            Metric::ZDiff => own("z_diff."),
         }
     }
 
     /// Needs a representation function (draws its own interventional batches).
     pub fn is_interventional(self) -> bool {
-        matches!(self, Metric::FactorVae | Metric::BetaVae)
+        matches!(self, Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff)
     }
 
     /// Needs Gaussian posterior parameters (μ, log σ²), not only codes.
@@ -246,6 +262,11 @@ pub struct EvalConfig {
     pub sap_zaidi: SapZaidiConfig,
     #[serde(default)]
     pub infomec: InfomecConfig,
+    /// z-min-var and z-max-var.
+    #[serde(default)]
+    pub z_var: ZVarConfig,
+    #[serde(default)]
+    pub z_diff: ZDiffConfig,
 }
 
 fn irs_zaidi_default() -> IrsConfig {
@@ -271,6 +292,8 @@ impl Default for EvalConfig {
             zaidi: ZaidiConfig::default(),
             sap_zaidi: SapZaidiConfig::default(),
             infomec: InfomecConfig::default(),
+            z_var: ZVarConfig::default(),
+            z_diff: ZDiffConfig::default(),
         }
     }
 }
@@ -313,6 +336,13 @@ impl EvalConfig {
             ("zaidi.num_train", self.zaidi.num_train),
             ("sap_zaidi.num_train", self.sap_zaidi.num_train),
             ("infomec.num_train", self.infomec.num_train),
+            ("z_var.batch_size", self.z_var.batch_size),
+            ("z_var.num_train", self.z_var.num_train),
+            ("z_var.num_eval", self.z_var.num_eval),
+            ("z_var.num_variance_estimate", self.z_var.num_variance_estimate),
+            ("z_diff.batch_size", self.z_diff.batch_size),
+            ("z_diff.num_train", self.z_diff.num_train),
+            ("z_diff.num_eval", self.z_diff.num_eval),
         ];
         for (name, value) in sizes {
             if value > MAX_METRIC_SAMPLES {
@@ -349,7 +379,7 @@ impl EvalConfig {
             Metric::MigSup | Metric::Dcimig | Metric::Jemmig | Metric::MigZaidi | Metric::ModularityZaidi => self.zaidi.num_train,
             Metric::SapZaidi => self.sap_zaidi.num_train,
             Metric::Infomec => self.infomec.num_train,
-            Metric::MigContinuous | Metric::Info | Metric::FactorVae | Metric::BetaVae => 0,
+            Metric::MigContinuous | Metric::Info | Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff => 0,
         }
     }
 
@@ -491,7 +521,7 @@ pub fn evaluate_codes(
                     r.insert_seed("infomec", seed);
                     r
                 }
-                Metric::FactorVae | Metric::BetaVae => unreachable!("rejected above"),
+                Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff => unreachable!("rejected above"),
             })
         })();
         match result {
@@ -571,6 +601,9 @@ pub fn evaluate_representation<R: Representation>(
                 beta_vae_score(ground_truth, representation, seed, &beta_vae_config)
                     .map(|r| r.to_report())
             }
+            Metric::ZMinVar => z_min_var(ground_truth, representation, seed, &config.z_var, config.rows_per_call).map(|r| r.to_report()),
+            Metric::ZMaxVar => z_max_var(ground_truth, representation, seed, &config.z_var, config.rows_per_call).map(|r| r.to_report()),
+            Metric::ZDiff => z_diff(ground_truth, representation, seed, &config.z_diff, config.rows_per_call).map(|r| r.to_report()),
             _ => continue,
         };
         match result {

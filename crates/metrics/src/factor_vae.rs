@@ -113,6 +113,30 @@ pub fn factor_vae_score_with_rng<R: Representation>(
     rng: &mut ChaCha8Rng,
     config: &FactorVaeConfig,
 ) -> Result<FactorVaeResult> {
+    variance_vote_score(ground_truth, representation, rng, config, VoteRule::FixOneLowestVariance)
+}
+
+/// How a variance vote is cast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoteRule {
+    /// The FactorVAE score (z-min-var): factor k fixed over the batch, the others drawn; the
+    /// vote goes to the code whose normalized variance is lowest.
+    FixOneLowestVariance,
+    /// z-max-var: factor k drawn for every row, the others fixed at one draw; the vote goes to
+    /// the code whose normalized variance is highest.
+    VaryOneHighestVariance,
+}
+
+/// The majority-vote classifier of the FactorVAE score with either vote rule (see the module
+/// header for the FactorVAE rule's draws; the other rule draws the same way and then copies the
+/// first row's *other* factors into the batch instead of its factor k).
+pub fn variance_vote_score<R: Representation>(
+    ground_truth: &FactorSizes,
+    representation: &mut R,
+    rng: &mut ChaCha8Rng,
+    config: &FactorVaeConfig,
+    rule: VoteRule,
+) -> Result<FactorVaeResult> {
     config.validate()?;
     let k = ground_truth.num_factors();
     let mut encoder = Encoder::new(representation, k);
@@ -153,9 +177,18 @@ pub fn factor_vae_score_with_rng<R: Representation>(
                     let fixed = rng.random_range(0..k);
                     let start = batch.len();
                     ground_truth.sample_into(b, rng, &mut batch);
-                    let value = batch[start + fixed];
+                    let first: Vec<usize> = batch[start..start + k].to_vec();
                     for row in batch[start..].chunks_exact_mut(k) {
-                        row[fixed] = value;
+                        match rule {
+                            VoteRule::FixOneLowestVariance => row[fixed] = first[fixed],
+                            VoteRule::VaryOneHighestVariance => {
+                                for (j, v) in row.iter_mut().enumerate() {
+                                    if j != fixed {
+                                        *v = first[j];
+                                    }
+                                }
+                            }
+                        }
                     }
                     factor_index.push(fixed);
                 }
@@ -163,10 +196,14 @@ pub fn factor_vae_score_with_rng<R: Representation>(
                 for (v, &fixed) in factor_index.iter().enumerate() {
                     let local = column_variances(&codes[v * b * d..(v + 1) * b * d], b, d);
                     let mut best = active[0];
-                    let mut best_ratio = f64::INFINITY;
-                    for &j in &active {
+                    let mut best_ratio = local[best] / global[best];
+                    for &j in &active[1..] {
                         let ratio = local[j] / global[j];
-                        if ratio < best_ratio {
+                        let better = match rule {
+                            VoteRule::FixOneLowestVariance => ratio < best_ratio,
+                            VoteRule::VaryOneHighestVariance => ratio > best_ratio,
+                        };
+                        if better {
                             best_ratio = ratio;
                             best = j;
                         }

@@ -84,6 +84,7 @@ pub mod representation;
 pub mod sap;
 pub mod sap_zaidi;
 pub mod unsupervised;
+pub mod z_scores;
 pub mod zaidi;
 
 pub use beta_vae::{BetaVaeConfig, BetaVaeResult, beta_vae_score, beta_vae_score_with_rng};

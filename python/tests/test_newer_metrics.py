@@ -1,0 +1,88 @@
+"""The metrics since disentanglement_lib (Zaidi et al.'s review, IRS, InfoMEC) from Python: the
+reference implementations' numbers on the golden arrays of the Rust tests (identity codes are
+exact in float32, which the package reads codes as), and the authors' call signatures."""
+
+import math
+
+import numpy as np
+import pytest
+
+import disentanglekit as dk
+
+
+def golden_factors():
+    """2,000 rows of factors with sizes 3, 5, 4, 6 from xorshift64* (the Rust tests' arrays)."""
+    s = 0x9E3779B97F4A7C15
+    mask = (1 << 64) - 1
+    sizes = [3, 5, 4, 6]
+    rows = []
+    for _ in range(2000):
+        row = []
+        for size in sizes:
+            s ^= s >> 12
+            s ^= (s << 25) & mask
+            s ^= s >> 27
+            u = (((s * 2685821657736338717) & mask) >> 11) / float(1 << 53)
+            row.append(math.floor(u * size))
+        rows.append(row)
+    return np.array(rows, dtype=np.int64)
+
+
+FACTORS = golden_factors()
+IDENTITY = FACTORS.astype(np.float32)
+
+
+def test_the_golden_factors_are_the_rust_tests():
+    assert FACTORS[:3].tolist() == [[0, 1, 2, 2], [1, 3, 3, 2], [1, 4, 0, 4]]
+    assert FACTORS.sum(axis=0).tolist() == [1995, 3998, 3081, 5001]
+
+
+@pytest.mark.parametrize(
+    "function, key, expected",
+    [
+        (dk.mig_sup, "score", 0.99669951312969896),
+        (dk.dcimig, "score", 0.99666801641484826),
+        (dk.jemmig, "score", 0.99871445683399984),
+        (dk.mig_zaidi, "score", 0.99669644511835631),
+        (dk.modularity_zaidi, "score", 0.99999336216474632),
+        (dk.sap_zaidi, "score", 0.99923508104420322),
+    ],
+)
+def test_zaidi_et_al_metrics_equal_their_code(function, key, expected):
+    assert function(IDENTITY, FACTORS)[key] == pytest.approx(expected, abs=1e-12)
+
+
+def test_irs_both_variants_and_infomec_with_the_authors_signature():
+    assert dk.irs(IDENTITY, FACTORS)["IRS"] == 1.0
+    assert dk.irs(IDENTITY, FACTORS, zaidi=True)["diff_quantile"] == 1.0
+    r = dk.compute_infomec(FACTORS, IDENTITY, True)
+    assert r["infom"] == pytest.approx(0.99055181264111647, abs=1e-12)
+    assert r["infoc"] == pytest.approx(0.99055180420323152, abs=1e-12)
+    assert 0.999999 < r["infoe"] <= 1.0
+    assert np.asarray(r["nmi"]).shape == (4, 4)
+    assert list(r["active_latents"]) == [True] * 4
+
+
+def test_a_constant_code_is_a_clear_error_not_nan():
+    codes = np.concatenate([IDENTITY, np.full((2000, 1), 2.0, np.float32)], axis=1)
+    with pytest.raises(ValueError, match="code 4 is constant"):
+        dk.mig_sup(codes, FACTORS)
+    # The metrics that the reference does not turn into NaN still score.
+    assert dk.dcimig(codes, FACTORS)["score"] == pytest.approx(0.99666801641484826, abs=1e-12)
+
+
+def test_compute_irs_from_a_dataset_and_an_encoder():
+    data = dk.datasets.load("dsprites")
+    sizes = np.array(data.factors_num_values, dtype=np.float32)
+
+    def encode(images):
+        # A toy encoder: mean brightness and the centre of mass of each image.
+        x = images.reshape(len(images), 64, 64)
+        mass = x.sum(axis=(1, 2)) + 1e-6
+        grid = np.arange(64, dtype=np.float32)
+        return np.stack([mass, (x.sum(axis=1) * grid).sum(axis=1) / mass, (x.sum(axis=2) * grid).sum(axis=1) / mass], axis=1)
+
+    r = dk.compute_irs(data, encode, random_state=0, num_train=500, batch_size=64)
+    assert 0.0 < r["IRS"] <= 1.0
+    assert r["num_active_dims"] == 3
+    assert len(sizes) == 5
