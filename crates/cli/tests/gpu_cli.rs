@@ -1,8 +1,9 @@
 //! The command-line tool on the GPU path, as a user runs it: `train --device wgpu`, its resume
 //! on `--device vulkan`, `export-codes`, `evaluate`, `visualize` and `study run --device`. Built
 //! with `--features wgpu` (the README's test command); without a GPU it runs on Mesa's software
-//! Vulkan driver (lavapipe), which `.ci/run` installs. A machine without any Vulkan driver fails
-//! these tests with the CLI's "no usable GPU adapter" message.
+//! Vulkan driver (lavapipe), which `.ci/run` installs. A build on a machine without a Vulkan driver reports
+//! these tests as ignored, with the reason, unless DISENTANGLE_REQUIRE_GPU_TESTS=1 (which `.ci/run`
+//! sets) demands them; then they fail with the CLI's "no usable GPU adapter" message.
 #![cfg(feature = "wgpu")]
 
 use std::path::Path;
@@ -36,6 +37,7 @@ fn losses(run: &Path) -> Vec<f64> {
 }
 
 #[test]
+#[cfg_attr(not(gpu_tests), ignore = "no Vulkan driver was found when this test was built: apt install mesa-vulkan-drivers libvulkan1 (or set DISENTANGLE_REQUIRE_GPU_TESTS=1 to run it anyway)")]
 fn train_resume_export_evaluate_and_visualize_on_the_gpu_path() {
     let tmp = tempfile::tempdir().unwrap();
     let (gpu, cpu) = (tmp.path().join("gpu"), tmp.path().join("cpu"));
@@ -84,6 +86,7 @@ fn train_resume_export_evaluate_and_visualize_on_the_gpu_path() {
 }
 
 #[test]
+#[cfg_attr(not(gpu_tests), ignore = "no Vulkan driver was found when this test was built: apt install mesa-vulkan-drivers libvulkan1 (or set DISENTANGLE_REQUIRE_GPU_TESTS=1 to run it anyway)")]
 fn a_study_runs_its_jobs_on_the_gpu_with_two_workers() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("tiny.toml");

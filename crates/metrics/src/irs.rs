@@ -16,6 +16,7 @@
 //! `num_active_dims` as the *sum of the active codes' values* (np.sum of the matrix, not a
 //! count); we report the count of active codes.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Codes, Factors, check_same_samples};
@@ -60,14 +61,17 @@ pub struct IrsResult {
     pub num_samples: usize,
 }
 
-/// numpy's `percentile(..., method="linear")` of unsorted values, q in [0, 1].
+/// numpy's `percentile(..., method="linear")` of unsorted values, q in [0, 1] (the two order
+/// statistics it needs are selected, not the whole slice sorted).
 pub(crate) fn linear_quantile(values: &mut [f64], q: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
     let pos = q * (values.len() - 1) as f64;
     let lo = pos.floor() as usize;
     let hi = (lo + 1).min(values.len() - 1);
     let t = pos - lo as f64;
-    let (a, b) = (values[lo], values[hi]);
+    let (_, a, above) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let a = *a;
+    // The next order statistic is the smallest value above position lo.
+    let b = if hi == lo { a } else { above.iter().copied().fold(f64::INFINITY, f64::min) };
     // numpy's lerp: from the nearer end, so q = 1 gives the maximum exactly.
     if t >= 0.5 { b - (b - a) * (1.0 - t) } else { a + (b - a) * t }
 }
@@ -119,33 +123,43 @@ pub fn irs_columns(codes: &[Vec<f64>], factors: &[Vec<usize>], config: &IrsConfi
     if active_codes.iter().all(|&j| codes[j].iter().all(|&v| v == 0.0)) {
         return Ok(done(vec![], vec![], vec![], 0.0));
     }
-    let mut max_dev = Vec::with_capacity(active_codes.len());
-    let mut irs_matrix = Vec::with_capacity(active_codes.len());
-    for &j in &active_codes {
-        let z = &codes[j];
-        let m = mean(z);
-        let md = z.iter().map(|v| (v - m).abs()).fold(0.0, f64::max);
-        let row: Vec<f64> = labels
-            .iter()
-            .map(|f| {
-                let mut values: Vec<u32> = f.clone();
-                values.sort_unstable();
-                values.dedup();
-                let total: f64 = values
-                    .iter()
-                    .map(|&v| {
-                        let group: Vec<f64> = f.iter().zip(z).filter(|(l, _)| **l == v).map(|(_, x)| *x).collect();
-                        let e = mean(&group);
-                        let mut diffs: Vec<f64> = group.iter().map(|x| (x - e).abs()).collect();
-                        linear_quantile(&mut diffs, config.diff_quantile)
-                    })
-                    .sum();
-                1.0 - (total / values.len() as f64) / md
-            })
-            .collect();
-        max_dev.push(md);
-        irs_matrix.push(row);
-    }
+    // Row indices of each (factor, value) group, found once for every code.
+    let groups: Vec<Vec<Vec<usize>>> = labels
+        .iter()
+        .map(|f| {
+            let mut by_value: std::collections::BTreeMap<u32, Vec<usize>> = std::collections::BTreeMap::new();
+            for (i, &l) in f.iter().enumerate() {
+                by_value.entry(l).or_default().push(i);
+            }
+            by_value.into_values().collect()
+        })
+        .collect();
+    let rows: Vec<(f64, Vec<f64>)> = active_codes
+        .par_iter()
+        .map(|&j| {
+            let z = &codes[j];
+            let m = mean(z);
+            let md = z.iter().map(|v| (v - m).abs()).fold(0.0, f64::max);
+            let mut diffs = Vec::new();
+            let row = groups
+                .iter()
+                .map(|values| {
+                    let total: f64 = values
+                        .iter()
+                        .map(|rows| {
+                            let e = rows.iter().map(|&i| z[i]).sum::<f64>() / rows.len() as f64;
+                            diffs.clear();
+                            diffs.extend(rows.iter().map(|&i| (z[i] - e).abs()));
+                            linear_quantile(&mut diffs, config.diff_quantile)
+                        })
+                        .sum();
+                    1.0 - (total / values.len() as f64) / md
+                })
+                .collect();
+            (md, row)
+        })
+        .collect();
+    let (max_dev, irs_matrix): (Vec<f64>, Vec<Vec<f64>>) = rows.into_iter().unzip();
     let scores: Vec<f64> = irs_matrix.iter().map(|r| r.iter().copied().fold(f64::NEG_INFINITY, f64::max)).collect();
     let weight: f64 = max_dev.iter().sum();
     let score = if weight > 0.0 {
