@@ -21,6 +21,7 @@ use crate::representation::{Representation, sample_codes};
 use crate::sap::{SapConfig, sap};
 use crate::unsupervised::{UnsupervisedConfig, unsupervised_scores};
 use crate::dcimig::dcimig;
+use crate::explicitness_zaidi::explicitness_zaidi;
 use crate::infomec::{InfomecConfig, infomec};
 use crate::irs::{IrsConfig, IrsReport, IrsVariant, IrsZaidiReport, irs};
 use crate::jemmig::jemmig;
@@ -78,10 +79,12 @@ pub enum Metric {
     ZMaxVar,
     /// `z-diff` → `z_diff.score` (the BetaVAE score with Zaidi et al.'s settings).
     ZDiff,
+    /// `explicitness:zaidi` → `explicitness_zaidi.score`.
+    ExplicitnessZaidi,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 22] = [
+    pub const ALL: [Metric; 23] = [
         Metric::Mig,
         Metric::MigContinuous,
         Metric::FactorVae,
@@ -104,6 +107,7 @@ impl Metric {
         Metric::ZMinVar,
         Metric::ZMaxVar,
         Metric::ZDiff,
+        Metric::ExplicitnessZaidi,
     ];
 
     pub fn name(self) -> &'static str {
@@ -130,6 +134,7 @@ impl Metric {
             Metric::ZMinVar => "z-min-var",
             Metric::ZMaxVar => "z-max-var",
             Metric::ZDiff => "z-diff",
+            Metric::ExplicitnessZaidi => "explicitness:zaidi",
         }
     }
 
@@ -160,6 +165,7 @@ impl Metric {
             Metric::ZMinVar => own("z_min_var."),
             Metric::ZMaxVar => own("z_max_var."),
             Metric::ZDiff => own("z_diff."),
+            Metric::ExplicitnessZaidi => own("explicitness_zaidi."),
         }
     }
 
@@ -376,7 +382,9 @@ impl EvalConfig {
             Metric::Unsupervised => self.unsupervised.num_train,
             Metric::Irs => self.irs.num_train,
             Metric::IrsZaidi => self.irs_zaidi.num_train,
-            Metric::MigSup | Metric::Dcimig | Metric::Jemmig | Metric::MigZaidi | Metric::ModularityZaidi => self.zaidi.num_train,
+            Metric::MigSup | Metric::Dcimig | Metric::Jemmig | Metric::MigZaidi | Metric::ModularityZaidi | Metric::ExplicitnessZaidi => {
+                self.zaidi.num_train
+            }
             Metric::SapZaidi => self.sap_zaidi.num_train,
             Metric::Infomec => self.infomec.num_train,
             Metric::MigContinuous | Metric::Info | Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff => 0,
@@ -515,6 +523,7 @@ pub fn evaluate_codes(
                 Metric::Jemmig => jemmig(codes, factors.expect("checked"), &config.zaidi)?.to_report(),
                 Metric::MigZaidi => mig_zaidi(codes, factors.expect("checked"), &config.zaidi)?.to_report(),
                 Metric::ModularityZaidi => modularity_zaidi(codes, factors.expect("checked"), &config.zaidi)?.to_report(),
+                Metric::ExplicitnessZaidi => explicitness_zaidi(codes, factors.expect("checked"), &config.zaidi)?.to_report(),
                 Metric::SapZaidi => sap_zaidi(codes, factors.expect("checked"), &config.sap_zaidi)?.to_report(),
                 Metric::Infomec => {
                     let mut r = infomec(codes, factors.expect("checked"), seed.unwrap_or(0), &config.infomec)?.to_report();
@@ -752,7 +761,7 @@ mod tests {
                 })
                 .collect())
         };
-        let metrics = parse_metrics("irs,irs:zaidi,mig-sup,dcimig,jemmig,mig:zaidi,modularity:zaidi,sap:zaidi,infomec").unwrap();
+        let metrics = parse_metrics("irs,irs:zaidi,mig-sup,dcimig,jemmig,mig:zaidi,modularity:zaidi,sap:zaidi,infomec,explicitness:zaidi").unwrap();
         let mut config = small_config();
         for n in [&mut config.irs.num_train, &mut config.irs_zaidi.num_train, &mut config.zaidi.num_train, &mut config.sap_zaidi.num_train, &mut config.infomec.num_train] {
             *n = 1500;
@@ -760,7 +769,7 @@ mod tests {
         let report = evaluate_representation(&metrics, &sizes, &mut encode, 3, &config).unwrap();
         for key in [
             "irs.score", "irs_zaidi.score", "mig_sup.score", "dcimig.score", "jemmig.score", "mig_zaidi.score", "modularity_zaidi.score",
-            "sap_zaidi.score", "infomec.infom", "infomec.infoc", "infomec.infoe",
+            "sap_zaidi.score", "infomec.infom", "infomec.infoc", "infomec.infoe", "explicitness_zaidi.score",
         ] {
             let v = report.get_f64(key).unwrap_or_else(|| panic!("{key} missing: {}", report.to_json_pretty()));
             if key.starts_with("infomec.info") && key != "infomec.infoe" {

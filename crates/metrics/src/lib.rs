@@ -58,6 +58,7 @@ pub mod dlib_names;
 pub mod error;
 pub mod evaluate;
 pub mod explicitness;
+pub mod explicitness_zaidi;
 pub mod factor_vae;
 mod gaussian;
 pub mod gbt;
