@@ -147,3 +147,9 @@ def infomec(codes: ArrayLike, factors: ArrayLike, *, discrete_latents: bool = Fa
 
 def compute_infomec(sources: ArrayLike, latents: ArrayLike, discrete_latents: bool = False) -> Result:
     """The authors' signature of :func:`infomec` (sources = factors, latents = codes)."""
+
+def explicitness_zaidi(codes: ArrayLike, factors: ArrayLike, *, num_bins: int = 10, bin_factors: bool = True) -> Result:
+    """Explicitness as Zaidi et al.'s code computes it. Returns ``score``, ``per_factor_auc``, ..."""
+
+def dci_zaidi(codes: ArrayLike, factors: ArrayLike) -> Result:
+    """DCI with Lasso importances (Zaidi et al.). Returns ``disentanglement``, ``completeness``, ``informativeness``, ..."""

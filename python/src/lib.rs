@@ -31,6 +31,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(metrics::irs, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::infomec, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::compute_infomec, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::explicitness_zaidi, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::dci_zaidi, m)?)?;
     m.add_function(wrap_pyfunction!(interventional::factor_vae_score, m)?)?;
     m.add_function(wrap_pyfunction!(interventional::beta_vae_score, m)?)?;
     m.add_function(wrap_pyfunction!(interventional::evaluate, m)?)?;

@@ -52,6 +52,13 @@ def test_zaidi_et_al_metrics_equal_their_code(function, key, expected):
     assert function(IDENTITY, FACTORS)[key] == pytest.approx(expected, abs=1e-12)
 
 
+def test_dci_and_explicitness_zaidi():
+    r = dk.dci_zaidi(IDENTITY, FACTORS)
+    assert r["disentanglement"] == pytest.approx(0.99999999999999989, abs=1e-12)
+    assert r["informativeness"] == pytest.approx(0.99999910610462095, abs=1e-12)
+    assert dk.explicitness_zaidi(IDENTITY, FACTORS)["score"] == pytest.approx(0.99732912850748145, abs=2e-5)
+
+
 def test_irs_both_variants_and_infomec_with_the_authors_signature():
     assert dk.irs(IDENTITY, FACTORS)["IRS"] == 1.0
     assert dk.irs(IDENTITY, FACTORS, zaidi=True)["diff_quantile"] == 1.0

@@ -20,6 +20,7 @@ use crate::report::{Report, ToReport};
 use crate::representation::{Representation, sample_codes};
 use crate::sap::{SapConfig, sap};
 use crate::unsupervised::{UnsupervisedConfig, unsupervised_scores};
+use crate::dci_zaidi::{DciZaidiConfig, dci_zaidi};
 use crate::dcimig::dcimig;
 use crate::explicitness_zaidi::explicitness_zaidi;
 use crate::infomec::{InfomecConfig, infomec};
@@ -81,10 +82,12 @@ pub enum Metric {
     ZDiff,
     /// `explicitness:zaidi` → `explicitness_zaidi.score`.
     ExplicitnessZaidi,
+    /// `dci:zaidi` → `dci_zaidi.disentanglement`, `.completeness`, `.informativeness` (Lasso).
+    DciZaidi,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 23] = [
+    pub const ALL: [Metric; 24] = [
         Metric::Mig,
         Metric::MigContinuous,
         Metric::FactorVae,
@@ -108,6 +111,7 @@ impl Metric {
         Metric::ZMaxVar,
         Metric::ZDiff,
         Metric::ExplicitnessZaidi,
+        Metric::DciZaidi,
     ];
 
     pub fn name(self) -> &'static str {
@@ -135,6 +139,7 @@ impl Metric {
             Metric::ZMaxVar => "z-max-var",
             Metric::ZDiff => "z-diff",
             Metric::ExplicitnessZaidi => "explicitness:zaidi",
+            Metric::DciZaidi => "dci:zaidi",
         }
     }
 
@@ -166,6 +171,7 @@ impl Metric {
             Metric::ZMaxVar => own("z_max_var."),
             Metric::ZDiff => own("z_diff."),
             Metric::ExplicitnessZaidi => own("explicitness_zaidi."),
+            Metric::DciZaidi => own("dci_zaidi."),
         }
     }
 
@@ -267,6 +273,8 @@ pub struct EvalConfig {
     #[serde(default)]
     pub sap_zaidi: SapZaidiConfig,
     #[serde(default)]
+    pub dci_zaidi: DciZaidiConfig,
+    #[serde(default)]
     pub infomec: InfomecConfig,
     /// z-min-var and z-max-var.
     #[serde(default)]
@@ -297,6 +305,7 @@ impl Default for EvalConfig {
             irs_zaidi: irs_zaidi_default(),
             zaidi: ZaidiConfig::default(),
             sap_zaidi: SapZaidiConfig::default(),
+            dci_zaidi: DciZaidiConfig::default(),
             infomec: InfomecConfig::default(),
             z_var: ZVarConfig::default(),
             z_diff: ZDiffConfig::default(),
@@ -341,6 +350,7 @@ impl EvalConfig {
             ("irs_zaidi.num_train", self.irs_zaidi.num_train),
             ("zaidi.num_train", self.zaidi.num_train),
             ("sap_zaidi.num_train", self.sap_zaidi.num_train),
+            ("dci_zaidi.num_train", self.dci_zaidi.num_train),
             ("infomec.num_train", self.infomec.num_train),
             ("z_var.batch_size", self.z_var.batch_size),
             ("z_var.num_train", self.z_var.num_train),
@@ -386,6 +396,7 @@ impl EvalConfig {
                 self.zaidi.num_train
             }
             Metric::SapZaidi => self.sap_zaidi.num_train,
+            Metric::DciZaidi => self.dci_zaidi.num_train,
             Metric::Infomec => self.infomec.num_train,
             Metric::MigContinuous | Metric::Info | Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff => 0,
         }
@@ -523,6 +534,7 @@ pub fn evaluate_codes(
                 Metric::Jemmig => jemmig(codes, factors.expect("checked"), &config.zaidi)?.to_report(),
                 Metric::MigZaidi => mig_zaidi(codes, factors.expect("checked"), &config.zaidi)?.to_report(),
                 Metric::ModularityZaidi => modularity_zaidi(codes, factors.expect("checked"), &config.zaidi)?.to_report(),
+                Metric::DciZaidi => dci_zaidi(codes, factors.expect("checked"), &config.dci_zaidi)?.to_report(),
                 Metric::ExplicitnessZaidi => explicitness_zaidi(codes, factors.expect("checked"), &config.zaidi)?.to_report(),
                 Metric::SapZaidi => sap_zaidi(codes, factors.expect("checked"), &config.sap_zaidi)?.to_report(),
                 Metric::Infomec => {
@@ -761,15 +773,16 @@ mod tests {
                 })
                 .collect())
         };
-        let metrics = parse_metrics("irs,irs:zaidi,mig-sup,dcimig,jemmig,mig:zaidi,modularity:zaidi,sap:zaidi,infomec,explicitness:zaidi").unwrap();
+        let metrics = parse_metrics("irs,irs:zaidi,mig-sup,dcimig,jemmig,mig:zaidi,modularity:zaidi,sap:zaidi,infomec,explicitness:zaidi,dci:zaidi").unwrap();
         let mut config = small_config();
-        for n in [&mut config.irs.num_train, &mut config.irs_zaidi.num_train, &mut config.zaidi.num_train, &mut config.sap_zaidi.num_train, &mut config.infomec.num_train] {
+        for n in [&mut config.irs.num_train, &mut config.irs_zaidi.num_train, &mut config.zaidi.num_train, &mut config.sap_zaidi.num_train, &mut config.infomec.num_train, &mut config.dci_zaidi.num_train] {
             *n = 1500;
         }
         let report = evaluate_representation(&metrics, &sizes, &mut encode, 3, &config).unwrap();
         for key in [
             "irs.score", "irs_zaidi.score", "mig_sup.score", "dcimig.score", "jemmig.score", "mig_zaidi.score", "modularity_zaidi.score",
             "sap_zaidi.score", "infomec.infom", "infomec.infoc", "infomec.infoe", "explicitness_zaidi.score",
+            "dci_zaidi.disentanglement", "dci_zaidi.completeness", "dci_zaidi.informativeness",
         ] {
             let v = report.get_f64(key).unwrap_or_else(|| panic!("{key} missing: {}", report.to_json_pretty()));
             if key.starts_with("infomec.info") && key != "infomec.infoe" {

@@ -52,6 +52,7 @@
 pub mod beta_vae;
 pub mod data;
 pub mod dci;
+pub mod dci_zaidi;
 pub mod dcimig;
 pub mod discretize;
 pub mod dlib_names;
@@ -69,6 +70,7 @@ pub mod interrupt;
 pub mod irs;
 pub mod jemmig;
 pub mod knn_mi;
+pub mod lasso;
 mod labels;
 mod lbfgs;
 mod linalg;
