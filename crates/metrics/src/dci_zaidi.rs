@@ -23,6 +23,7 @@ use crate::data::{Codes, Factors, check_same_samples};
 use crate::error::{Result, degenerate, invalid};
 use crate::lasso::{Lasso, LassoConfig, cross_validated_mse, mse};
 use crate::report::{Report, ToReport, matrix, vector};
+use crate::zaidi::minmax_scale;
 
 const ALPHAS: [f64; 8] = [1e-4, 1e-3, 1e-2, 0.1, 0.2, 0.4, 0.8, 1.0];
 
@@ -60,17 +61,6 @@ pub fn dci_zaidi(codes: &Codes, factors: &Factors, config: &DciZaidiConfig) -> R
     dci_zaidi_columns(&code_columns, &factor_columns)
 }
 
-fn minmax(values: &[f64]) -> Vec<f64> {
-    let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    let mut range = hi - lo;
-    if range < 10.0 * f64::EPSILON {
-        range = 1.0;
-    }
-    let scale = 1.0 / range;
-    let offset = 0.0 - lo * scale;
-    values.iter().map(|v| v * scale + offset).collect()
-}
-
 /// 1 − H(p) with logarithms of base `base`, zero entries skipped.
 fn one_minus_entropy(p: &[f64], base: usize) -> f64 {
     let ln_base = (base as f64).ln();
@@ -84,13 +74,13 @@ pub fn dci_zaidi_columns(codes: &[Vec<f64>], factors: &[Vec<f64>]) -> Result<Dci
         return Err(degenerate("dci:zaidi", format!("needs at least 2 codes and 2 factors, got {d} and {k}")));
     }
     let n = codes[0].len();
-    let scaled: Vec<Vec<f64>> = codes.iter().map(|c| minmax(c)).collect();
+    let scaled: Vec<Vec<f64>> = codes.iter().map(|c| minmax_scale(c)).collect();
     let x: Vec<f64> = (0..n).flat_map(|i| scaled.iter().map(move |c| c[i])).collect();
     let mut importance = Vec::with_capacity(k);
     let mut alphas = Vec::with_capacity(k);
     let mut informativeness = Vec::with_capacity(k);
     for f in factors {
-        let y = minmax(f);
+        let y = minmax_scale(f);
         let (mut best, mut best_mse) = (0.0, 10e10);
         for alpha in ALPHAS {
             let m = cross_validated_mse(&x, d, &y, 10, &LassoConfig { alpha, max_iter: 5000, tol: 1e-4 })?;

@@ -21,7 +21,7 @@ use crate::error::{Result, degenerate};
 use crate::explicitness::roc_auc;
 use crate::logistic::{LogisticConfig, LogisticRegression};
 use crate::report::{Report, ToReport, vector};
-use crate::zaidi::{ZaidiConfig, minmax_bin};
+use crate::zaidi::{ZaidiConfig, minmax_bin, minmax_scale};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExplicitnessZaidiResult {
@@ -40,18 +40,6 @@ pub fn explicitness_zaidi(codes: &Codes, factors: &Factors, config: &ZaidiConfig
     explicitness_zaidi_columns(&code_columns, &factor_columns, config)
 }
 
-/// scikit-learn's `minmax_scale` of one column.
-fn minmax(values: &[f64]) -> Vec<f64> {
-    let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    let mut range = hi - lo;
-    if range < 10.0 * f64::EPSILON {
-        range = 1.0;
-    }
-    let scale = 1.0 / range;
-    let offset = 0.0 - lo * scale;
-    values.iter().map(|v| v * scale + offset).collect()
-}
-
 fn sigmoid(m: f64) -> f64 {
     if m >= 0.0 { 1.0 / (1.0 + (-m).exp()) } else { m.exp() / (1.0 + m.exp()) }
 }
@@ -60,7 +48,7 @@ fn sigmoid(m: f64) -> f64 {
 pub fn explicitness_zaidi_columns(codes: &[Vec<f64>], factors: &[Vec<usize>], config: &ZaidiConfig) -> Result<ExplicitnessZaidiResult> {
     let n = codes.first().map_or(0, Vec::len);
     let d = codes.len();
-    let scaled: Vec<Vec<f64>> = codes.iter().map(|c| minmax(c)).collect();
+    let scaled: Vec<Vec<f64>> = codes.iter().map(|c| minmax_scale(c)).collect();
     let x: Vec<f64> = (0..n).flat_map(|i| scaled.iter().map(move |c| c[i])).collect();
     let lr = LogisticConfig { balanced: true, ..Default::default() };
     let mut per_factor_auc = Vec::with_capacity(factors.len());

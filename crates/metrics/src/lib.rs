@@ -49,6 +49,10 @@
 //! # Ok::<(), MetricsError>(())
 //! ```
 
+// Golden values in tests are written as the reference implementations printed them (17
+// significant digits), so that they can be compared with their output by eye.
+#![cfg_attr(test, allow(clippy::excessive_precision))]
+
 pub mod beta_vae;
 pub mod data;
 pub mod dci;

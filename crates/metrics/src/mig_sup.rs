@@ -95,12 +95,7 @@ mod tests {
     fn a_code_mixing_two_factors_scores_lower_than_pure_codes() {
         let a = arrays();
         // Rotate codes 0 and 1 (each factor now in two codes, each code holding two factors).
-        let rotated: Vec<Vec<f64>> = vec![
-            a.identity[0].iter().zip(&a.identity[1]).map(|(x, y)| x + y).collect(),
-            a.identity[0].iter().zip(&a.identity[1]).map(|(x, y)| x - y).collect(),
-            a.identity[2].clone(),
-            a.identity[3].clone(),
-        ];
+        let rotated = rotated_identity(&a);
         assert!(score(&rotated, &a.factors).unwrap() < score(&a.identity, &a.factors).unwrap() - 0.1);
     }
 }

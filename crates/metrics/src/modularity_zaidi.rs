@@ -82,12 +82,7 @@ mod tests {
     #[test]
     fn a_rotation_of_two_latents_lowers_it() {
         let a = arrays();
-        let rotated: Vec<Vec<f64>> = vec![
-            a.identity[0].iter().zip(&a.identity[1]).map(|(x, y)| x + y).collect(),
-            a.identity[0].iter().zip(&a.identity[1]).map(|(x, y)| x - y).collect(),
-            a.identity[2].clone(),
-            a.identity[3].clone(),
-        ];
+        let rotated = rotated_identity(&a);
         // 0.981 vs 0.99999: each rotated code now informs two factors.
         let (r, i) = (score(&rotated, &a.factors).unwrap(), score(&a.identity, &a.factors).unwrap());
         assert!(r < i - 0.01, "{r} vs {i}");

@@ -54,8 +54,9 @@ impl ZaidiConfig {
     }
 }
 
-/// Labels 1 … `num_bins` of one column, as the reference bins it.
-pub fn minmax_bin(values: &[f64], num_bins: usize) -> Vec<u32> {
+/// scikit-learn's `minmax_scale` of one column: x · scale + (0 − min · scale) with scale
+/// 1 / (max − min), or 1 when the range is below 10 ε (a constant column becomes 0).
+pub fn minmax_scale(values: &[f64]) -> Vec<f64> {
     let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let mut range = hi - lo;
     if range < 10.0 * f64::EPSILON {
@@ -63,9 +64,14 @@ pub fn minmax_bin(values: &[f64], num_bins: usize) -> Vec<u32> {
     }
     let scale = 1.0 / range;
     let offset = 0.0 - lo * scale;
+    values.iter().map(|v| v * scale + offset).collect()
+}
+
+/// Labels 1 … `num_bins` of one column, as the reference bins it.
+pub fn minmax_bin(values: &[f64], num_bins: usize) -> Vec<u32> {
     let step = 1.0 / num_bins as f64;
     let edges: Vec<f64> = (0..num_bins).map(|i| i as f64 * step).collect();
-    values.iter().map(|&v| edges.partition_point(|&e| e <= v * scale + offset) as u32).collect()
+    minmax_scale(values).into_iter().map(|v| edges.partition_point(|&e| e <= v) as u32).collect()
 }
 
 /// Columns of codes and factors as the Zaidi et al. metrics see them: labels per column.
@@ -206,7 +212,7 @@ pub(crate) mod golden {
         const SIZES: [usize; 4] = [3, 5, 4, 6];
         let mut g = XorShift(0x9E37_79B9_7F4A_7C15);
         let rows: Vec<[usize; 4]> = (0..N).map(|_| SIZES.map(|s| (g.uniform() * s as f64).floor() as usize)).collect();
-        let mut mixed = vec![Vec::with_capacity(N); 6];
+        let mut mixed: Vec<Vec<f64>> = (0..6).map(|_| Vec::with_capacity(N)).collect();
         for r in &rows {
             let f = r.map(|v| v as f64);
             let z = [
@@ -224,6 +230,13 @@ pub(crate) mod golden {
         let factors: Vec<Vec<usize>> = (0..4).map(|k| rows.iter().map(|r| r[k]).collect()).collect();
         let identity = factors.iter().map(|c| c.iter().map(|&v| v as f64).collect()).collect();
         Arrays { factors, mixed, identity }
+    }
+
+    /// Identity codes with latents 0 and 1 replaced by their sum and difference (each factor
+    /// in two codes, each of those codes holding two factors).
+    pub fn rotated_identity(a: &Arrays) -> Vec<Vec<f64>> {
+        let (x, y) = (&a.identity[0], &a.identity[1]);
+        vec![x.iter().zip(y).map(|(p, q)| p + q).collect(), x.iter().zip(y).map(|(p, q)| p - q).collect(), a.identity[2].clone(), a.identity[3].clone()]
     }
 
     /// `mixed` without its constant column.

@@ -5,7 +5,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::plots::{PlotError, base_font, color, draw_err, padded, quantile, render_png, render_svg, tick_formatter, y_area};
+use crate::plots::{PlotError, XyAxes, base_font, color, draw_err, padded, quantile, render_png, render_svg, xy_chart};
 
 /// One configuration: at each x (training step) the values of its seeds.
 #[derive(Clone, Debug)]
@@ -100,27 +100,8 @@ impl BandPlot {
         } else {
             y1
         };
-        let mut chart = ChartBuilder::on(&area)
-            .margin(margin)
-            .x_label_area_size((fs * 3.6) as u32)
-            .y_label_area_size(y_area(y0, y1, fs, &self.y_label))
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(draw_err)?;
-        let (fx, fy) = (tick_formatter(x0, x1), tick_formatter(y0, y1));
-        chart
-            .configure_mesh()
-            .x_labels(8)
-            .y_labels(8)
-            .x_label_formatter(&fx)
-            .y_label_formatter(&fy)
-            .x_desc(self.x_label.as_str())
-            .y_desc(self.y_label.as_str())
-            .label_style(("sans-serif", fs))
-            .axis_desc_style(("sans-serif", fs * 1.05))
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(TRANSPARENT)
-            .draw()
-            .map_err(draw_err)?;
+        let axes = XyAxes { x: (x0, x1), y: (y0, y1), x_label: &self.x_label, y_label: &self.y_label, x_area: (fs * 3.6) as u32, margin, fs };
+        let mut chart = xy_chart(&area, axes)?;
         let r = (fs * 0.25).max(2.0) as i32;
         for (i, (s, band)) in self.series.iter().zip(bands).enumerate() {
             if band.is_empty() {

@@ -218,6 +218,50 @@ pub(crate) fn render_svg(
     Ok(out)
 }
 
+/// The axes of an x–y chart (scatter, lines over training steps).
+pub(crate) struct XyAxes<'a> {
+    pub x: (f64, f64),
+    pub y: (f64, f64),
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+    /// Height of the x label area, pixels.
+    pub x_area: u32,
+    pub margin: u32,
+    /// Base font size.
+    pub fs: f64,
+}
+
+/// A cartesian chart on `area` with the house mesh: 8 ticks a side with short labels, axis
+/// descriptions, faint major grid lines only.
+pub(crate) fn xy_chart<'a, DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    a: XyAxes<'_>,
+) -> Result<ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>, PlotError> {
+    let ((x0, x1), (y0, y1), fs) = (a.x, a.y, a.fs);
+    let mut chart = ChartBuilder::on(area)
+        .margin(a.margin)
+        .x_label_area_size(a.x_area)
+        .y_label_area_size(y_area(y0, y1, fs, a.y_label))
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(draw_err)?;
+    let (fx, fy) = (tick_formatter(x0, x1), tick_formatter(y0, y1));
+    chart
+        .configure_mesh()
+        .x_labels(8)
+        .y_labels(8)
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy)
+        .x_desc(a.x_label)
+        .y_desc(a.y_label)
+        .label_style(("sans-serif", fs))
+        .axis_desc_style(("sans-serif", fs * 1.05))
+        .bold_line_style(BLACK.mix(0.08))
+        .light_line_style(TRANSPARENT)
+        .draw()
+        .map_err(draw_err)?;
+    Ok(chart)
+}
+
 /// Muted, colour-blind-friendly palette (seaborn "deep"-like hues).
 const PALETTE: [RGBColor; 10] = [
     RGBColor(76, 114, 176),
@@ -589,27 +633,7 @@ impl ScatterPlot {
         } else {
             y1
         };
-        let mut chart = ChartBuilder::on(&area)
-            .margin(margin)
-            .x_label_area_size(x_area)
-            .y_label_area_size(y_area(y0, y1, fs, &self.y_label))
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(draw_err)?;
-        let (fx, fy) = (tick_formatter(x0, x1), tick_formatter(y0, y1));
-        chart
-            .configure_mesh()
-            .x_labels(8)
-            .y_labels(8)
-            .x_label_formatter(&fx)
-            .y_label_formatter(&fy)
-            .x_desc(self.x_label.as_str())
-            .y_desc(self.y_label.as_str())
-            .label_style(("sans-serif", fs))
-            .axis_desc_style(("sans-serif", fs * 1.05))
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(TRANSPARENT)
-            .draw()
-            .map_err(draw_err)?;
+        let mut chart = xy_chart(&area, XyAxes { x: (x0, x1), y: (y0, y1), x_label: &self.x_label, y_label: &self.y_label, x_area, margin, fs })?;
         let r = (fs * 0.3).max(2.5) as i32;
         for (i, s) in self.series.iter().enumerate() {
             let c = color(i);
