@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the Python wheel of disentanglekit (python/), installs it into a fresh venv and runs the
-# pytest suite and the README's Python example, exactly as a user would after `pip install`.
+# Builds the Python wheel of disentanglekit (python/) as a manylinux2014 wheel (checked by
+# auditwheel) and the sdist, installs the wheel into a fresh venv and runs the pytest suite and
+# the README's Python example, exactly as a user would after `pip install`; then builds the sdist
+# in a venv of its own and imports it.
 #   scripts/python-test.sh            # release wheel (what CI runs)
 # Needs: python3 (>= 3.9) with venv, cargo; maturin, numpy, scikit-learn, scipy and pytest come
 # from PyPI into target/py-venv (the build tool) and target/py-test-venv (the user's venv).
@@ -11,15 +13,28 @@ BUILD_VENV=$ROOT/target/py-venv
 TEST_VENV=$ROOT/target/py-test-venv
 WHEELS=$ROOT/target/wheels
 mkdir -p "$ROOT/target"
-if [ ! -x "$BUILD_VENV/bin/maturin" ]; then
+if [ ! -x "$BUILD_VENV/bin/maturin" ] || [ ! -x "$BUILD_VENV/bin/auditwheel" ] || ! "$BUILD_VENV/bin/python" -c "import ziglang" 2>/dev/null; then
     python3 -m venv "$BUILD_VENV"
-    "$BUILD_VENV/bin/pip" install -q "maturin>=1.7,<2"
+    # zig (from PyPI's ziglang) links against glibc 2.17's symbols: a manylinux2014 wheel that
+    # installs on any Linux of the last decade, whatever this machine's glibc is.
+    "$BUILD_VENV/bin/pip" install -q "maturin>=1.7,<2" ziglang auditwheel
 fi
 rm -rf "$WHEELS"
 # --locked: python/Cargo.lock is committed; the build is the same offline as on CI.
-"$BUILD_VENV/bin/maturin" build --release --locked -m python/Cargo.toml --out "$WHEELS"
+PATH="$BUILD_VENV/bin:$PATH" "$BUILD_VENV/bin/maturin" build --release --locked --zig --compatibility manylinux2014 \
+    -m python/Cargo.toml --out "$WHEELS"
 WHEEL=$(ls "$WHEELS"/disentanglekit-*.whl)
 echo "built $WHEEL"
+# The wheel must be what its tag says: auditwheel finds no symbol newer than glibc 2.17.
+"$BUILD_VENV/bin/auditwheel" show "$WHEEL" | tee "$ROOT/target/auditwheel.txt"
+grep -q "consistent with the following platform tag:" "$ROOT/target/auditwheel.txt"
+grep -q "manylinux_2_17_$(uname -m)" "$ROOT/target/auditwheel.txt" || { echo "the wheel is not manylinux2014 (manylinux_2_17)" >&2; exit 1; }
+# The source distribution: only Rust (cargo) and PyPI's maturin are needed to build it.
+"$BUILD_VENV/bin/maturin" sdist -m python/Cargo.toml --out "$WHEELS"
+SDIST=$(ls "$WHEELS"/disentanglekit-*.tar.gz)
+tar tzf "$SDIST" > "$ROOT/target/sdist-files.txt"
+grep -q "crates/metrics/src/lib.rs" "$ROOT/target/sdist-files.txt"
+echo "built $SDIST"
 rm -rf "$TEST_VENV"
 python3 -m venv "$TEST_VENV"
 "$TEST_VENV/bin/pip" install -q "$WHEEL"
@@ -28,6 +43,12 @@ python3 -m venv "$TEST_VENV"
 awk '/<!-- python-example -->/{found=1; next} found && /^```python/{inside=1; next} inside && /^```/{exit} inside{print}' README.md > "$ROOT/target/readme_example.py"
 [ -s "$ROOT/target/readme_example.py" ] || { echo "README.md has no python example after <!-- python-example -->" >&2; exit 1; }
 (cd "$ROOT/target" && "$TEST_VENV/bin/python" readme_example.py)
+# The sdist builds and imports in a venv of its own (cargo compiles it; ~1.5 min on 2 cores).
+SDIST_VENV=$ROOT/target/py-sdist-venv
+rm -rf "$SDIST_VENV"
+python3 -m venv "$SDIST_VENV"
+"$SDIST_VENV/bin/pip" install -q "$SDIST"
+"$SDIST_VENV/bin/python" -c "import numpy as np, disentanglekit as dk; f = np.stack([np.arange(400) % 4, np.arange(400) // 100], axis=1); assert dk.mig(f.astype(np.float32), f)['discrete_mig'] > 0.99"
 # Run from outside the source tree so that `import disentanglekit` is the installed wheel.
 cd "$ROOT/python/tests"
 "$TEST_VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
