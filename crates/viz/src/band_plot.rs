@@ -5,7 +5,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::plots::{PlotError, XyAxes, base_font, color, draw_err, padded, quantile, render_png, render_svg, xy_chart};
+use crate::plots::{PlotError, XyAxes, base_font, color, draw_err, draw_legend, legend_headroom, padded, quantile, render_png, render_svg, xy_chart};
 
 /// One configuration: at each x (training step) the values of its seeds.
 #[derive(Clone, Debug)]
@@ -92,15 +92,9 @@ impl BandPlot {
         let margin = (fs * 1.2) as u32;
         // Headroom above the data for the legend (upper left), so it never hides a line.
         let labelled = self.series.iter().filter(|s| !s.label.is_empty()).count();
-        let y1 = if labelled > 0 {
-            let title_h = if self.title.trim().is_empty() { 0.0 } else { fs * 2.2 };
-            let plot_h = (height as f64 - title_h - fs * 3.6 - 2.0 * margin as f64).max(1.0);
-            let frac = ((labelled as f64 * fs * 1.6 + fs * 1.5) / plot_h).min(0.6);
-            y1 + (y1 - y0) * frac / (1.0 - frac)
-        } else {
-            y1
-        };
-        let axes = XyAxes { x: (x0, x1), y: (y0, y1), x_label: &self.x_label, y_label: &self.y_label, x_area: (fs * 3.6) as u32, margin, fs };
+        let x_area = (fs * 3.6) as u32;
+        let y1 = legend_headroom(y0, y1, labelled, &self.title, height, x_area, margin, fs);
+        let axes = XyAxes { x: (x0, x1), y: (y0, y1), x_label: &self.x_label, y_label: &self.y_label, x_area, margin, fs };
         let mut chart = xy_chart(&area, axes)?;
         let r = (fs * 0.25).max(2.0) as i32;
         for (i, (s, band)) in self.series.iter().zip(bands).enumerate() {
@@ -121,14 +115,7 @@ impl BandPlot {
             chart.draw_series(line.into_iter().map(|p| Circle::new(p, r, c.filled()))).map_err(draw_err)?;
         }
         if labelled > 0 {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .label_font(("sans-serif", fs))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .draw()
-                .map_err(draw_err)?;
+            draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, fs)?;
         }
         Ok(())
     }

@@ -262,6 +262,36 @@ pub(crate) fn xy_chart<'a, DB: DrawingBackend>(
     Ok(chart)
 }
 
+/// The top of a y range raised so that a legend of `labelled` entries (in a chart `height`
+/// pixels high, with `title`, an x label area of `x_area` and `margin`) sits above the data.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn legend_headroom(y0: f64, y1: f64, labelled: usize, title: &str, height: u32, x_area: u32, margin: u32, fs: f64) -> f64 {
+    if labelled == 0 {
+        return y1;
+    }
+    let title_h = if title.trim().is_empty() { 0.0 } else { fs * 2.2 };
+    let plot_h = (height as f64 - title_h - x_area as f64 - 2.0 * margin as f64).max(1.0);
+    let legend_h = labelled as f64 * fs * 1.6 + fs * 1.5;
+    let frac = (legend_h / plot_h).min(0.6);
+    y1 + (y1 - y0) * frac / (1.0 - frac)
+}
+
+/// The legend of the labelled series, in the house style.
+pub(crate) fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    position: SeriesLabelPosition,
+    fs: f64,
+) -> Result<(), PlotError> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font(("sans-serif", fs))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .draw()
+        .map_err(draw_err)
+}
+
 /// Muted, colour-blind-friendly palette (seaborn "deep"-like hues).
 const PALETTE: [RGBColor; 10] = [
     RGBColor(76, 114, 176),
@@ -624,15 +654,7 @@ impl ScatterPlot {
         let margin = (fs * 1.2) as u32;
         // Headroom for the legend (upper right) so it never hides points.
         let labelled = self.series.iter().filter(|s| !s.label.is_empty()).count();
-        let y1 = if labelled > 0 {
-            let title_h = if self.title.trim().is_empty() { 0.0 } else { fs * 2.2 };
-            let plot_h = (height as f64 - title_h - x_area as f64 - 2.0 * margin as f64).max(1.0);
-            let legend_h = labelled as f64 * fs * 1.6 + fs * 1.5;
-            let frac = (legend_h / plot_h).min(0.6);
-            y1 + (y1 - y0) * frac / (1.0 - frac)
-        } else {
-            y1
-        };
+        let y1 = legend_headroom(y0, y1, labelled, &self.title, height, x_area, margin, fs);
         let mut chart = xy_chart(&area, XyAxes { x: (x0, x1), y: (y0, y1), x_label: &self.x_label, y_label: &self.y_label, x_area, margin, fs })?;
         let r = (fs * 0.3).max(2.5) as i32;
         for (i, s) in self.series.iter().enumerate() {
@@ -646,14 +668,7 @@ impl ScatterPlot {
             }
         }
         if labelled > 0 {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .label_font(("sans-serif", fs))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .draw()
-                .map_err(draw_err)?;
+            draw_legend(&mut chart, SeriesLabelPosition::UpperRight, fs)?;
         }
         Ok(())
     }
