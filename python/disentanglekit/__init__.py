@@ -18,8 +18,11 @@ pass ``mus.T`` and ``ys.T`` from such code. Results are dicts with disentangleme
 from ._native import (
     __version__,
     beta_vae_score,
+    compute_downstream_task,
+    compute_fairness,
     compute_infomec,
     compute_irs,
+    compute_reduced_downstream_task,
     dci,
     dci_zaidi,
     dcimig,
@@ -39,6 +42,7 @@ from ._native import (
     modularity_zaidi,
     sap,
     sap_zaidi,
+    udr,
     unsupervised,
 )
 from . import datasets
@@ -52,8 +56,11 @@ __all__ = [
     "beta_vae_score",
     "compute_beta_vae_sklearn",
     "compute_factor_vae",
+    "compute_downstream_task",
+    "compute_fairness",
     "compute_infomec",
     "compute_irs",
+    "compute_reduced_downstream_task",
     "datasets",
     "dci",
     "dci_zaidi",
@@ -74,5 +81,6 @@ __all__ = [
     "modularity_zaidi",
     "sap",
     "sap_zaidi",
+    "udr",
     "unsupervised",
 ]

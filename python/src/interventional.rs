@@ -316,3 +316,133 @@ pub fn compute_irs<'py>(
     }
     report_to_dict(py, &report, "irs")
 }
+
+fn predictor_named(name: &str) -> PyResult<m::Predictor> {
+    match name.replace('-', "_").as_str() {
+        "logistic_regression" | "logistic_regression_cv" => Ok(m::Predictor::LogisticRegressionCv),
+        "boosted_trees" | "gradient_boosting_classifier" => Ok(m::Predictor::BoostedTrees),
+        _ => Err(PyValueError::new_err(format!(
+            "predictor {name:?}: use \"logistic_regression\" (disentanglement_lib's logistic_regression_cv) or \"boosted_trees\" (gradient_boosting_classifier)"
+        ))),
+    }
+}
+
+/// The report's keys under `from.` moved under `to.` (so one namespace holds them all).
+fn renamespace(report: m::Report, from: &str, to: &str) -> m::Report {
+    let mut out = m::Report::new();
+    for (key, value) in report.iter() {
+        let key = match key.strip_prefix(&format!("{from}.")) {
+            Some(rest) if !key.starts_with(&format!("{to}.")) => format!("{to}.{rest}"),
+            _ => key.clone(),
+        };
+        out.insert(key, value.clone());
+    }
+    out
+}
+
+/// Runs one metric of `config` through `evaluate_representation`; a failure is a ValueError.
+fn one_metric(
+    py: Python<'_>,
+    ground_truth_data: &Bound<'_, PyAny>,
+    representation_function: &Bound<'_, PyAny>,
+    random_state: Option<&Bound<'_, PyAny>>,
+    metric: m::Metric,
+    config: m::EvalConfig,
+) -> PyResult<m::Report> {
+    let seed = seed_of(random_state)?;
+    let (representation, sizes) = PythonRepresentation::new(ground_truth_data, representation_function, seed)?;
+    let report = run_metric(py, representation, |encode| m::evaluate_representation(&[metric], &sizes, &mut { encode }, seed, &config))?;
+    if let Some((_, message)) = report.errors().next() {
+        return Err(PyValueError::new_err(message.to_string()));
+    }
+    Ok(report)
+}
+
+/// disentanglement_lib's ``compute_downstream_task``: per factor, a classifier trained on the
+/// codes of ``num_train`` observations (each size in the list) and tested on ``num_test``;
+/// ``predictor`` is ``"logistic_regression"`` (``logistic_regression_cv``: one-vs-rest, C by
+/// 5-fold cross-validation) or ``"boosted_trees"`` (``gradient_boosting_classifier``). The sets of
+/// different sizes are the first rows of one training pool (the reference draws each afresh).
+///
+/// Returns a dict with the reference's keys: ``"10:mean_train_accuracy"``,
+/// ``"10:mean_test_accuracy"``, ``"10:min_test_accuracy"``, ``"10:test_accuracy_factor_0"``, …
+#[pyfunction]
+#[pyo3(signature = (ground_truth_data, representation_function, random_state = None, artifact_dir = None, num_train = vec![10, 100, 1000, 10_000], num_test = 5000, batch_size = 16, predictor = "logistic_regression"))]
+#[allow(clippy::too_many_arguments)]
+pub fn compute_downstream_task<'py>(
+    py: Python<'py>,
+    ground_truth_data: &Bound<'py, PyAny>,
+    representation_function: &Bound<'py, PyAny>,
+    random_state: Option<&Bound<'py, PyAny>>,
+    artifact_dir: Option<&Bound<'py, PyAny>>,
+    num_train: Vec<usize>,
+    num_test: usize,
+    batch_size: usize,
+    predictor: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let _ = artifact_dir;
+    let p = predictor_named(predictor)?;
+    let mut config = m::EvalConfig { rows_per_call: batch_size.max(1), ..Default::default() };
+    config.downstream = m::DownstreamConfig { num_train, num_test, predictors: vec![p], ..Default::default() };
+    let report = one_metric(py, ground_truth_data, representation_function, random_state, m::Metric::Downstream, config)?;
+    let ns = format!("downstream.{}", p.key());
+    report_to_dict(py, &renamespace(report, "downstream", &ns), &ns)
+}
+
+/// disentanglement_lib's ``compute_reduced_downstream_task``: per factor of interest, the
+/// ``num_factors_to_remove`` codes most important for it (gradient-boosted trees' importances,
+/// the reference's ``factorwise_dci``) are removed and every factor is predicted from the rest.
+///
+/// Returns a dict with the reference's keys
+/// (``"100:reduced_factor_0:mean_test_accuracy_reduced_factor"``, …,
+/// ``"100:mean_test_accuracy_other_factors"``) and ``…:removed_codes``.
+#[pyfunction]
+#[pyo3(signature = (ground_truth_data, representation_function, random_state = None, artifact_dir = None, num_factors_to_remove = 1, num_train = vec![100], num_test = 100, batch_size = 16, predictor = "boosted_trees"))]
+#[allow(clippy::too_many_arguments)]
+pub fn compute_reduced_downstream_task<'py>(
+    py: Python<'py>,
+    ground_truth_data: &Bound<'py, PyAny>,
+    representation_function: &Bound<'py, PyAny>,
+    random_state: Option<&Bound<'py, PyAny>>,
+    artifact_dir: Option<&Bound<'py, PyAny>>,
+    num_factors_to_remove: usize,
+    num_train: Vec<usize>,
+    num_test: usize,
+    batch_size: usize,
+    predictor: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let _ = artifact_dir;
+    let mut config = m::EvalConfig { rows_per_call: batch_size.max(1), ..Default::default() };
+    config.reduced_downstream = m::ReducedDownstreamConfig { num_factors_to_remove, num_train, num_test, predictor: predictor_named(predictor)?, ..Default::default() };
+    let report = one_metric(py, ground_truth_data, representation_function, random_state, m::Metric::ReducedDownstream, config)?;
+    report_to_dict(py, &report, "reduced_downstream")
+}
+
+/// disentanglement_lib's ``compute_fairness`` (Locatello et al. 2019): per target factor a
+/// classifier (``predictor``, gradient-boosted trees as in the reference's study) trained on
+/// ``num_train`` codes; per sensitive factor, ``num_test_points_per_class`` observations with the
+/// sensitive factor set to each of its values in turn; the total-variation distance of the
+/// prediction distributions.
+///
+/// Returns a dict with the reference's keys: ``"mean_fairness:mean_pred:mean_sens"`` (the paper's
+/// score), ``"mean_fairness:pred0:sens1"``, ``"max_fairness:…"``, … and the two matrices.
+#[pyfunction]
+#[pyo3(signature = (ground_truth_data, representation_function, random_state = None, artifact_dir = None, num_train = 10_000, num_test_points_per_class = 100, batch_size = 16, predictor = "boosted_trees"))]
+#[allow(clippy::too_many_arguments)]
+pub fn compute_fairness<'py>(
+    py: Python<'py>,
+    ground_truth_data: &Bound<'py, PyAny>,
+    representation_function: &Bound<'py, PyAny>,
+    random_state: Option<&Bound<'py, PyAny>>,
+    artifact_dir: Option<&Bound<'py, PyAny>>,
+    num_train: usize,
+    num_test_points_per_class: usize,
+    batch_size: usize,
+    predictor: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let _ = artifact_dir;
+    let mut config = m::EvalConfig { rows_per_call: batch_size.max(1), ..Default::default() };
+    config.fairness = m::FairnessConfig { num_train, num_test_points_per_class, predictor: predictor_named(predictor)?, ..Default::default() };
+    let report = one_metric(py, ground_truth_data, representation_function, random_state, m::Metric::Fairness, config)?;
+    report_to_dict(py, &report, "fairness")
+}

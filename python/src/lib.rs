@@ -37,6 +37,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(interventional::beta_vae_score, m)?)?;
     m.add_function(wrap_pyfunction!(interventional::evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(interventional::compute_irs, m)?)?;
+    m.add_function(wrap_pyfunction!(interventional::compute_downstream_task, m)?)?;
+    m.add_function(wrap_pyfunction!(interventional::compute_reduced_downstream_task, m)?)?;
+    m.add_function(wrap_pyfunction!(interventional::compute_fairness, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::udr, m)?)?;
     m.add_function(wrap_pyfunction!(datasets::load, m)?)?;
     m.add_class::<datasets::GroundTruthData>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

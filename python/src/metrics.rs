@@ -473,3 +473,48 @@ pub fn dci_zaidi<'py>(py: Python<'py>, codes: &Bound<'py, PyAny>, factors: &Boun
     let s = read_sample(codes, factors, None, None, |n| n)?;
     score_sample(py, s, "dci_zaidi", move |c, f, rows, _| m::dci_zaidi::dci_zaidi(c, f, &m::dci_zaidi::DciZaidiConfig { num_train: rows }))
 }
+
+/// UDR, the Unsupervised Disentanglement Ranking (Duan et al. 2020), as disentanglement_lib's
+/// ``compute_udr_sklearn`` computes it from the models' codes of the same observations.
+///
+/// Args:
+///     codes: a list of (N, D) arrays, one per model (same N observations, same D).
+///     kl: a list of (D,) arrays: each model's mean KL divergence per latent over them.
+///     correlation_matrix: ``"lasso"`` (α = 0.1) or ``"spearman"``.
+///     filter_low_kl, kl_filter_threshold: drop latents whose KL is ≤ the threshold.
+///
+/// Returns a dict: ``model_scores`` (one per model), ``pairwise_disentanglement_scores``
+/// (models × models), ``raw_correlations`` (models × models × D × D; empty on the diagonal).
+#[pyfunction]
+#[pyo3(signature = (codes, kl, *, correlation_matrix = "lasso", filter_low_kl = true, kl_filter_threshold = 0.01))]
+pub fn udr<'py>(
+    py: Python<'py>,
+    codes: Vec<Bound<'py, PyAny>>,
+    kl: Vec<Vec<f64>>,
+    correlation_matrix: &str,
+    filter_low_kl: bool,
+    kl_filter_threshold: f64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let correlation = match correlation_matrix {
+        "lasso" => m::UdrCorrelation::Lasso,
+        "spearman" => m::UdrCorrelation::Spearman,
+        other => return Err(PyValueError::new_err(format!("correlation_matrix {other:?}: use \"lasso\" or \"spearman\""))),
+    };
+    if codes.len() != kl.len() {
+        return Err(PyValueError::new_err(format!("{} code arrays but {} KL vectors: one of each per model", codes.len(), kl.len())));
+    }
+    let matrices: Vec<F32Matrix> = codes.iter().enumerate().map(|(i, c)| f32_matrix(c, &format!("codes[{i}]"))).collect::<PyResult<_>>()?;
+    let config = m::UdrConfig { correlation, filter_low_kl, kl_filter_threshold, num_data_points: matrices.first().map_or(0, |a| a.rows), ..Default::default() };
+    let result = run_interruptible(py, move || {
+        let models = matrices
+            .iter()
+            .zip(&kl)
+            .map(|(a, k)| Ok(m::UdrModel { codes: m::Codes::new(a.values(), a.rows, a.cols)?, kl: k }))
+            .collect::<m::Result<Vec<_>>>()?;
+        m::udr(&models, &config)
+    })?
+    .map_err(metrics_error)?;
+    let dict = report_to_dict(py, &result.to_report(), "udr")?;
+    dict.set_item("raw_correlations", result.raw_correlations)?;
+    Ok(dict)
+}

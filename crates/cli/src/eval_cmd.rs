@@ -464,3 +464,71 @@ pub fn export_codes(a: ExportArgs, data_dir: Option<&Path>) -> Result<()> {
     println!("wrote {} ({} codes of {j} dims; factors {:?})", a.out.display(), num, dataset.factors().names());
     Ok(())
 }
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum UdrCorrelationArg {
+    /// |Lasso coefficients| (α = 0.1) of one run's latents regressed on the other's.
+    Lasso,
+    /// |Spearman rank correlations|.
+    Spearman,
+}
+
+#[derive(Args)]
+pub struct UdrArgs {
+    /// Run directories of one configuration (different seeds), at least two.
+    #[arg(required = true, num_args = 2..)]
+    pub runs: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "lasso")]
+    pub correlation: UdrCorrelationArg,
+    /// Observations every run encodes (disentanglement_lib: 1,000).
+    #[arg(long, default_value_t = 1000)]
+    pub num_data_points: usize,
+    /// Keep latents whose mean KL is at most this out of the comparison (disentanglement_lib: 0.01).
+    #[arg(long, default_value_t = 0.01)]
+    pub kl_filter_threshold: f64,
+    /// Seed of the observations drawn.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also write the scores, the pairwise matrix and the raw correlations as JSON.
+    #[arg(long, value_name = "FILE.json")]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub device: Option<String>,
+}
+
+pub fn udr(a: UdrArgs, data_dir: Option<&Path>) -> Result<()> {
+    use disentangle_metrics::{UdrConfig, UdrCorrelation};
+    if a.num_data_points < 2 || a.num_data_points > disentangle_metrics::evaluate::MAX_METRIC_SAMPLES {
+        bail!("--num-data-points {} must be between 2 and {}", a.num_data_points, disentangle_metrics::evaluate::MAX_METRIC_SAMPLES);
+    }
+    let config = UdrConfig {
+        correlation: match a.correlation {
+            UdrCorrelationArg::Lasso => UdrCorrelation::Lasso,
+            UdrCorrelationArg::Spearman => UdrCorrelation::Spearman,
+        },
+        num_data_points: a.num_data_points,
+        kl_filter_threshold: a.kl_filter_threshold,
+        ..UdrConfig::default()
+    };
+    let result = disentangle_study::udr::udr_of_runs(&a.runs, &config, a.seed, a.device.as_deref(), data_dir).context("computing UDR")?;
+    println!("UDR ({}, {} observations, seed {}):", config.correlation.name(), config.num_data_points, a.seed);
+    for (run, score) in a.runs.iter().zip(&result.model_scores) {
+        println!("{score:.4}  {}", run.display());
+    }
+    if let Some(out) = &a.out {
+        let json = serde_json::json!({
+            "runs": a.runs.iter().map(|r| r.display().to_string()).collect::<Vec<_>>(),
+            "model_scores": result.model_scores,
+            "pairwise_disentanglement_scores": result.pairwise,
+            "raw_correlations": result.raw_correlations,
+            "correlation": config.correlation.name(),
+            "num_data_points": config.num_data_points,
+            "kl_filter_threshold": config.kl_filter_threshold,
+            "seed": a.seed,
+        });
+        disentangle_train::run_dir::write_atomic(out, serde_json::to_string_pretty(&json)?.as_bytes())
+            .with_context(|| format!("writing {}", out.display()))?;
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}

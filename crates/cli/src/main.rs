@@ -35,6 +35,8 @@ enum Command {
     Evaluate(eval_cmd::EvaluateArgs),
     /// Write codes (μ, log σ²) and factors of a trained run for a seeded sample as .npz.
     ExportCodes(eval_cmd::ExportArgs),
+    /// UDR (unsupervised model selection): score runs of one configuration, trained with different seeds.
+    Udr(eval_cmd::UdrArgs),
     /// Reconstructions, prior samples and latent traversals (PNG, GIF) of a trained run.
     Visualize(study_cmd::VisualizeArgs),
     /// Sweeps: run, list, export and report studies (TOML files or presets).
@@ -87,6 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train_cmd::run(args, data_dir.as_deref()),
         Command::Evaluate(args) => eval_cmd::evaluate(args, data_dir.as_deref()),
         Command::ExportCodes(args) => eval_cmd::export_codes(args, data_dir.as_deref()),
+        Command::Udr(args) => eval_cmd::udr(args, data_dir.as_deref()),
         Command::Visualize(args) => study_cmd::visualize_run(args, data_dir.as_deref()),
         Command::Study { command } => study_cmd::run(command, data_dir.as_deref()),
         Command::Bench { command } => bench_cmd::run(command),

@@ -34,6 +34,24 @@ pub const DLIB_KEYS: &[(&str, &str, &str)] = &[
     ("irs.score", "irs", "IRS"),
 ];
 
+/// Metrics whose keys are the reference's own, after our prefix: (our prefix, reference
+/// evaluation). Their reference keys all hold a `:` (`10:mean_test_accuracy`,
+/// `mean_fairness:pred0:sens1`); our extra keys under the prefix (sizes, seeds, matrices,
+/// removed codes) stay under `disentangle`.
+pub const DLIB_PREFIXES: &[(&str, &str)] = &[
+    ("downstream.logistic_regression.", "downstream_task_logistic_regression"),
+    ("downstream.boosted_trees.", "downstream_task_boosted_trees"),
+    ("reduced_downstream.", "reduced_downstream_task"),
+    ("fairness.", "fairness"),
+];
+
+fn prefixed_name(key: &str) -> Option<(&'static str, &str)> {
+    DLIB_PREFIXES.iter().find_map(|(prefix, evaluation)| {
+        let rest = key.strip_prefix(prefix)?;
+        (rest.contains(':') && !rest.ends_with(":removed_codes")).then_some((*evaluation, rest))
+    })
+}
+
 /// The report with disentanglement_lib's names. Every key of the report appears once:
 /// mapped scores under their reference evaluation, everything else (sample sizes, seeds,
 /// per-factor detail, our extra scores, errors) under `disentangle` with our name.
@@ -41,8 +59,9 @@ pub fn to_dlib_names(report: &Report) -> Value {
     let mut out = Map::new();
     let mut ours = Map::new();
     for (key, value) in report.iter() {
-        match DLIB_KEYS.iter().find(|(k, _, _)| k == key) {
-            Some((_, evaluation, name)) => {
+        let mapped = DLIB_KEYS.iter().find(|(k, _, _)| k == key).map(|(_, e, n)| (*e, *n)).or_else(|| prefixed_name(key));
+        match mapped {
+            Some((evaluation, name)) => {
                 let group = out.entry(evaluation.to_string()).or_insert_with(|| Value::Object(Map::new()));
                 group.as_object_mut().expect("groups are objects").insert(name.to_string(), value.clone());
             }
@@ -79,6 +98,21 @@ mod tests {
         assert_eq!(v["disentangle"]["errors.dci"], "did not converge");
         let leaves: usize = v.as_object().unwrap().values().map(|g| g.as_object().unwrap().len()).sum();
         assert_eq!(leaves, r.len());
+        // Reference keys of the metrics that keep them after our prefix.
+        let mut r = Report::new();
+        r.insert_f64("downstream.logistic_regression.10:mean_test_accuracy", 0.5);
+        r.insert_f64("downstream.boosted_trees.10:mean_test_accuracy", 0.6);
+        r.insert("downstream.num_test", 5000);
+        r.insert_f64("fairness.mean_fairness:mean_pred:mean_sens", 0.1);
+        r.insert("reduced_downstream.100:reduced_factor_0:removed_codes", vec![3]);
+        r.insert_f64("reduced_downstream.100:mean_test_accuracy_reduced_factor", 0.3);
+        let v = to_dlib_names(&r);
+        assert_eq!(v["downstream_task_logistic_regression"]["10:mean_test_accuracy"], 0.5);
+        assert_eq!(v["downstream_task_boosted_trees"]["10:mean_test_accuracy"], 0.6);
+        assert_eq!(v["fairness"]["mean_fairness:mean_pred:mean_sens"], 0.1);
+        assert_eq!(v["reduced_downstream_task"]["100:mean_test_accuracy_reduced_factor"], 0.3);
+        assert_eq!(v["disentangle"]["downstream.num_test"], 5000);
+        assert!(v["disentangle"]["reduced_downstream.100:reduced_factor_0:removed_codes"].is_array());
         // No two of our keys share a reference name.
         for (i, a) in DLIB_KEYS.iter().enumerate() {
             for b in &DLIB_KEYS[i + 1..] {

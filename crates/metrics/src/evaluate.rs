@@ -21,6 +21,9 @@ use crate::representation::{Representation, sample_codes};
 use crate::sap::{SapConfig, sap};
 use crate::unsupervised::{UnsupervisedConfig, unsupervised_scores};
 use crate::dci_zaidi::{DciZaidiConfig, dci_zaidi};
+use crate::downstream::{DownstreamConfig, downstream};
+use crate::fairness::{FairnessConfig, fairness};
+use crate::reduced_downstream::{ReducedDownstreamConfig, reduced_downstream};
 use crate::dcimig::dcimig;
 use crate::explicitness_zaidi::explicitness_zaidi;
 use crate::infomec::{InfomecConfig, infomec};
@@ -84,10 +87,16 @@ pub enum Metric {
     ExplicitnessZaidi,
     /// `dci:zaidi` → `dci_zaidi.disentanglement`, `.completeness`, `.informativeness` (Lasso).
     DciZaidi,
+    /// `downstream` → `downstream.logistic_regression.10:mean_test_accuracy`, … (disentanglement_lib).
+    Downstream,
+    /// `reduced-downstream` → `reduced_downstream.100:mean_test_accuracy_reduced_factor`, ….
+    ReducedDownstream,
+    /// `fairness` → `fairness.mean_fairness:mean_pred:mean_sens`, … (needs a representation function).
+    Fairness,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 24] = [
+    pub const ALL: [Metric; 27] = [
         Metric::Mig,
         Metric::MigContinuous,
         Metric::FactorVae,
@@ -112,6 +121,9 @@ impl Metric {
         Metric::ZDiff,
         Metric::ExplicitnessZaidi,
         Metric::DciZaidi,
+        Metric::Downstream,
+        Metric::ReducedDownstream,
+        Metric::Fairness,
     ];
 
     pub fn name(self) -> &'static str {
@@ -140,6 +152,9 @@ impl Metric {
             Metric::ZDiff => "z-diff",
             Metric::ExplicitnessZaidi => "explicitness:zaidi",
             Metric::DciZaidi => "dci:zaidi",
+            Metric::Downstream => "downstream",
+            Metric::ReducedDownstream => "reduced-downstream",
+            Metric::Fairness => "fairness",
         }
     }
 
@@ -172,12 +187,15 @@ impl Metric {
             Metric::ZDiff => own("z_diff."),
             Metric::ExplicitnessZaidi => own("explicitness_zaidi."),
             Metric::DciZaidi => own("dci_zaidi."),
+            Metric::Downstream => own("downstream."),
+            Metric::ReducedDownstream => own("reduced_downstream."),
+            Metric::Fairness => own("fairness."),
         }
     }
 
     /// Needs a representation function (draws its own interventional batches).
     pub fn is_interventional(self) -> bool {
-        matches!(self, Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff)
+        matches!(self, Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff | Metric::Fairness)
     }
 
     /// Needs Gaussian posterior parameters (μ, log σ²), not only codes.
@@ -281,6 +299,12 @@ pub struct EvalConfig {
     pub z_var: ZVarConfig,
     #[serde(default)]
     pub z_diff: ZDiffConfig,
+    #[serde(default)]
+    pub downstream: DownstreamConfig,
+    #[serde(default)]
+    pub reduced_downstream: ReducedDownstreamConfig,
+    #[serde(default)]
+    pub fairness: FairnessConfig,
 }
 
 fn irs_zaidi_default() -> IrsConfig {
@@ -309,6 +333,9 @@ impl Default for EvalConfig {
             infomec: InfomecConfig::default(),
             z_var: ZVarConfig::default(),
             z_diff: ZDiffConfig::default(),
+            downstream: DownstreamConfig::default(),
+            reduced_downstream: ReducedDownstreamConfig::default(),
+            fairness: FairnessConfig::default(),
         }
     }
 }
@@ -359,6 +386,10 @@ impl EvalConfig {
             ("z_diff.batch_size", self.z_diff.batch_size),
             ("z_diff.num_train", self.z_diff.num_train),
             ("z_diff.num_eval", self.z_diff.num_eval),
+            ("downstream.num_train (largest) + num_test", self.downstream.sample_size()),
+            ("reduced_downstream.num_train (largest) + num_test", self.reduced_downstream.sample_size()),
+            ("fairness.num_train", self.fairness.num_train),
+            ("fairness.num_test_points_per_class", self.fairness.num_test_points_per_class),
         ];
         for (name, value) in sizes {
             if value > MAX_METRIC_SAMPLES {
@@ -398,7 +429,9 @@ impl EvalConfig {
             Metric::SapZaidi => self.sap_zaidi.num_train,
             Metric::DciZaidi => self.dci_zaidi.num_train,
             Metric::Infomec => self.infomec.num_train,
-            Metric::MigContinuous | Metric::Info | Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff => 0,
+            Metric::Downstream => self.downstream.sample_size(),
+            Metric::ReducedDownstream => self.reduced_downstream.sample_size(),
+            Metric::MigContinuous | Metric::Info | Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff | Metric::Fairness => 0,
         }
     }
 
@@ -542,7 +575,9 @@ pub fn evaluate_codes(
                     r.insert_seed("infomec", seed);
                     r
                 }
-                Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff => unreachable!("rejected above"),
+                Metric::Downstream => downstream(codes, factors.expect("checked"), &config.downstream, seed)?.to_report(),
+                Metric::ReducedDownstream => reduced_downstream(codes, factors.expect("checked"), &config.reduced_downstream, seed)?.to_report(),
+                Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff | Metric::Fairness => unreachable!("rejected above"),
             })
         })();
         match result {
@@ -625,6 +660,7 @@ pub fn evaluate_representation<R: Representation>(
             Metric::ZMinVar => z_min_var(ground_truth, representation, seed, &config.z_var, config.rows_per_call).map(|r| r.to_report()),
             Metric::ZMaxVar => z_max_var(ground_truth, representation, seed, &config.z_var, config.rows_per_call).map(|r| r.to_report()),
             Metric::ZDiff => z_diff(ground_truth, representation, seed, &config.z_diff, config.rows_per_call).map(|r| r.to_report()),
+            Metric::Fairness => fairness(ground_truth, representation, seed, &config.fairness, config.rows_per_call).map(|r| r.to_report()),
             _ => continue,
         };
         match result {

@@ -300,7 +300,7 @@ fn chunk_weights(weights: Option<&[f64]>, i: usize, len: usize) -> impl Iterator
 /// (1/N) Σ ω_i ln(1 + exp(−s_i m_i)) + (reg/2)‖w‖², s_i = ±1, m_i = w·x_i + b, ω_i the row
 /// weights (1 without).
 #[allow(clippy::too_many_arguments)]
-fn binary_objective(p: &[f64], g: &mut [f64], x: &[f64], f: usize, y: &[u32], weights: Option<&[f64]>, reg: f64) -> f64 {
+pub(crate) fn binary_objective(p: &[f64], g: &mut [f64], x: &[f64], f: usize, y: &[u32], weights: Option<&[f64]>, reg: f64) -> f64 {
     let n = y.len();
     let (w, b) = (&p[..f], p[f]);
     let partials: Vec<(f64, Vec<f64>)> = x

@@ -15,6 +15,7 @@ pub mod series;
 pub mod slurm;
 pub mod spec;
 pub mod store;
+pub mod udr;
 
 pub use error::{Result, StudyError};
 pub use presets::{PRESETS, load_study};
