@@ -317,7 +317,7 @@ pub fn compute_irs<'py>(
     report_to_dict(py, &report, "irs")
 }
 
-fn predictor_named(name: &str) -> PyResult<m::Predictor> {
+pub(crate) fn predictor_named(name: &str) -> PyResult<m::Predictor> {
     match name.replace('-', "_").as_str() {
         "logistic_regression" | "logistic_regression_cv" => Ok(m::Predictor::LogisticRegressionCv),
         "boosted_trees" | "gradient_boosting_classifier" => Ok(m::Predictor::BoostedTrees),
@@ -328,7 +328,7 @@ fn predictor_named(name: &str) -> PyResult<m::Predictor> {
 }
 
 /// The report's keys under `from.` moved under `to.` (so one namespace holds them all).
-fn renamespace(report: m::Report, from: &str, to: &str) -> m::Report {
+pub(crate) fn renamespace(report: m::Report, from: &str, to: &str) -> m::Report {
     let mut out = m::Report::new();
     for (key, value) in report.iter() {
         let key = match key.strip_prefix(&format!("{from}.")) {
@@ -445,4 +445,61 @@ pub fn compute_fairness<'py>(
     config.fairness = m::FairnessConfig { num_train, num_test_points_per_class, predictor: predictor_named(predictor)?, ..Default::default() };
     let report = one_metric(py, ground_truth_data, representation_function, random_state, m::Metric::Fairness, config)?;
     report_to_dict(py, &report, "fairness")
+}
+
+/// disentanglement_lib's ``compute_strong_downstream_task``: for each target factor and
+/// ``n_experiment`` times, another factor is fixed at one value in the training set and takes
+/// its other values in the test set; a classifier (``predictor``) trained on the first is
+/// scored on the second. Interventions come from the seed of ``random_state`` (the reference
+/// draws them from numpy's unseeded global generator).
+///
+/// Returns a dict with the reference's keys: ``"1000:mean_test_accuracy"``,
+/// ``"1000:mean_strong_test_accuracy"``, ``"1000:strong_generalization_gap"``, …
+#[pyfunction]
+#[pyo3(signature = (ground_truth_data, representation_function, random_state = None, artifact_dir = None, num_train = vec![1000], num_test = 1000, n_experiment = 2, batch_size = 16, predictor = "boosted_trees"))]
+#[allow(clippy::too_many_arguments)]
+pub fn compute_strong_downstream_task<'py>(
+    py: Python<'py>,
+    ground_truth_data: &Bound<'py, PyAny>,
+    representation_function: &Bound<'py, PyAny>,
+    random_state: Option<&Bound<'py, PyAny>>,
+    artifact_dir: Option<&Bound<'py, PyAny>>,
+    num_train: Vec<usize>,
+    num_test: usize,
+    n_experiment: usize,
+    batch_size: usize,
+    predictor: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let _ = artifact_dir;
+    let mut config = m::EvalConfig { rows_per_call: batch_size.max(1), ..Default::default() };
+    config.strong_downstream = m::StrongDownstreamConfig { num_train, num_test, n_experiment, predictor: predictor_named(predictor)?, ..Default::default() };
+    let report = one_metric(py, ground_truth_data, representation_function, random_state, m::Metric::StrongDownstream, config)?;
+    report_to_dict(py, &report, "strong_downstream")
+}
+
+/// disentanglement_lib's ``compute_unified_scores``: the boosted-trees importance, mutual
+/// information and SVM accuracy matrices of ``num_train`` training and ``num_test`` test codes,
+/// each aggregated as DCI, MIG, SAP and Modularity, with the precision summary.
+///
+/// Returns a dict with the reference's keys (``"mutual_information_matrix.mig"``,
+/// ``"importance_gbt_matrix.dci_disentanglement"``, ``"accuracy_svm_matrix.sap"``, …) and the
+/// matrices (``"<matrix>.matrix"``).
+#[pyfunction]
+#[pyo3(signature = (ground_truth_data, representation_function, random_state = None, artifact_dir = None, num_train = 10_000, num_test = 5000, batch_size = 16))]
+#[allow(clippy::too_many_arguments)]
+pub fn compute_unified_scores<'py>(
+    py: Python<'py>,
+    ground_truth_data: &Bound<'py, PyAny>,
+    representation_function: &Bound<'py, PyAny>,
+    random_state: Option<&Bound<'py, PyAny>>,
+    artifact_dir: Option<&Bound<'py, PyAny>>,
+    num_train: usize,
+    num_test: usize,
+    batch_size: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let _ = artifact_dir;
+    let mut config = m::EvalConfig { rows_per_call: batch_size.max(1), ..Default::default() };
+    config.unified = m::UnifiedConfig { num_train, num_test, ..Default::default() };
+    let report = one_metric(py, ground_truth_data, representation_function, random_state, m::Metric::Unified, config)?;
+    report_to_dict(py, &report, "unified")
 }

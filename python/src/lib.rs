@@ -41,6 +41,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(interventional::compute_reduced_downstream_task, m)?)?;
     m.add_function(wrap_pyfunction!(interventional::compute_fairness, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::udr, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::unified_scores, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::downstream_task, m)?)?;
+    m.add_function(wrap_pyfunction!(interventional::compute_strong_downstream_task, m)?)?;
+    m.add_function(wrap_pyfunction!(interventional::compute_unified_scores, m)?)?;
     m.add_function(wrap_pyfunction!(datasets::load, m)?)?;
     m.add_class::<datasets::GroundTruthData>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

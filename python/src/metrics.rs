@@ -518,3 +518,67 @@ pub fn udr<'py>(
     dict.set_item("raw_correlations", result.raw_correlations)?;
     Ok(dict)
 }
+
+/// disentanglement_lib's unified scores of codes and factors (its ``unified_scores(mus_train,
+/// ys_train, mus_test, ys_test, …)`` with the three matrices, rows as samples here): the
+/// boosted-trees importance, mutual-information (20 bins) and SVM-accuracy matrices, each
+/// aggregated as DCI, MIG, SAP and Modularity, with the precision summary.
+///
+/// Args:
+///     codes, factors: the training sample, (N, D) and (N, K).
+///     codes_test, factors_test: the test sample; when omitted, the first two thirds train.
+///
+/// Returns a dict with the reference's keys (``"mutual_information_matrix.mig"``, …) and
+/// ``"<matrix>.matrix"``.
+#[pyfunction]
+#[pyo3(signature = (codes, factors, codes_test = None, factors_test = None, *, num_bins = 20))]
+pub fn unified_scores<'py>(
+    py: Python<'py>,
+    codes: &Bound<'py, PyAny>,
+    factors: &Bound<'py, PyAny>,
+    codes_test: Option<&Bound<'py, PyAny>>,
+    factors_test: Option<&Bound<'py, PyAny>>,
+    num_bins: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let s = read_sample(codes, factors, codes_test, factors_test, two_thirds)?;
+    score_sample(py, s, "unified", move |c, f, num_train, num_test| {
+        m::unified(c, f, &m::UnifiedConfig { num_train, num_test, num_bins, ..Default::default() }, None)
+    })
+}
+
+/// The downstream task on arrays (disentanglement_lib's ``_compute_loss`` with its key names): per
+/// factor, a classifier trained on ``codes``/``factors`` and tested on ``codes_test``/
+/// ``factors_test``; ``predictor`` is ``"logistic_regression"`` (one-vs-rest, C by 5-fold
+/// cross-validation) or ``"boosted_trees"``.
+///
+/// Returns a dict with keys ``"{n}:mean_train_accuracy"``, ``"{n}:mean_test_accuracy"``,
+/// ``"{n}:min_…"``, ``"{n}:train_accuracy_factor_{k}"``, ``"{n}:test_accuracy_factor_{k}"``, n the
+/// number of training rows.
+#[pyfunction]
+#[pyo3(signature = (codes, factors, codes_test, factors_test, *, predictor = "logistic_regression"))]
+pub fn downstream_task<'py>(
+    py: Python<'py>,
+    codes: &Bound<'py, PyAny>,
+    factors: &Bound<'py, PyAny>,
+    codes_test: &Bound<'py, PyAny>,
+    factors_test: &Bound<'py, PyAny>,
+    predictor: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let p = crate::interventional::predictor_named(predictor)?;
+    let s = read_sample(codes, factors, Some(codes_test), Some(factors_test), |n| n)?;
+    let ns = format!("downstream.{}", p.key());
+    let to = ns.clone();
+    score_sample(py, s, &ns, move |c, f, num_train, num_test| {
+        let report = m::downstream(c, f, &m::DownstreamConfig { num_train: vec![num_train], num_test, predictors: vec![p], ..Default::default() }, None)?.to_report();
+        // The sizes and seed under the predictor's namespace too, so they lose the prefix.
+        Ok(ReportAsIs(crate::interventional::renamespace(report, "downstream", &to)))
+    })
+}
+
+/// A finished report, written as it is.
+struct ReportAsIs(m::Report);
+impl ToReport for ReportAsIs {
+    fn write_to(&self, r: &mut m::Report) {
+        r.extend(self.0.clone());
+    }
+}

@@ -496,20 +496,28 @@ pub struct UdrArgs {
     pub device: Option<String>,
 }
 
-pub fn udr(a: UdrArgs, data_dir: Option<&Path>) -> Result<()> {
+/// UDR settings from the command line's values, checked.
+pub fn udr_config(correlation: UdrCorrelationArg, num_data_points: usize, kl_filter_threshold: f64) -> Result<disentangle_metrics::UdrConfig> {
     use disentangle_metrics::{UdrConfig, UdrCorrelation};
-    if a.num_data_points < 2 || a.num_data_points > disentangle_metrics::evaluate::MAX_METRIC_SAMPLES {
-        bail!("--num-data-points {} must be between 2 and {}", a.num_data_points, disentangle_metrics::evaluate::MAX_METRIC_SAMPLES);
+    if num_data_points < 2 || num_data_points > disentangle_metrics::evaluate::MAX_METRIC_SAMPLES {
+        bail!("--num-data-points {num_data_points} must be between 2 and {}", disentangle_metrics::evaluate::MAX_METRIC_SAMPLES);
     }
-    let config = UdrConfig {
-        correlation: match a.correlation {
+    if !kl_filter_threshold.is_finite() {
+        bail!("--kl-filter-threshold {kl_filter_threshold} must be a finite number");
+    }
+    Ok(UdrConfig {
+        correlation: match correlation {
             UdrCorrelationArg::Lasso => UdrCorrelation::Lasso,
             UdrCorrelationArg::Spearman => UdrCorrelation::Spearman,
         },
-        num_data_points: a.num_data_points,
-        kl_filter_threshold: a.kl_filter_threshold,
+        num_data_points,
+        kl_filter_threshold,
         ..UdrConfig::default()
-    };
+    })
+}
+
+pub fn udr(a: UdrArgs, data_dir: Option<&Path>) -> Result<()> {
+    let config = udr_config(a.correlation, a.num_data_points, a.kl_filter_threshold)?;
     let result = disentangle_study::udr::udr_of_runs(&a.runs, &config, a.seed, a.device.as_deref(), data_dir).context("computing UDR")?;
     println!("UDR ({}, {} observations, seed {}):", config.correlation.name(), config.num_data_points, a.seed);
     for (run, score) in a.runs.iter().zip(&result.model_scores) {

@@ -67,6 +67,25 @@ pub enum StudyCommand {
         #[arg(long, value_name = "S")]
         step: Option<u64>,
     },
+    /// UDR (unsupervised model selection) of every configuration's seeds: stores each run's
+    /// score as the metric `udr.lasso` (or `udr.spearman`), which export, report and compare use.
+    Udr {
+        /// The study folder.
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value = "lasso")]
+        correlation: crate::eval_cmd::UdrCorrelationArg,
+        /// Observations every run encodes (disentanglement_lib: 1,000).
+        #[arg(long, default_value_t = 1000)]
+        num_data_points: usize,
+        /// Keep latents whose mean KL is at most this out of the comparison (disentanglement_lib: 0.01).
+        #[arg(long, default_value_t = 0.01)]
+        kl_filter_threshold: f64,
+        /// Seed of the observations drawn.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        device: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -256,6 +275,34 @@ pub fn run(command: StudyCommand, data_dir: Option<&Path>) -> Result<()> {
             println!("wrote {} ({n} array tasks); submit with: sbatch {}", a.out.display(), a.out.display());
             Ok(())
         }
+        StudyCommand::Udr { dir, correlation, num_data_points, kl_filter_threshold, seed, device } => {
+            let config = crate::eval_cmd::udr_config(correlation, num_data_points, kl_filter_threshold)?;
+            let groups = disentangle_study::udr::udr_of_study(&dir, &config, seed, device.as_deref(), data_dir)
+                .with_context(|| format!("UDR of the study in {}", dir.display()))?;
+            if groups.is_empty() {
+                bail!("{}: no configuration has two finished runs (UDR compares a configuration's seeds)", dir.display());
+            }
+            let mut failed = 0;
+            for g in &groups {
+                println!("{}", g.label);
+                match &g.scores {
+                    Ok(scores) => {
+                        for ((key, seed), score) in g.keys.iter().zip(&g.seeds).zip(scores) {
+                            println!("  seed {seed:>3}  UDR {score:.4}  {key}");
+                        }
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        println!("  not scored: {e}");
+                    }
+                }
+            }
+            println!("stored as udr.{} in {}", config.correlation.name(), dir.join("results.sqlite").display());
+            if failed > 0 {
+                bail!("{failed} configuration(s) could not be scored (above)");
+            }
+            Ok(())
+        }
         StudyCommand::Compare { dir, markdown, step } => {
             // A study folder, or a table it exported (what docs/results/ publishes).
             let rows = if dir.is_file() {
@@ -302,6 +349,7 @@ pub fn run(command: StudyCommand, data_dir: Option<&Path>) -> Result<()> {
                     print!("\n{}", claims::theory_to_text(&theory));
                 }
             }
+            print!("{}", disentangle_study::udr::agreement_text(&rows, markdown));
             Ok(())
         }
         StudyCommand::Export { dir, out, series } => {

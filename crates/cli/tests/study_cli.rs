@@ -261,4 +261,34 @@ mig = { num_train = 300 }
     assert!(html.contains("id=\"mig-over-steps\""));
     image::load_from_memory(&std::fs::read(dir.join("report/plots/mig_over_steps_dsprites.png")).unwrap()).unwrap();
     assert!(dir.join("report/plots/mig_over_steps_dsprites.svg").is_file());
+
+    // UDR of each configuration's two seeds, stored with the runs and used by export, compare
+    // and report. (Threshold 0: after 6 steps some latents may still be near the prior.)
+    let said = ok(&disentangle(&["study", "udr", dir_s, "--num-data-points", "200", "--kl-filter-threshold", "0"]));
+    let scores: Vec<f64> = said.lines().filter_map(|l| l.split("UDR ").nth(1)).map(|v| v.split_whitespace().next().unwrap().parse().unwrap()).collect();
+    assert_eq!(scores.len(), 4, "{said}");
+    assert!(scores.iter().all(|s| (0.0..=1.0 + 1e-12).contains(s)), "{said}");
+    // With two seeds each run's UDR is its one pair's score: the two runs of a configuration agree.
+    assert!((scores[0] - scores[1]).abs() < 1e-12 && (scores[2] - scores[3]).abs() < 1e-12, "{said}");
+    let results = export(&dir);
+    let stored: Vec<f64> = column(&results, "udr.lasso").iter().map(|v| v.parse().unwrap()).collect();
+    assert_eq!(stored.len(), 4);
+    let compared = ok(&disentangle(&["study", "compare", dir_s]));
+    assert!(compared.contains("UDR (udr.lasso) vs MIG"), "{compared}");
+    ok(&disentangle(&["study", "report", dir_s, "--no-pictures"]));
+    let html = std::fs::read_to_string(dir.join("report/report.html")).unwrap();
+    assert!(html.contains("id=\"udr\"") && dir.join("report/plots/udr_mig_dsprites.png").is_file());
+    // `disentangle udr` on two runs gives the scores the study stored for them.
+    let (keys, encoders) = (column(&results, "key"), column(&results, "encoder"));
+    let conv: Vec<usize> = (0..keys.len()).filter(|&i| encoders[i] == "conv").collect();
+    let runs: Vec<String> = conv.iter().map(|&i| dir.join("runs").join(&keys[i]).to_str().unwrap().to_string()).collect();
+    let json = tmp.path().join("udr.json");
+    ok(&disentangle(&["udr", &runs[0], &runs[1], "--num-data-points", "200", "--kl-filter-threshold", "0", "--out", json.to_str().unwrap()]));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for (j, &i) in conv.iter().enumerate() {
+        assert!((v["model_scores"][j].as_f64().unwrap() - stored[i]).abs() < 1e-12, "{v} vs {stored:?}");
+    }
+    // One run is not a comparison.
+    let one = disentangle(&["udr", &runs[0]]);
+    assert!(!one.status.success());
 }

@@ -42,13 +42,22 @@ pub const DLIB_PREFIXES: &[(&str, &str)] = &[
     ("downstream.logistic_regression.", "downstream_task_logistic_regression"),
     ("downstream.boosted_trees.", "downstream_task_boosted_trees"),
     ("reduced_downstream.", "reduced_downstream_task"),
+    ("strong_downstream.", "strong_downstream_task"),
     ("fairness.", "fairness"),
+    ("unified.", "unified_scores"),
 ];
+
+/// Whether `rest` (a key after its prefix) is one of the reference's keys: theirs hold a `:`,
+/// or (unified scores) start with a matrix name; ours are sizes, seeds, matrices and lists.
+fn is_reference_key(rest: &str) -> bool {
+    let unified = crate::unified::MATRICES.iter().any(|m| rest.starts_with(&format!("{m}.")));
+    (rest.contains(':') || unified) && !rest.ends_with(":removed_codes") && !rest.ends_with(".matrix") && !rest.ends_with(".error")
+}
 
 fn prefixed_name(key: &str) -> Option<(&'static str, &str)> {
     DLIB_PREFIXES.iter().find_map(|(prefix, evaluation)| {
         let rest = key.strip_prefix(prefix)?;
-        (rest.contains(':') && !rest.ends_with(":removed_codes")).then_some((*evaluation, rest))
+        is_reference_key(rest).then_some((*evaluation, rest))
     })
 }
 
@@ -113,6 +122,14 @@ mod tests {
         assert_eq!(v["reduced_downstream_task"]["100:mean_test_accuracy_reduced_factor"], 0.3);
         assert_eq!(v["disentangle"]["downstream.num_test"], 5000);
         assert!(v["disentangle"]["reduced_downstream.100:reduced_factor_0:removed_codes"].is_array());
+        let mut r = Report::new();
+        r.insert_f64("unified.mutual_information_matrix.mig", 0.4);
+        r.insert("unified.mutual_information_matrix.matrix", vec![vec![1.0]]);
+        r.insert("unified.num_train", 10);
+        let v = to_dlib_names(&r);
+        assert_eq!(v["unified_scores"]["mutual_information_matrix.mig"], 0.4);
+        assert!(v["disentangle"]["unified.mutual_information_matrix.matrix"].is_array());
+        assert_eq!(v["disentangle"]["unified.num_train"], 10);
         // No two of our keys share a reference name.
         for (i, a) in DLIB_KEYS.iter().enumerate() {
             for b in &DLIB_KEYS[i + 1..] {

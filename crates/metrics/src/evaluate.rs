@@ -24,6 +24,8 @@ use crate::dci_zaidi::{DciZaidiConfig, dci_zaidi};
 use crate::downstream::{DownstreamConfig, downstream};
 use crate::fairness::{FairnessConfig, fairness};
 use crate::reduced_downstream::{ReducedDownstreamConfig, reduced_downstream};
+use crate::strong_downstream::{StrongDownstreamConfig, strong_downstream};
+use crate::unified::{UnifiedConfig, unified};
 use crate::dcimig::dcimig;
 use crate::explicitness_zaidi::explicitness_zaidi;
 use crate::infomec::{InfomecConfig, infomec};
@@ -93,10 +95,14 @@ pub enum Metric {
     ReducedDownstream,
     /// `fairness` → `fairness.mean_fairness:mean_pred:mean_sens`, … (needs a representation function).
     Fairness,
+    /// `strong-downstream` → `strong_downstream.1000:strong_generalization_gap`, … (needs a representation function).
+    StrongDownstream,
+    /// `unified` → `unified.mutual_information_matrix.mig`, … (disentanglement_lib's unified scores).
+    Unified,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 27] = [
+    pub const ALL: [Metric; 29] = [
         Metric::Mig,
         Metric::MigContinuous,
         Metric::FactorVae,
@@ -124,6 +130,8 @@ impl Metric {
         Metric::Downstream,
         Metric::ReducedDownstream,
         Metric::Fairness,
+        Metric::StrongDownstream,
+        Metric::Unified,
     ];
 
     pub fn name(self) -> &'static str {
@@ -155,6 +163,8 @@ impl Metric {
             Metric::Downstream => "downstream",
             Metric::ReducedDownstream => "reduced-downstream",
             Metric::Fairness => "fairness",
+            Metric::StrongDownstream => "strong-downstream",
+            Metric::Unified => "unified",
         }
     }
 
@@ -190,12 +200,14 @@ impl Metric {
             Metric::Downstream => own("downstream."),
             Metric::ReducedDownstream => own("reduced_downstream."),
             Metric::Fairness => own("fairness."),
+            Metric::StrongDownstream => own("strong_downstream."),
+            Metric::Unified => own("unified."),
         }
     }
 
     /// Needs a representation function (draws its own interventional batches).
     pub fn is_interventional(self) -> bool {
-        matches!(self, Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff | Metric::Fairness)
+        matches!(self, Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff | Metric::Fairness | Metric::StrongDownstream)
     }
 
     /// Needs Gaussian posterior parameters (μ, log σ²), not only codes.
@@ -305,6 +317,10 @@ pub struct EvalConfig {
     pub reduced_downstream: ReducedDownstreamConfig,
     #[serde(default)]
     pub fairness: FairnessConfig,
+    #[serde(default)]
+    pub strong_downstream: StrongDownstreamConfig,
+    #[serde(default)]
+    pub unified: UnifiedConfig,
 }
 
 fn irs_zaidi_default() -> IrsConfig {
@@ -336,6 +352,8 @@ impl Default for EvalConfig {
             downstream: DownstreamConfig::default(),
             reduced_downstream: ReducedDownstreamConfig::default(),
             fairness: FairnessConfig::default(),
+            strong_downstream: StrongDownstreamConfig::default(),
+            unified: UnifiedConfig::default(),
         }
     }
 }
@@ -390,6 +408,11 @@ impl EvalConfig {
             ("reduced_downstream.num_train (largest) + num_test", self.reduced_downstream.sample_size()),
             ("fairness.num_train", self.fairness.num_train),
             ("fairness.num_test_points_per_class", self.fairness.num_test_points_per_class),
+            ("strong_downstream.num_train (largest)", self.strong_downstream.num_train.iter().copied().max().unwrap_or(0)),
+            ("strong_downstream.num_test", self.strong_downstream.num_test),
+            ("strong_downstream.n_experiment", self.strong_downstream.n_experiment),
+            ("unified.num_train", self.unified.num_train),
+            ("unified.num_test", self.unified.num_test),
         ];
         for (name, value) in sizes {
             if value > MAX_METRIC_SAMPLES {
@@ -404,6 +427,7 @@ impl EvalConfig {
             ("irs.num_bins", self.irs.num_bins),
             ("irs_zaidi.num_bins", self.irs_zaidi.num_bins),
             ("zaidi.num_bins", self.zaidi.num_bins),
+            ("unified.num_bins", self.unified.num_bins),
         ] {
             if bins > MAX_BINS {
                 return Err(invalid(name, format!("{bins} is more than {MAX_BINS} (the reference uses 20)")));
@@ -431,7 +455,8 @@ impl EvalConfig {
             Metric::Infomec => self.infomec.num_train,
             Metric::Downstream => self.downstream.sample_size(),
             Metric::ReducedDownstream => self.reduced_downstream.sample_size(),
-            Metric::MigContinuous | Metric::Info | Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff | Metric::Fairness => 0,
+            Metric::Unified => self.unified.num_train + self.unified.num_test,
+            Metric::MigContinuous | Metric::Info | Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff | Metric::Fairness | Metric::StrongDownstream => 0,
         }
     }
 
@@ -577,7 +602,13 @@ pub fn evaluate_codes(
                 }
                 Metric::Downstream => downstream(codes, factors.expect("checked"), &config.downstream, seed)?.to_report(),
                 Metric::ReducedDownstream => reduced_downstream(codes, factors.expect("checked"), &config.reduced_downstream, seed)?.to_report(),
-                Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff | Metric::Fairness => unreachable!("rejected above"),
+                Metric::Unified => {
+                    // The trees' feature orders follow the evaluation seed (as DCI's).
+                    let mut c = config.unified.clone();
+                    c.boosting.seed ^= seed.unwrap_or(0);
+                    unified(codes, factors.expect("checked"), &c, seed)?.to_report()
+                }
+                Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff | Metric::Fairness | Metric::StrongDownstream => unreachable!("rejected above"),
             })
         })();
         match result {
@@ -661,6 +692,7 @@ pub fn evaluate_representation<R: Representation>(
             Metric::ZMaxVar => z_max_var(ground_truth, representation, seed, &config.z_var, config.rows_per_call).map(|r| r.to_report()),
             Metric::ZDiff => z_diff(ground_truth, representation, seed, &config.z_diff, config.rows_per_call).map(|r| r.to_report()),
             Metric::Fairness => fairness(ground_truth, representation, seed, &config.fairness, config.rows_per_call).map(|r| r.to_report()),
+            Metric::StrongDownstream => strong_downstream(ground_truth, representation, seed, &config.strong_downstream, config.rows_per_call).map(|r| r.to_report()),
             _ => continue,
         };
         match result {

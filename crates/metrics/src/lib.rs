@@ -94,7 +94,9 @@ pub mod report;
 pub mod representation;
 pub mod sap;
 pub mod sap_zaidi;
+pub mod strong_downstream;
 pub mod udr;
+pub mod unified;
 pub mod unsupervised;
 pub mod z_scores;
 pub mod zaidi;
@@ -125,6 +127,8 @@ pub use logistic_cv::{LogisticCvConfig, LogisticRegressionCv};
 pub use downstream::{DownstreamConfig, DownstreamResult, Predictor, downstream};
 pub use reduced_downstream::{ReducedDownstreamConfig, ReducedDownstreamResult, reduced_downstream};
 pub use fairness::{FairnessConfig, FairnessResult, fairness};
+pub use strong_downstream::{StrongDownstreamConfig, StrongDownstreamResult, strong_downstream};
+pub use unified::{UnifiedConfig, UnifiedResult, unified};
 pub use udr::{UdrConfig, UdrCorrelation, UdrModel, UdrResult, udr};
 pub use mig::{MigConfig, MigResult, mig};
 pub use mig_continuous::{

@@ -87,33 +87,51 @@ pub fn reduced_downstream(codes: &Codes, factors: &Factors, config: &ReducedDown
     }
     let (pool, num_test, train_sizes) = crate::downstream::fit_sizes("reduced_downstream", codes.num_samples(), &config.num_train, config.num_test)?;
     let (test_codes, test_factors) = (codes.rows(pool, num_test), factors.rows(pool, num_test));
-    let seed0 = seed.unwrap_or(0);
     let mut sizes = Vec::new();
     for &n in &train_sizes {
-        let (train_codes, train_factors) = (codes.rows(0, n), factors.rows(0, n));
-        let mut per_factor = Vec::new();
-        for f in 0..factors.num_factors() {
-            let y = train_factors.column(f);
-            let mut keep: Vec<usize> = (0..d).collect();
-            let mut removed = Vec::new();
-            for step in 0..config.num_factors_to_remove {
-                let x = keep_columns(train_codes.values(), d, &keep);
-                let boosting = GbtConfig { seed: config.predictor_config.boosting.seed ^ seed0 ^ ((f * 131 + step) as u64), ..config.predictor_config.boosting.clone() };
-                let model = GradientBoostedTrees::fit(&x, keep.len(), &y, &boosting)?;
-                let importance: Vec<f64> = model.feature_importances().iter().map(|v| v.abs()).collect();
-                let best = crate::labels::argmax(&importance);
-                removed.push(keep.remove(best));
-            }
-            let (xtr, xte) = (keep_columns(train_codes.values(), d, &keep), keep_columns(test_codes.values(), d, &keep));
-            let (ctr, cte) = (Codes::new(&xtr, n, keep.len())?, Codes::new(&xte, num_test, keep.len())?);
-            let (train_accuracy, test_accuracy) =
-                factor_accuracies(config.predictor, (&ctr, &train_factors), (&cte, &test_factors), &config.predictor_config, seed0 ^ (f as u64) << 20)?;
-            per_factor.push(ReducedFactor { removed_codes: removed, train_accuracy, test_accuracy });
-            crate::interrupt::check()?;
-        }
+        let train = (codes.rows(0, n), factors.rows(0, n));
+        let per_factor = reduced_downstream_for_size((&train.0, &train.1), (&test_codes, &test_factors), config, seed.unwrap_or(0))?;
         sizes.push((n, per_factor));
     }
     Ok(ReducedDownstreamResult { sizes, num_test, seed })
+}
+
+/// The task at one training size: per factor of interest, the codes removed and every factor's
+/// train and test accuracy on the remaining codes.
+pub fn reduced_downstream_for_size(
+    train: (&Codes, &Factors),
+    test: (&Codes, &Factors),
+    config: &ReducedDownstreamConfig,
+    seed: u64,
+) -> Result<Vec<ReducedFactor>> {
+    let (train_codes, train_factors) = train;
+    let (test_codes, test_factors) = test;
+    let d = train_codes.num_codes();
+    if config.num_factors_to_remove >= d {
+        return Err(degenerate("reduced_downstream", format!("removing {} of {d} codes leaves none to predict from", config.num_factors_to_remove)));
+    }
+    let (n, num_test) = (train_codes.num_samples(), test_codes.num_samples());
+    let mut per_factor = Vec::new();
+    for f in 0..train_factors.num_factors() {
+        let y = train_factors.column(f);
+        let mut keep: Vec<usize> = (0..d).collect();
+        let mut removed = Vec::new();
+        for step in 0..config.num_factors_to_remove {
+            let x = keep_columns(train_codes.values(), d, &keep);
+            let boosting = GbtConfig { seed: config.predictor_config.boosting.seed ^ seed ^ ((f * 131 + step) as u64), ..config.predictor_config.boosting.clone() };
+            let model = GradientBoostedTrees::fit(&x, keep.len(), &y, &boosting)?;
+            let importance: Vec<f64> = model.feature_importances().iter().map(|v| v.abs()).collect();
+            let best = crate::labels::argmax(&importance);
+            removed.push(keep.remove(best));
+        }
+        let (xtr, xte) = (keep_columns(train_codes.values(), d, &keep), keep_columns(test_codes.values(), d, &keep));
+        let (ctr, cte) = (Codes::new(&xtr, n, keep.len())?, Codes::new(&xte, num_test, keep.len())?);
+        let (train_accuracy, test_accuracy) =
+            factor_accuracies(config.predictor, (&ctr, train_factors), (&cte, test_factors), &config.predictor_config, seed ^ ((f as u64) << 20))?;
+        per_factor.push(ReducedFactor { removed_codes: removed, train_accuracy, test_accuracy });
+        crate::interrupt::check()?;
+    }
+    Ok(per_factor)
 }
 
 impl ToReport for ReducedDownstreamResult {

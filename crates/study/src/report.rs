@@ -251,6 +251,8 @@ pub fn write_report(dir: &StudyDir, o: &ReportOptions) -> Result<ReportOutput> {
     }
     html.push_str("</section>\n");
 
+    write_udr(&mut html, &mut w, &configs, &datasets, &rows)?;
+
     write_tables(&mut html, &configs, &rows);
 
     // Pictures of the best-MIG run per configuration.
@@ -284,6 +286,44 @@ pub fn write_report(dir: &StudyDir, o: &ReportOptions) -> Result<ReportOutput> {
     html.push_str("</section>\n</body>\n</html>\n");
     disentangle_train::run_dir::write_atomic(&html_path, html.as_bytes())?;
     Ok(ReportOutput { html: html_path, plots: w.plots, pictured })
+}
+
+/// UDR against MIG, one point per run (runs scored by `study udr`): does unsupervised
+/// selection pick the runs MIG picks?
+fn write_udr(html: &mut String, w: &mut Writer, configs: &[Configuration], datasets: &[String], rows: &[JobRow]) -> Result<()> {
+    let Some(udr) = ["udr.lasso", "udr.spearman"].into_iter().find(|m| rows.iter().any(|r| value_of(r, m).is_some())) else {
+        return Ok(());
+    };
+    let _ = writeln!(html, "<section id=\"udr\"><h2>UDR vs MIG <small>(Duan et al. 2020; <code>{udr}</code>)</small></h2>");
+    for d in datasets {
+        let series: Vec<ScatterSeries> = configs
+            .iter()
+            .filter(|c| &c.dataset == d)
+            .map(|c| ScatterSeries { label: c.label(), points: rows_of(rows, c).filter_map(|r| Some((value_of(r, udr)?, value_of(r, MIG)?))).collect() })
+            .filter(|s| !s.points.is_empty())
+            .collect();
+        if series.is_empty() {
+            continue;
+        }
+        let plot = ScatterPlot { title: format!("UDR vs MIG — {d}"), x_label: format!("UDR ({udr})"), y_label: "MIG".into(), series };
+        let png = plot.to_png(900, 600).map_err(|e| plot_err("udr scatter", e))?;
+        let svg = plot.to_svg(900, 600).map_err(|e| plot_err("udr scatter", e))?;
+        let png = w.save(&format!("udr_mig_{}", slug(d)), png, svg)?;
+        let _ = writeln!(html, "<figure>{}<figcaption>One point per run: its UDR among its configuration's seeds (no labels used) and its MIG.</figcaption></figure>", img_tag(&png, &plot.title));
+    }
+    html.push_str("<table><tr><th>configuration</th><th>runs</th><th>Spearman(UDR, MIG)</th><th>best UDR = best MIG</th></tr>\n");
+    for a in crate::udr::udr_agreement(rows, udr, MIG) {
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            html_escape(&a.label),
+            a.runs,
+            a.spearman.map_or("—".into(), |s| format!("{s:.2}")),
+            if a.same_best { "yes" } else { "no" }
+        );
+    }
+    html.push_str("</table>\n</section>\n");
+    Ok(())
 }
 
 /// MIG over training steps per configuration: median over seeds and the quartile band.

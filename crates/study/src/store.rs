@@ -381,6 +381,21 @@ impl Store {
         Ok(true)
     }
 
+    /// Adds or replaces metrics of a finished job (scores computed after it, like UDR, which
+    /// needs several runs). Values of other metrics stay.
+    pub fn put_metrics(&mut self, key: &str, metrics: &[(String, f64)]) -> Result<()> {
+        let db = db_error(&self.path);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&db)?;
+        {
+            let mut insert = tx.prepare("INSERT OR REPLACE INTO metrics (key, name, value) VALUES (?1, ?2, ?3)").map_err(&db)?;
+            for (name, value) in metrics {
+                insert.execute(params![key, name, value.is_finite().then_some(*value)]).map_err(&db)?;
+            }
+        }
+        tx.commit().map_err(&db)?;
+        Ok(())
+    }
+
     /// Records a failed job (with the error, so `study export` shows why).
     pub fn fail(&mut self, key: &str, worker: &WorkerId, error: &str) -> Result<()> {
         self.conn

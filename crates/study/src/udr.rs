@@ -70,9 +70,161 @@ pub fn udr_of_runs(runs: &[PathBuf], config: &UdrConfig, seed: u64, device: Opti
     Ok(udr(&views, config)?)
 }
 
+/// The UDR of one configuration's runs in a study.
+#[derive(Clone, Debug)]
+pub struct ConfigurationUdr {
+    /// dataset / configuration / encoder / noise / steps, as `study export` names them.
+    pub label: String,
+    pub keys: Vec<String>,
+    pub seeds: Vec<u64>,
+    /// UDR per run, or why the group could not be scored.
+    pub scores: std::result::Result<Vec<f64>, String>,
+}
+
+/// Scores every configuration of a study that has at least two finished runs (its seeds) and
+/// stores each run's score as the metric `udr.<correlation>` (exported, reported and compared
+/// with the others). A configuration that cannot be scored (a collapsed run) is reported and
+/// the others go on.
+pub fn udr_of_study(dir: &Path, config: &UdrConfig, seed: u64, device: Option<&str>, data_dir: Option<&Path>) -> Result<Vec<ConfigurationUdr>> {
+    let study = crate::runner::StudyDir::new(dir);
+    let (_, mut store) = study.open()?;
+    let rows = store.rows()?;
+    let mut groups: std::collections::BTreeMap<(String, String, String, String, u64), Vec<&crate::store::JobRow>> = Default::default();
+    for r in rows.iter().filter(|r| r.status == "done") {
+        groups.entry((r.dataset.clone(), r.configuration.clone(), r.encoder.clone(), r.noise.clone(), r.steps)).or_default().push(r);
+    }
+    let name = format!("udr.{}", config.correlation.name());
+    let mut out = Vec::new();
+    for ((dataset, configuration, encoder, noise, steps), mut runs) in groups {
+        if runs.len() < 2 {
+            continue;
+        }
+        runs.sort_by_key(|r| r.seed);
+        let dirs: Vec<PathBuf> = runs.iter().map(|r| dir.join(&r.run_dir)).collect();
+        let scores = match udr_of_runs(&dirs, config, seed, device, data_dir) {
+            Ok(result) => {
+                for (r, s) in runs.iter().zip(&result.model_scores) {
+                    store.put_metrics(&r.key, &[(name.clone(), *s)])?;
+                }
+                Ok(result.model_scores)
+            }
+            // A degenerate group (every latent of a run collapsed) is reported; the others go on.
+            Err(StudyError::Metrics(e)) => Err(e.to_string()),
+            Err(e) => return Err(e),
+        };
+        out.push(ConfigurationUdr {
+            label: format!("{dataset} / {configuration} / {encoder} / {noise} / {steps} steps"),
+            keys: runs.iter().map(|r| r.key.clone()).collect(),
+            seeds: runs.iter().map(|r| r.seed).collect(),
+            scores,
+        });
+    }
+    Ok(out)
+}
+
+/// Does unsupervised selection pick the runs MIG picks? For one configuration's runs with both
+/// scores: how many, the Spearman rank correlation of UDR with MIG over them (None below three
+/// runs or with a constant score), and whether the run with the best UDR is the one with the best MIG.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UdrAgreement {
+    pub label: String,
+    pub runs: usize,
+    pub spearman: Option<f64>,
+    pub same_best: bool,
+}
+
+/// Average ranks (ties share their mean rank).
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
+            j += 1;
+        }
+        for &o in &order[i..=j] {
+            r[o] = (i + j) as f64 / 2.0 + 1.0;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// Spearman's rank correlation (None when undefined).
+pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
+    if a.len() < 3 || a.len() != b.len() {
+        return None;
+    }
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = ra.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = ra.iter().map(|x| (x - ma) * (x - ma)).sum();
+    let vb: f64 = rb.iter().map(|y| (y - mb) * (y - mb)).sum();
+    (va > 0.0 && vb > 0.0).then(|| cov / (va * vb).sqrt())
+}
+
+/// The agreement of `udr_metric` (e.g. `udr.lasso`) with `mig_metric` per configuration (dataset
+/// and configuration label) of the finished `rows`, in the rows' order.
+pub fn udr_agreement(rows: &[crate::store::JobRow], udr_metric: &str, mig_metric: &str) -> Vec<UdrAgreement> {
+    let mut groups: Vec<((String, String), Vec<(f64, f64)>)> = Vec::new();
+    for r in rows.iter().filter(|r| r.status == "done") {
+        let (Some(u), Some(m)) = (crate::report::value_of(r, udr_metric), crate::report::value_of(r, mig_metric)) else { continue };
+        let id = (r.dataset.clone(), r.configuration.clone());
+        match groups.iter_mut().find(|(g, _)| *g == id) {
+            Some((_, v)) => v.push((u, m)),
+            None => groups.push((id, vec![(u, m)])),
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, pairs)| pairs.len() >= 2)
+        .map(|((dataset, configuration), pairs)| {
+            let (u, m): (Vec<f64>, Vec<f64>) = pairs.iter().copied().unzip();
+            let best = |v: &[f64]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).expect("non-empty");
+            UdrAgreement { label: format!("{dataset} · {configuration}"), runs: pairs.len(), spearman: spearman(&u, &m), same_best: best(&u) == best(&m) }
+        })
+        .collect()
+}
+
+/// The agreement table as text (or Markdown), for `study compare`; empty without UDR scores.
+pub fn agreement_text(rows: &[crate::store::JobRow], markdown: bool) -> String {
+    let Some(udr) = ["udr.lasso", "udr.spearman"].into_iter().find(|m| rows.iter().any(|r| crate::report::value_of(r, m).is_some())) else {
+        return String::new();
+    };
+    let table = udr_agreement(rows, udr, crate::report::MIG);
+    let mut out = String::new();
+    if markdown {
+        out.push_str(&format!("\n### UDR ({udr}) vs MIG: does unsupervised selection pick the runs MIG picks?\n\n| configuration | runs | Spearman(UDR, MIG) | best UDR = best MIG |\n|---|---|---|---|\n"));
+    } else {
+        out.push_str(&format!("\nUDR ({udr}) vs MIG: does unsupervised selection pick the runs MIG picks?\n"));
+    }
+    for a in table {
+        let rho = a.spearman.map_or("—".into(), |s| format!("{s:.2}"));
+        let same = if a.same_best { "yes" } else { "no" };
+        if markdown {
+            out.push_str(&format!("| {} | {} | {rho} | {same} |\n", a.label, a.runs));
+        } else {
+            out.push_str(&format!("  {:<60} runs {:>3}  Spearman {rho:>5}  best UDR = best MIG: {same}\n", a.label, a.runs));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spearman_of_monotone_and_reversed_orders() {
+        assert_eq!(spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 35.0, 90.0]), Some(1.0));
+        assert_eq!(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Some(-1.0));
+        assert_eq!(spearman(&[1.0, 2.0], &[1.0, 2.0]), None);
+        assert_eq!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
+        assert_eq!(ranks(&[2.0, 1.0, 2.0]), vec![2.5, 1.0, 2.5]);
+    }
 
     #[test]
     fn kl_of_the_prior_is_zero_and_of_a_shifted_posterior_is_half_the_square() {
