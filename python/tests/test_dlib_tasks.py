@@ -52,8 +52,9 @@ def test_unified_scores_of_identity_codes():
     rng = np.random.default_rng(0)
     factors = rng.integers(0, 4, size=(900, 2))
     r = dk.unified_scores(factors.astype(np.float32), factors)
-    assert r["mutual_information_matrix.mig"] == pytest.approx(1.0)
-    assert r["mutual_information_matrix.modularity"] == 1.0
+    # The other code shares a little information with each factor by chance (finite sample).
+    assert r["mutual_information_matrix.mig"] == pytest.approx(1.0, abs=0.01)
+    assert r["mutual_information_matrix.modularity"] == pytest.approx(1.0, abs=1e-3)
     assert np.array(r["accuracy_svm_matrix.matrix"]).shape == (2, 2)
 
 
