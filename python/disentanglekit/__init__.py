@@ -55,6 +55,46 @@ from . import datasets
 compute_factor_vae = factor_vae_score
 compute_beta_vae_sklearn = beta_vae_score
 
+
+def compute_udr_sklearn(ground_truth_data, representation_functions, random_state, batch_size,
+                        num_data_points, correlation_matrix="lasso", filter_low_kl=True,
+                        include_raw_correlations=True, kl_filter_threshold=0.01):
+    """disentanglement_lib's ``compute_udr_sklearn`` with its signature: every function in
+    ``representation_functions`` maps the same observations (``ground_truth_data.sample_observations
+    (batch_size, random_state)``, ``num_data_points`` in all) to ``(codes, kl)``, the batch's codes
+    (batch, D) and its latents' mean KL (D,); the scores come from :func:`udr`.
+
+    Returns disentanglement_lib's dict: ``model_scores``, ``pairwise_disentanglement_scores``
+    (models x models x 1) and, with ``include_raw_correlations``, ``raw_correlations``
+    (models x models x D x D, zeros on the diagonal).
+    """
+    import numpy as np
+
+    if batch_size <= 0 or num_data_points % batch_size != 0:
+        raise ValueError("num_data_points must be a multiple of batch_size")
+    if not isinstance(random_state, np.random.RandomState):
+        random_state = np.random.RandomState(random_state)
+    codes = [[] for _ in representation_functions]
+    kls = [[] for _ in representation_functions]
+    for _ in range(num_data_points // batch_size):
+        observations = ground_truth_data.sample_observations(batch_size, random_state)
+        for j, function in enumerate(representation_functions):
+            c, kl = function(observations)
+            codes[j].append(np.asarray(c, dtype=np.float32))
+            kls[j].append(np.asarray(kl, dtype=np.float64))
+    result = udr([np.concatenate(c) for c in codes], [np.mean(k, axis=0) for k in kls],
+                 correlation_matrix=correlation_matrix, filter_low_kl=filter_low_kl,
+                 kl_filter_threshold=kl_filter_threshold)
+    out = {
+        "pairwise_disentanglement_scores": [[[v] for v in row] for row in result["pairwise_disentanglement_scores"]],
+        "model_scores": list(result["model_scores"]),
+    }
+    if include_raw_correlations:
+        d = codes[0][0].shape[1]
+        out["raw_correlations"] = [[m if len(m) else [[0.0] * d for _ in range(d)] for m in row]
+                                   for row in result["raw_correlations"]]
+    return out
+
 __all__ = [
     "__version__",
     "beta_vae_score",
@@ -65,6 +105,7 @@ __all__ = [
     "compute_infomec",
     "compute_irs",
     "compute_reduced_downstream_task",
+    "compute_udr_sklearn",
     "compute_strong_downstream_task",
     "compute_unified_scores",
     "datasets",

@@ -82,3 +82,31 @@ def test_downstream_task_on_arrays_trains_on_the_first_set_and_tests_on_the_seco
     # Shuffled test labels: near chance.
     r = dk.downstream_task(z[:300], f[:300], z[300:], rng.permutation(f[300:]), predictor="boosted_trees")
     assert r["300:mean_test_accuracy"] < 0.6
+
+
+class Rows:
+    """sample_observations hands out the next rows' indices (observations are row indices)."""
+
+    def __init__(self):
+        self.cursor = 0
+
+    def sample_observations(self, n, random_state):
+        out = np.arange(self.cursor, self.cursor + n)
+        self.cursor += n
+        return out
+
+
+def test_compute_udr_sklearn_has_the_reference_signature_and_layout():
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(300, 3))
+    models = [lambda i: (base[i], np.ones(3)), lambda i: (-base[i][:, [1, 2, 0]], np.ones(3)), lambda i: (base[i] + 0.5 * base[i][:, [2, 0, 1]], np.ones(3))]
+    r = dk.compute_udr_sklearn(Rows(), models, np.random.RandomState(0), 10, 300)
+    assert np.array(r["pairwise_disentanglement_scores"]).shape == (3, 3, 1)
+    assert np.array(r["raw_correlations"]).shape == (3, 3, 3, 3)
+    assert np.all(np.array(r["raw_correlations"])[0, 0] == 0)
+    direct = dk.udr([base.astype(np.float32), (-base[:, [1, 2, 0]]).astype(np.float32), (base + 0.5 * base[:, [2, 0, 1]]).astype(np.float32)], [np.ones(3)] * 3)
+    assert r["model_scores"] == pytest.approx(direct["model_scores"], abs=1e-12)
+    # The copy ranks above the mixed model.
+    assert r["model_scores"][1] > r["model_scores"][2]
+    with pytest.raises(ValueError, match="multiple"):
+        dk.compute_udr_sklearn(Rows(), models, 0, 7, 300)
