@@ -273,14 +273,19 @@ mod tests {
             let config = UdrConfig { correlation, ..Default::default() };
             let models = [UdrModel { codes: Codes::new(&a, n, d).unwrap(), kl: &kl }, UdrModel { codes: Codes::new(&b, n, d).unwrap(), kl: &kl }];
             let r = udr(&models, &config).unwrap();
+            // Spearman: a latent with its copy correlates exactly (|ρ| = 1), with the other
+            // latents only by chance (|ρ| ~ 0.04 at 400 rows): max²/sum = 1 / (1 + Σ chance |ρ|)
+            // ≈ 0.9 here, 1 only for exactly uncorrelated latents. Lasso: the
+            // coefficient of a standardized copy is shrunk from 1 to 1 − α = 0.9 and the others
+            // are 0, so the score is 0.9² / 0.9 = 0.9 — the reference's value for identical
+            // models too (`udr31.json`, lasso|AA).
+            let expected = if correlation == UdrCorrelation::Spearman { 0.85..=1.0 } else { 0.895..=0.905 };
             for s in &r.model_scores {
-                // Spearman of a latent with itself is exactly 1 and with the others near 0;
-                // the Lasso shrinks every coefficient by α, leaving max²/sum near 1.
-                assert!(*s > 1.0 - 0.2 && *s <= 1.0 + 1e-12, "{correlation:?}: {s}");
+                assert!(expected.contains(s), "{correlation:?}: {s}");
             }
             let identical = [models[0], models[0]];
             let r = udr(&identical, &config).unwrap();
-            assert!(r.model_scores[0] > 1.0 - 0.2, "{correlation:?}: {:?}", r.model_scores);
+            assert!(expected.contains(&r.model_scores[0]), "{correlation:?}: {:?}", r.model_scores);
         }
     }
 

@@ -174,8 +174,10 @@ pub(crate) fn first_argmax(values: &[f64]) -> usize {
     values.iter().enumerate().fold(0, |best, (i, &v)| if v > values[best] { i } else { best })
 }
 
-#[cfg(test)]
-pub(crate) mod golden {
+/// The golden arrays of the reference tests (public, hidden from the docs, so that the
+/// integration tests build them from the same code).
+#[doc(hidden)]
+pub mod golden {
     //! The arrays of the golden tests, generated exactly as the script that ran the reference
     //! code did: xorshift64* from seed 0x9E3779B97F4A7C15, uniforms (out >> 11) / 2⁵³;
     //! 2,000 rows of 4 factors with sizes [3, 5, 4, 6] (row-major), then the "mixed" codes:

@@ -7,48 +7,18 @@
 //! The arrays: xorshift64* from seed 0x9E3779B97F4A7C15 (uniforms (out >> 11) / 2⁵³); 2,000
 //! rows of 4 factors of sizes [3, 5, 4, 6], then per row the six "mixed" codes
 //! z0 = f0 + 0.3 g, z1 = f1 + 0.5 g, z2 = 0.7 f2 + 0.7 f3 + 0.2 g, z3 = g, z4 = f1 − 0.5 f0 + 0.4 g,
-//! z5 = 2 (g: Box–Muller, cos branch) — the arrays of `zaidi::golden`, rebuilt here.
+//! z5 = 2 (g: Box–Muller, cos branch) — the arrays of `zaidi::golden`.
 
 #![allow(clippy::excessive_precision)]
 
 use disentangle_metrics::{Codes, Factors, LogisticCvConfig, LogisticRegressionCv};
 
-struct XorShift(u64);
-impl XorShift {
-    fn uniform(&mut self) -> f64 {
-        let mut s = self.0;
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        self.0 = s;
-        (s.wrapping_mul(2685821657736338717) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        let (u1, u2) = (self.uniform(), self.uniform());
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-    }
-}
-
-/// Factor rows (2000 × 4) and mixed code rows (2000 × 6).
+/// Factor rows (2000 × 4) and mixed code rows (2000 × 6), from the crate's golden arrays.
 fn arrays() -> (Vec<[usize; 4]>, Vec<[f64; 6]>) {
-    const SIZES: [usize; 4] = [3, 5, 4, 6];
-    let mut g = XorShift(0x9E37_79B9_7F4A_7C15);
-    let rows: Vec<[usize; 4]> = (0..2000).map(|_| SIZES.map(|s| (g.uniform() * s as f64).floor() as usize)).collect();
-    let mixed = rows
-        .iter()
-        .map(|r| {
-            let f = r.map(|v| v as f64);
-            [
-                f[0] + 0.3 * g.normal(),
-                f[1] + 0.5 * g.normal(),
-                (0.7 * f[2] + 0.7 * f[3]) + 0.2 * g.normal(),
-                g.normal(),
-                (f[1] - 0.5 * f[0]) + 0.4 * g.normal(),
-                2.0,
-            ]
-        })
-        .collect();
-    (rows, mixed)
+    let a = disentangle_metrics::zaidi::golden::arrays();
+    let factors = (0..2000).map(|i| std::array::from_fn(|k| a.factors[k][i])).collect();
+    let mixed = (0..2000).map(|i| std::array::from_fn(|j| a.mixed[j][i])).collect();
+    (factors, mixed)
 }
 
 /// (factor or −1 for the binary problem f1 == 2, training rows 0..n, C per class, train
