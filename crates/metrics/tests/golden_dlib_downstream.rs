@@ -133,10 +133,16 @@ fn downstream_accuracies_equal_the_reference_loss() {
         let train = (Codes::new(&c, n, 6).unwrap(), Factors::new(&f, n, 4).unwrap());
         let (tr, te) = factor_accuracies(Predictor::BoostedTrees, (&train.0, &train.1), (&test.0, &test.1), &config, 0).unwrap();
         println!("trees n {n}: train {tr:?} in {train_min:?}..{train_max:?}; test {te:?} in {test_min:?}..{test_max:?}");
+        if n == 10 {
+            assert!((0.465..=0.48).contains(&te[1]), "trees n 10 factor 1: {} (exact ties to the first class: 0.471)", te[1]);
+        }
         for k in 0..4 {
-            // Known difference, not yet explained: with 10 training rows, factor 1 (5 classes,
-            // one of them seen once) scores 0.47 on the test rows over 10 of our seeds while the
-            // reference scores 0.528..0.537 over 10 of its; every other case is inside the range.
+            // With 10 training rows, factor 1's classes 3 and 4 (two rows each) get mirror-image
+            // trees, so 66 of the 1,000 test rows have *exactly* tied scores for the two classes.
+            // scikit-learn's summation order leaves the second a few ulps ahead (7.520335056205389
+            // vs …388), so it predicts class 4 there (0.528..0.537); ties going to the first class,
+            // as numpy's argmax of the exact scores would, give 0.471 — ours, 0.468..0.475 over
+            // 10 seeds. Checked separately below; every other case is inside the range.
             // Within the reference's own spread over seeds, widened by 0.005 (5 test points).
             if n > 10 || k != 1 { assert!(tr[k] >= train_min[k] - 0.005 && tr[k] <= train_max[k] + 0.005, "trees n {n} factor {k} train {}", tr[k]); }
             if n > 10 || k != 1 { assert!(te[k] >= test_min[k] - 0.005 && te[k] <= test_max[k] + 0.005, "trees n {n} factor {k} test {}", te[k]); }
