@@ -23,7 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Codes, FactorSizes, Factors};
-use crate::downstream::{Predictor, PredictorConfig, factor_accuracies};
+use crate::downstream::{FittedPredictor, Predictor, PredictorConfig, factor_accuracies};
 use crate::error::{Result, degenerate, invalid};
 use crate::report::{Report, ToReport};
 use crate::representation::{Encoder, Representation};
@@ -90,6 +90,10 @@ impl ToReport for StrongDownstreamResult {
     }
 }
 
+/// One intervention of the task: (the intervened factor, its value in every training vector,
+/// its value in each test vector).
+pub type Intervention = (usize, usize, Vec<usize>);
+
 pub fn strong_downstream<R: Representation>(
     ground_truth: &FactorSizes,
     representation: &mut R,
@@ -97,66 +101,103 @@ pub fn strong_downstream<R: Representation>(
     config: &StrongDownstreamConfig,
     rows_per_call: usize,
 ) -> Result<StrongDownstreamResult> {
-    if config.num_train.is_empty() || config.num_train.contains(&0) || config.num_test == 0 || config.n_experiment == 0 {
-        return Err(invalid("strong_downstream", "num_train needs positive sizes; num_test and n_experiment must be positive"));
-    }
-    let sizes = ground_truth.sizes();
+    check(ground_truth, config)?;
+    let sizes = ground_truth.sizes().to_vec();
     let k = sizes.len();
-    if k < 2 {
-        return Err(degenerate("strong_downstream", "needs at least two factors (one to predict, one to intervene on)"));
-    }
-    if let Some(j) = (0..k).find(|&j| sizes[j] < 2) {
-        return Err(degenerate("strong_downstream", format!("factor {j} has one value: no other value to test on")));
-    }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut encoder = Encoder::new(representation, k);
     let mut out = Vec::new();
     for &n in &config.num_train {
         let train_f = ground_truth.sample(n, &mut rng);
         let test_f = ground_truth.sample(config.num_test, &mut rng);
-        let mut encode = |f: &[usize]| -> Result<(Vec<f32>, usize)> {
-            let z = encoder.encode_chunked(f, rows_per_call)?;
-            let d = z.len() / (f.len() / k);
-            Ok((z, d))
-        };
-        let score = |train_f: &[usize], train_z: &[f32], test_f: &[usize], test_z: &[f32], d: usize, seed: u64| {
-            let (ntr, nte) = (train_f.len() / k, test_f.len() / k);
-            factor_accuracies(
-                config.predictor,
-                (&Codes::new(train_z, ntr, d)?, &Factors::new(train_f, ntr, k)?),
-                (&Codes::new(test_z, nte, d)?, &Factors::new(test_f, nte, k)?),
-                &config.predictor_config,
-                seed,
-            )
-        };
-        let (train_z, d) = encode(&train_f)?;
-        let (test_z, _) = encode(&test_f)?;
-        let (train_accuracy, test_accuracy) = score(&train_f, &train_z, &test_f, &test_z, d, seed ^ n as u64)?;
-        let mut experiments = Vec::new();
-        for i in 0..k {
-            for e in 0..config.n_experiment {
-                let others: Vec<usize> = (0..k).filter(|&j| j != i).collect();
-                let j = others[rng.random_range(0..others.len())];
-                let v = rng.random_range(0..sizes[j]);
-                let mut tr = train_f.clone();
-                tr.chunks_mut(k).for_each(|row| row[j] = v);
-                let mut te = test_f.clone();
-                for row in te.chunks_mut(k) {
-                    // Uniform among the values other than v.
+        let mut draw = |i: usize, _e: usize, num_test: usize| -> Intervention {
+            let others: Vec<usize> = (0..k).filter(|&j| j != i).collect();
+            let j = others[rng.random_range(0..others.len())];
+            let v = rng.random_range(0..sizes[j]);
+            // Uniform among the values other than v.
+            let test = (0..num_test)
+                .map(|_| {
                     let w = rng.random_range(0..sizes[j] - 1);
-                    row[j] = if w >= v { w + 1 } else { w };
-                }
-                let (tr_z, _) = encode(&tr)?;
-                let (te_z, _) = encode(&te)?;
-                // Only factor i's predictor counts; the others are trained as the reference does.
-                let (a, b) = score(&tr, &tr_z, &te, &te_z, d, seed ^ ((i * 64 + e) as u64) << 8)?;
-                experiments.push((i, j, v, a[i], b[i]));
-                crate::interrupt::check()?;
-            }
-        }
-        out.push(StrongSize { num_train: n, train_accuracy, test_accuracy, experiments });
+                    if w >= v { w + 1 } else { w }
+                })
+                .collect();
+            (j, v, test)
+        };
+        out.push(strong_downstream_for_size(k, representation, &train_f, &test_f, &mut draw, config, rows_per_call, seed)?);
     }
     Ok(StrongDownstreamResult { sizes: out, num_test: config.num_test, n_experiment: config.n_experiment, seed: Some(seed) })
+}
+
+fn check(ground_truth: &FactorSizes, config: &StrongDownstreamConfig) -> Result<()> {
+    if config.num_train.is_empty() || config.num_train.contains(&0) || config.num_test == 0 || config.n_experiment == 0 {
+        return Err(invalid("strong_downstream", "num_train needs positive sizes; num_test and n_experiment must be positive"));
+    }
+    let sizes = ground_truth.sizes();
+    if sizes.len() < 2 {
+        return Err(degenerate("strong_downstream", "needs at least two factors (one to predict, one to intervene on)"));
+    }
+    if let Some(j) = (0..sizes.len()).find(|&j| sizes[j] < 2) {
+        return Err(degenerate("strong_downstream", format!("factor {j} has one value: no other value to test on")));
+    }
+    Ok(())
+}
+
+/// The task for given training and test factor vectors (n×K and num_test×K, row-major) with
+/// the interventions from `draw(target factor, experiment, num_test)`, called for each target
+/// factor in order and each experiment.
+#[allow(clippy::too_many_arguments)]
+pub fn strong_downstream_for_size<R: Representation>(
+    k: usize,
+    representation: &mut R,
+    train_f: &[usize],
+    test_f: &[usize],
+    draw: &mut dyn FnMut(usize, usize, usize) -> Intervention,
+    config: &StrongDownstreamConfig,
+    rows_per_call: usize,
+    seed: u64,
+) -> Result<StrongSize> {
+    let (n, num_test) = (train_f.len() / k, test_f.len() / k);
+    let mut encoder = Encoder::new(representation, k);
+    let mut encode = |f: &[usize]| -> Result<(Vec<f32>, usize)> {
+        let z = encoder.encode_chunked(f, rows_per_call)?;
+        let d = z.len() / (f.len() / k);
+        Ok((z, d))
+    };
+    let score = |train_f: &[usize], train_z: &[f32], test_f: &[usize], test_z: &[f32], d: usize, seed: u64| {
+        let (ntr, nte) = (train_f.len() / k, test_f.len() / k);
+        factor_accuracies(
+            config.predictor,
+            (&Codes::new(train_z, ntr, d)?, &Factors::new(train_f, ntr, k)?),
+            (&Codes::new(test_z, nte, d)?, &Factors::new(test_f, nte, k)?),
+            &config.predictor_config,
+            seed,
+        )
+    };
+    let (train_z, d) = encode(train_f)?;
+    let (test_z, _) = encode(test_f)?;
+    let (train_accuracy, test_accuracy) = score(train_f, &train_z, test_f, &test_z, d, seed ^ n as u64)?;
+    let mut experiments = Vec::new();
+    for i in 0..k {
+        for e in 0..config.n_experiment {
+            let (j, v, test_values) = draw(i, e, num_test);
+            if j >= k || j == i || test_values.len() != num_test {
+                return Err(invalid("strong_downstream", format!("intervention ({j}, {v}, {} test values) for target {i}", test_values.len())));
+            }
+            let mut tr = train_f.to_vec();
+            tr.chunks_mut(k).for_each(|row| row[j] = v);
+            let mut te = test_f.to_vec();
+            te.chunks_mut(k).zip(&test_values).for_each(|(row, &w)| row[j] = w);
+            let (tr_z, _) = encode(&tr)?;
+            let (te_z, _) = encode(&te)?;
+            // Only factor i's predictor, as the reference.
+            let column = |f: &[usize]| f.chunks(k).map(|r| r[i]).collect::<Vec<usize>>();
+            let (y_tr, y_te) = (column(&tr), column(&te));
+            let model = FittedPredictor::fit(config.predictor, &tr_z, d, &y_tr, &config.predictor_config, seed ^ ((i * 64 + e) as u64) << 8)?;
+            let (a, b) = (model.accuracy(&tr_z, d, &y_tr)?, model.accuracy(&te_z, d, &y_te)?);
+            experiments.push((i, j, v, a, b));
+            crate::interrupt::check()?;
+        }
+    }
+    Ok(StrongSize { num_train: n, train_accuracy, test_accuracy, experiments })
 }
 
 #[cfg(test)]
