@@ -285,3 +285,30 @@ fn posterior_metrics_take_the_first_posterior_samples_rows_of_a_large_file() {
     assert_eq!(r["mig.num_samples"].as_u64(), Some(200), "{r}");
     assert_eq!(r["rows.count"].as_u64(), Some(300), "{r}");
 }
+
+#[test]
+fn fairness_and_the_strong_downstream_task_from_a_grid_dump_do_not_depend_on_its_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tasks.toml");
+    std::fs::write(&config, "[fairness]\nnum_train = 200\nnum_test_points_per_class = 20\n[strong_downstream]\nnum_train = [100]\nnum_test = 100\nn_experiment = 1\n").unwrap();
+    let config = config.to_str().unwrap();
+    let score = |name: &str, points: &[usize], arrays: &[&str]| -> serde_json::Value {
+        let file = dir.path().join(format!("{name}.npz"));
+        write_codes(&file, points, arrays);
+        let out = dir.path().join(format!("{name}.json"));
+        ok(&["evaluate", "--codes", file.to_str().unwrap(), "--metrics", "fairness,strong-downstream", "--seed", "2",
+             "--eval-config", config, "--out", out.to_str().unwrap()]);
+        json(&out)
+    };
+    let in_order = score("grid-order", &(0..60).collect::<Vec<_>>(), &["codes", "factor_sizes"]);
+    let shuffled: Vec<usize> = (0..60).map(|i| (i * 37) % 60).collect();
+    let with_factors = score("shuffled", &shuffled, &["codes", "factors", "factor_sizes"]);
+    for key in ["fairness.mean_fairness:mean_pred:mean_sens", "fairness.max_fairness:pred2:sens0", "strong_downstream.100:strong_generalization_gap", "strong_downstream.100:mean_test_accuracy"] {
+        let v = in_order[key].as_f64().unwrap_or_else(|| panic!("{key} missing: {in_order}"));
+        assert!(v.is_finite(), "{key}: {v}");
+        assert_eq!(with_factors[key].as_f64(), Some(v), "{key}");
+    }
+    // Code 2 is factor 2 plus a jitter below 0.05: factor 2 is predicted perfectly whatever the
+    // other factors are, so intervening on them changes nothing.
+    assert_eq!(in_order["fairness.max_fairness:pred2:sens0"].as_f64(), Some(0.0), "{in_order}");
+}
