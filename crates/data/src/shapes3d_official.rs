@@ -78,13 +78,11 @@ impl Shapes3d {
     #[cfg(feature = "hdf5")]
     fn load_h5(path: &Path) -> Result<Self> {
         let fmt = |m: String| DataError::format(path, m);
-        let file = hdf5::File::open(path).map_err(|e| fmt(format!("not a readable HDF5 file: {e}")))?;
-        let labels_ds = file.dataset("labels").map_err(|e| fmt(format!("dataset `labels`: {e}")))?;
-        let shape = labels_ds.shape();
+        let file = crate::hdf5_images::open_file(path)?;
+        let (labels, shape) = crate::hdf5_images::read_f64(&file, path, "labels")?;
         if shape.len() != 2 || shape[1] != FACTOR_NAMES.len() || shape[0] == 0 {
             return Err(fmt(format!("dataset `labels` has shape {shape:?}, expected (N, 6)")));
         }
-        let labels: Vec<f64> = labels_ds.read_raw().map_err(|e| fmt(format!("dataset `labels`: {e}")))?;
         let images = crate::hdf5_images::open_images(&file, path, "images", [64, 64, 3])?;
         Self::from_parts(path, labels, shape[0], images)
     }

@@ -173,52 +173,48 @@ fn mpi3d_files_at_their_official_sizes_index_row_major() {
     assert!(e.contains("mpi3d_realistic/mpi3d_realistic.npz"), "{e}");
 }
 
-/// DeepMind's `3dshapes.h5` layout (datasets `images` N×64×64×3 uint8, `labels` N×6 float64),
-/// written by the HDF5 library as h5py would, contiguous and chunked with gzip.
+/// DeepMind's `3dshapes.h5` layout (datasets `images` N×64×64×3 uint8, `labels` N×6), in files
+/// written by h5py (`scripts/make-hdf5-fixtures.py`): contiguous; chunked; chunked with gzip and
+/// shuffle; gzip with float32 labels; the newest file format (`libver="latest"`). A 2 × 1 × 1 ×
+/// 3 × 1 × 1 grid whose image i is the pattern (31 i + 7 y + 3 x + 11 c) mod 256.
 #[cfg(feature = "hdf5")]
 #[test]
-fn shapes3d_h5_contiguous_and_chunked_load_the_same_images() {
-    let dir = tempfile::tempdir().unwrap();
-    let generator = Shapes3dProcedural::with_grid(GRID).unwrap();
-    let all = all_factors(&generator);
-    let n = generator.num_observations();
-    let mut images = vec![0u8; n * 12288];
-    for (i, f) in all.chunks(6).enumerate() {
-        generator.write_image_u8(f, &mut images[i * 12288..(i + 1) * 12288]);
-    }
-    let labels: Vec<f64> = all.chunks(6).flat_map(|f| generator.labels(f)).collect();
-    let want = generator.observations(&all).unwrap();
-    for chunked in [false, true] {
-        let path = dir.path().join(format!("3dshapes-{chunked}.h5"));
-        {
-            let file = hdf5::File::create(&path).unwrap();
-            let img = ndarray::Array4::from_shape_vec((n, 64, 64, 3), images.clone()).unwrap();
-            let b = file.new_dataset_builder();
-            let b = if chunked { b.chunk((1, 64, 64, 3)).deflate(4) } else { b };
-            b.with_data(&img).create("images").unwrap();
-            let lab = ndarray::Array2::from_shape_vec((n, 6), labels.clone()).unwrap();
-            file.new_dataset_builder().with_data(&lab).create("labels").unwrap();
-        }
-        let d = Shapes3d::load(&path).unwrap();
-        assert_eq!(d.factors().sizes(), &GRID, "chunked {chunked}");
+fn shapes3d_h5_written_by_h5py_in_every_layout_loads_the_same_images() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let want: Vec<f32> = (0..6usize)
+        .flat_map(|i| {
+            // Observations are C×H×W in [0, 1].
+            (0..3usize).flat_map(move |c| (0..64usize).flat_map(move |y| (0..64usize).map(move |x| ((31 * i + 7 * y + 3 * x + 11 * c) % 256) as f32 / 255.0)))
+        })
+        .collect();
+    for name in ["3dshapes-contiguous.h5", "3dshapes-chunked.h5", "3dshapes-gzip.h5", "3dshapes-gzip-f32-labels.h5", "3dshapes-latest.h5"] {
+        let path = fixtures.join(name);
+        let d = Shapes3d::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(d.factors().sizes(), &[2, 1, 1, 3, 1, 1], "{name}");
+        // Class v of factor j has the label 0.1 v + j (float32 labels widen to within 1e-7).
+        assert!((d.values()[3][2] - 3.2).abs() < 1e-6, "{name}: {:?}", d.values());
         assert_eq!(disentangle_data::dataset_channels(path.to_str().unwrap()), 3);
-        assert_eq!(d.observations(&all).unwrap(), want, "chunked {chunked}");
+        let all = all_factors(&d);
+        let got = d.observations(&all).unwrap();
+        assert!(got.len() == want.len() && got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6), "{name}: images differ");
     }
     // By name: DIR/3dshapes/3dshapes.h5.
+    let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("3dshapes")).unwrap();
-    std::fs::copy(dir.path().join("3dshapes-true.h5"), dir.path().join("3dshapes/3dshapes.h5")).unwrap();
-    assert_eq!(open_dataset("shapes3d-official", Some(dir.path())).unwrap().num_observations(), n);
-    // Damaged: not HDF5, a wrong element type, a truncated file.
+    std::fs::copy(fixtures.join("3dshapes-gzip.h5"), dir.path().join("3dshapes/3dshapes.h5")).unwrap();
+    assert_eq!(open_dataset("shapes3d-official", Some(dir.path())).unwrap().num_observations(), 6);
+    // Damaged: not HDF5, a wrong element type, files cut short (contiguous and compressed).
     let bad = dir.path().join("bad.h5");
     std::fs::write(&bad, b"not an hdf5 file").unwrap();
     assert!(Shapes3d::load(&bad).err().unwrap().to_string().contains("bad.h5"));
-    {
-        let file = hdf5::File::create(&bad).unwrap();
-        file.new_dataset_builder().with_data(&ndarray::Array4::<f32>::zeros((n, 64, 64, 3))).create("images").unwrap();
-        file.new_dataset_builder().with_data(&ndarray::Array2::from_shape_vec((n, 6), labels.clone()).unwrap()).create("labels").unwrap();
+    let e = Shapes3d::load(&fixtures.join("3dshapes-f32-images.h5")).err().unwrap().to_string();
+    assert!(e.contains("expected uint8") && e.contains("3dshapes-f32-images.h5"), "{e}");
+    for name in ["3dshapes-contiguous.h5", "3dshapes-gzip.h5"] {
+        let full = std::fs::read(fixtures.join(name)).unwrap();
+        for cut in [full.len() / 2, full.len() - 100, 100] {
+            std::fs::write(&bad, &full[..cut]).unwrap();
+            let e = Shapes3d::load(&bad).err().unwrap_or_else(|| panic!("{name} cut at {cut} loaded")).to_string();
+            assert!(e.contains("bad.h5"), "{name} cut at {cut}: {e}");
+        }
     }
-    assert!(Shapes3d::load(&bad).err().unwrap().to_string().contains("expected uint8"));
-    let full = std::fs::read(dir.path().join("3dshapes-false.h5")).unwrap();
-    std::fs::write(&bad, &full[..full.len() / 2]).unwrap();
-    assert!(Shapes3d::load(&bad).is_err());
 }
