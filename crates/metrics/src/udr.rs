@@ -109,7 +109,7 @@ fn standardize(codes: &Codes, kl: &[f64]) -> Vec<Vec<f64>> {
 }
 
 /// Average ranks (1-based) of `values`, ties sharing the mean of their positions.
-fn average_ranks(values: &[f64]) -> Vec<f64> {
+pub fn average_ranks(values: &[f64]) -> Vec<f64> {
     let mut order: Vec<usize> = (0..values.len()).collect();
     order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
     let mut ranks = vec![0.0; values.len()];
@@ -126,6 +126,11 @@ fn average_ranks(values: &[f64]) -> Vec<f64> {
         i = j + 1;
     }
     ranks
+}
+
+/// Spearman's rank correlation of `a` and `b` (NaN when either is constant).
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    pearson(&average_ranks(a), &average_ranks(b))
 }
 
 fn pearson(a: &[f64], b: &[f64]) -> f64 {
