@@ -101,30 +101,24 @@ pub fn kfold_ranges(n: usize, k: usize) -> Vec<std::ops::Range<usize>> {
         .collect()
 }
 
-struct BinaryFit<'a> {
-    x: &'a [f64],
+/// The L-BFGS settings of the binary problems.
+struct BinaryFit {
     f: usize,
     options: LbfgsOptions,
 }
 
-impl BinaryFit<'_> {
-    /// Weights (w then b) of the binary problem `positive` on `rows`, from `init`.
-    fn fit(&self, rows: &[usize], positive: &[bool], c: f64, init: Vec<f64>) -> Vec<f64> {
-        let f = self.f;
-        let mut xs = Vec::with_capacity(rows.len() * f);
-        let mut ys = Vec::with_capacity(rows.len());
-        for &r in rows {
-            xs.extend_from_slice(&self.x[r * f..(r + 1) * f]);
-            ys.push(u32::from(positive[r]));
-        }
-        let reg = 1.0 / (c * rows.len() as f64);
-        minimize(|p, g| binary_objective(p, g, &xs, f, &ys, None, reg), init, self.options).x
+impl BinaryFit {
+    /// Weights (w then b) of the binary problem with features `xs` (rows × F) and labels `ys`
+    /// (1 positive, 0 negative), from `init`.
+    fn fit(&self, xs: &[f64], ys: &[u32], c: f64, init: Vec<f64>) -> Vec<f64> {
+        let reg = 1.0 / (c * ys.len() as f64);
+        minimize(|p, g| binary_objective(p, g, xs, self.f, ys, None, reg), init, self.options).x
     }
+}
 
-    fn margin(&self, p: &[f64], row: usize) -> f64 {
-        let f = self.f;
-        self.x[row * f..(row + 1) * f].iter().zip(&p[..f]).map(|(a, w)| a * w).sum::<f64>() + p[f]
-    }
+/// w·x_row + b of weights `p` (w then b).
+fn margin(x: &[f64], f: usize, p: &[f64], row: usize) -> f64 {
+    x[row * f..(row + 1) * f].iter().zip(&p[..f]).map(|(a, w)| a * w).sum::<f64>() + p[f]
 }
 
 impl LogisticRegressionCv {
@@ -162,26 +156,28 @@ impl LogisticRegressionCv {
         let cs = c_grid(config.num_cs);
         let folds = kfold_ranges(n, config.folds);
         let fitter = BinaryFit {
-            x,
             f,
             options: LbfgsOptions { gradient_tolerance: config.gradient_tolerance, max_iterations: config.max_iterations, memory: 10 },
         };
         let fold_train: Vec<Vec<usize>> = folds.iter().map(|t| (0..n).filter(|i| !t.contains(i)).collect()).collect();
+        // Each fold's training features, gathered once for every class and C.
+        let fold_x: Vec<Vec<f64>> = fold_train.iter().map(|rows| rows.iter().flat_map(|&r| x[r * f..(r + 1) * f].iter().copied()).collect()).collect();
         let fitted: Vec<((Vec<f64>, f64), f64, Vec<Vec<f64>>)> = problem_classes
             .par_iter()
             .map(|&class| {
-                let positive: Vec<bool> = labels.labels.iter().map(|&l| l == class).collect();
+                let positive: Vec<u32> = labels.labels.iter().map(|&l| u32::from(l == class)).collect();
                 // Per fold: the weights and held-out accuracy at every C.
                 let paths: Vec<(Vec<Vec<f64>>, Vec<f64>)> = folds
                     .par_iter()
-                    .zip(&fold_train)
-                    .map(|(test, train)| {
+                    .zip(fold_train.par_iter().zip(&fold_x))
+                    .map(|(test, (train, xs))| {
+                        let ys: Vec<u32> = train.iter().map(|&r| positive[r]).collect();
                         let mut p = vec![0.0; f + 1];
                         let mut weights = Vec::with_capacity(cs.len());
                         let mut scores = Vec::with_capacity(cs.len());
                         for &c in &cs {
-                            p = fitter.fit(train, &positive, c, p);
-                            let correct = test.clone().filter(|&r| (fitter.margin(&p, r) > 0.0) == positive[r]).count();
+                            p = fitter.fit(xs, &ys, c, p);
+                            let correct = test.clone().filter(|&r| (margin(x, f, &p, r) > 0.0) == (positive[r] == 1)).count();
                             scores.push(correct as f64 / test.len() as f64);
                             weights.push(p.clone());
                         }
@@ -197,8 +193,7 @@ impl LogisticRegressionCv {
                     }
                 }
                 init.iter_mut().for_each(|a| *a /= paths.len() as f64);
-                let all: Vec<usize> = (0..n).collect();
-                let p = fitter.fit(&all, &positive, cs[best], init);
+                let p = fitter.fit(x, &positive, cs[best], init);
                 let b = p[f];
                 ((p[..f].to_vec(), b), cs[best], paths.into_iter().map(|(_, s)| s).collect())
             })
