@@ -81,10 +81,6 @@ pub fn reduced_downstream(codes: &Codes, factors: &Factors, config: &ReducedDown
     if config.num_train.is_empty() || config.num_train.contains(&0) || config.num_test == 0 {
         return Err(invalid("reduced_downstream", "num_train needs positive sizes and num_test must be positive"));
     }
-    let d = codes.num_codes();
-    if config.num_factors_to_remove >= d {
-        return Err(degenerate("reduced_downstream", format!("removing {} of {d} codes leaves none to predict from", config.num_factors_to_remove)));
-    }
     let (pool, num_test, train_sizes) = crate::downstream::fit_sizes("reduced_downstream", codes.num_samples(), &config.num_train, config.num_test)?;
     let (test_codes, test_factors) = (codes.rows(pool, num_test), factors.rows(pool, num_test));
     let mut sizes = Vec::new();
