@@ -4,6 +4,7 @@
 mod bench_cmd;
 mod data_cmd;
 mod eval_cmd;
+mod model_cmd;
 mod study_cmd;
 mod train_cmd;
 
@@ -37,6 +38,11 @@ enum Command {
     ExportCodes(eval_cmd::ExportArgs),
     /// UDR (unsupervised model selection): score runs of one configuration, trained with different seeds.
     Udr(eval_cmd::UdrArgs),
+    /// Write a run's trained model as safetensors in PyTorch's layouts (`disentanglekit.torch.load`).
+    ExportModel(model_cmd::ExportModelArgs),
+    /// Make a run directory from a model file (`export-model`, `disentanglekit.torch.save`), for
+    /// evaluate, export-codes, visualize and studies.
+    ImportModel(model_cmd::ImportModelArgs),
     /// Reconstructions, prior samples and latent traversals (PNG, GIF) of a trained run.
     Visualize(study_cmd::VisualizeArgs),
     /// Sweeps: run, list, export and report studies (TOML files or presets).
@@ -90,6 +96,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evaluate(args) => eval_cmd::evaluate(args, data_dir.as_deref()),
         Command::ExportCodes(args) => eval_cmd::export_codes(args, data_dir.as_deref()),
         Command::Udr(args) => eval_cmd::udr(args, data_dir.as_deref()),
+        Command::ExportModel(args) => model_cmd::export_model(args),
+        Command::ImportModel(args) => model_cmd::import(args, data_dir.as_deref()),
         Command::Visualize(args) => study_cmd::visualize_run(args, data_dir.as_deref()),
         Command::Study { command } => study_cmd::run(command, data_dir.as_deref()),
         Command::Bench { command } => bench_cmd::run(command),

@@ -328,6 +328,31 @@ fn execute(ctx: &Context, claim: &Claim, thread: usize, bar: &ProgressBar) -> Re
     Ok(JobResult { numbers, metrics, series })
 }
 
+/// A run already in the job's folder (left by a killed worker, or put there by `import-model`)
+/// must be of the job's configuration: the fields that make the run what it is must agree.
+fn check_same_job(job: &TrainConfig, run_dir: &Path) -> Result<()> {
+    let path = run_dir.join("config.toml");
+    let found = TrainConfig::load(&path)?;
+    let mut differ = Vec::new();
+    if found.model != job.model {
+        differ.push(format!("model ({:?} there, {:?} in the study)", found.model, job.model));
+    }
+    for (field, a, b) in [
+        ("dataset", found.dataset.clone(), job.dataset.clone()),
+        ("seed", found.seed.to_string(), job.seed.to_string()),
+        ("batch_size", found.batch_size.to_string(), job.batch_size.to_string()),
+    ] {
+        if a != b {
+            differ.push(format!("{field} ({a} there, {b} in the study)"));
+        }
+    }
+    if differ.is_empty() {
+        Ok(())
+    } else {
+        Err(StudyError::Invalid(format!("{} holds a run of another configuration: {}", run_dir.display(), differ.join("; "))))
+    }
+}
+
 /// A fresh run; or the continuation of a run a killed worker left behind; or, when that run
 /// had already finished training, its summary.
 fn train_or_resume(config: &TrainConfig, run_dir: &Path, options: &TrainOptions) -> Result<Summary> {
@@ -335,6 +360,7 @@ fn train_or_resume(config: &TrainConfig, run_dir: &Path, options: &TrainOptions)
     let latest = if has_config { checkpoint::latest(&run_dir.join("checkpoints"))? } else { None };
     match latest {
         Some(ckpt) => {
+            check_same_job(config, run_dir)?;
             let step = checkpoint::load_state(&ckpt)?.step;
             let summary_path = run_dir.join("summary.json");
             if step == config.steps

@@ -68,8 +68,27 @@ pub fn save_nets(dir: &Path, nets: &Nets, state: CheckpointState) -> Result<Path
     })
 }
 
+/// Writes a checkpoint of weights alone (no optimizer state): an imported model, which can be
+/// evaluated but not trained further.
+pub fn save_weights(dir: &Path, net: &disentangle_engine::Network, state: CheckpointState) -> Result<PathBuf> {
+    save_with(dir, &state, |tmp| {
+        save_module(&burn_vae(net)?, &tmp.join(VAE))?;
+        if let Some(p) = &net.disc {
+            let ids: Vec<u64> = p.tensors.iter().map(|_| ParamId::new().val()).collect();
+            cpu_bridge::save_params_with_ids(p, &ids, &tmp.join(DISC))?;
+        }
+        Ok(())
+    })
+}
+
 /// Loads the checkpoint in folder `checkpoint` into `nets` (weights and optimizer states).
 pub fn load_into(nets: &mut Nets, config: &TrainConfig, checkpoint: &Path) -> Result<()> {
+    if !checkpoint.join(VAE_OPTIM).exists() && checkpoint.join(VAE).is_file() {
+        return Err(TrainError::Invalid(format!(
+            "{} holds weights without optimizer state (a model brought in by `import-model`): it can be evaluated, not trained further",
+            checkpoint.display()
+        )));
+    }
     match nets {
         Nets::Burn { model, vae_optim, disc_optim, .. } => {
             model.vae = load_module(model.vae.clone(), checkpoint, false)?;

@@ -9,6 +9,7 @@ pub mod error;
 pub mod inference;
 pub mod rng;
 pub mod run_dir;
+pub mod safetensors_model;
 pub mod scoring;
 pub mod series;
 #[cfg(feature = "wgpu")]
