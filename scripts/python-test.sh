@@ -50,5 +50,35 @@ python3 -m venv "$SDIST_VENV"
 "$SDIST_VENV/bin/pip" install -q "$SDIST"
 "$SDIST_VENV/bin/python" -c "import numpy as np, disentanglekit as dk; f = np.stack([np.arange(400) % 4, np.arange(400) // 100], axis=1); assert dk.mig(f.astype(np.float32), f)['discrete_mig'] > 0.99"
 # Run from outside the source tree so that `import disentanglekit` is the installed wheel.
-cd "$ROOT/python/tests"
-"$TEST_VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
+(cd "$ROOT/python/tests" && "$TEST_VENV/bin/python" -m pytest -q -p no:cacheprovider "$@")
+# disentanglekit.torch, where torch is: target/torch-venv (scripts/bench-vs-pytorch.sh and .ci/run
+# install it; ~5 GB with the CUDA libraries PyPI's wheel brings). The wheel goes in beside torch,
+# then test_torch.py and the README's PyTorch example run as written, against the CLI of this
+# checkout ($DISENTANGLE_BIN, else target/debug/disentangle, built if missing).
+TORCH_VENV=$ROOT/target/torch-venv
+if "$TORCH_VENV/bin/python" -c "import torch" 2>/dev/null; then
+    "$TORCH_VENV/bin/pip" install -q --force-reinstall --no-deps "$WHEEL"
+    "$TORCH_VENV/bin/pip" install -q pytest numpy
+    BIN=${DISENTANGLE_BIN:-$ROOT/target/debug/disentangle}
+    [ -x "$BIN" ] || (cd "$ROOT" && cargo build -q --locked -p disentangle-cli)
+    export DISENTANGLE_BIN=$BIN
+    (cd "$ROOT/python/tests" && "$TORCH_VENV/bin/python" -m pytest -q -p no:cacheprovider test_torch.py)
+    work=$(mktemp -d)
+    for marker in torch-example torch-example-cli; do
+        awk -v m="<!-- $marker -->" '$0 == m {found=1; next} found && /^```/ && !inside {inside=1; next} inside && /^```/ {exit} inside {print}' README.md > "$work/$marker"
+        [ -s "$work/$marker" ] || { echo "README.md has no block after <!-- $marker -->" >&2; exit 1; }
+    done
+    (
+        cd "$work"
+        PATH=$(dirname "$BIN"):$PATH
+        "$BIN" train --out runs/split --dataset dsprites --model factor-vae --encoder split --steps 3 --batch-size 8 --summary-batches 1 --quiet >/dev/null
+        "$TORCH_VENV/bin/python" torch-example
+        PATH=$(dirname "$BIN"):$PATH bash -e torch-example-cli
+    )
+    rm -rf "$work"
+elif [ "${DISENTANGLE_REQUIRE_TORCH_TESTS:-}" = 1 ]; then
+    echo "DISENTANGLE_REQUIRE_TORCH_TESTS=1 but $TORCH_VENV has no torch" >&2
+    exit 1
+else
+    echo "skipped: disentanglekit.torch tests and the README's PyTorch example (no torch in $TORCH_VENV)"
+fi
