@@ -151,5 +151,20 @@ def compute_infomec(sources: ArrayLike, latents: ArrayLike, discrete_latents: bo
 def explicitness_zaidi(codes: ArrayLike, factors: ArrayLike, *, num_bins: int = 10, bin_factors: bool = True) -> Result:
     """Explicitness as Zaidi et al.'s code computes it. Returns ``score``, ``per_factor_auc``, ..."""
 
+def dci_es(
+    codes: ArrayLike,
+    factors: ArrayLike,
+    codes_test: Optional[ArrayLike] = None,
+    factors_test: Optional[ArrayLike] = None,
+    *,
+    capacities: Sequence[int] = (1, 2, 3, 4, 5, 6, 7, 8),
+    num_stages: int = 100,
+    learning_rate: float = 0.1,
+    min_informativeness: float = 0.05,
+    random_state: RandomState = None,
+) -> Result:
+    """DCI-ES explicitness E and size S (Eastwood et al. 2023)."""
+    ...
+
 def dci_zaidi(codes: ArrayLike, factors: ArrayLike) -> Result:
     """DCI with Lasso importances (Zaidi et al.). Returns ``disentanglement``, ``completeness``, ``informativeness``, ..."""

@@ -33,6 +33,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(metrics::compute_infomec, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::explicitness_zaidi, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::dci_zaidi, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::dci_es, m)?)?;
     m.add_function(wrap_pyfunction!(interventional::factor_vae_score, m)?)?;
     m.add_function(wrap_pyfunction!(interventional::beta_vae_score, m)?)?;
     m.add_function(wrap_pyfunction!(interventional::evaluate, m)?)?;

@@ -93,3 +93,20 @@ def test_compute_irs_from_a_dataset_and_an_encoder():
     assert 0.0 < r["IRS"] <= 1.0
     assert r["num_active_dims"] == 3
     assert len(sizes) == 5
+
+
+def test_dci_es_properties():
+    """DCI-ES (no reference code): identity codes are explicit and the smallest probe suffices;
+    noise codes are not; duplicated latents halve the size; bad capacities are ValueErrors."""
+    rng = np.random.default_rng(0)
+    identity = IDENTITY + 0.05 * rng.standard_normal(IDENTITY.shape).astype(np.float32)
+    small = dict(capacities=[1, 2, 4], num_stages=50, random_state=0)
+    r = dk.dci_es(identity, FACTORS, **small)
+    assert r["explicitness"] > 0.95 and r["informativeness"] > 0.99 and r["size"] == 1.0
+    assert r["losses"].shape == (4, 3) and r["num_train"] == 1333 and r["num_test"] == 667
+    noise = rng.standard_normal(IDENTITY.shape).astype(np.float32)
+    r = dk.dci_es(noise, FACTORS, **small)
+    assert r["explicitness"] < 0.1 and r["informativeness"] < 0.05
+    assert dk.dci_es(np.hstack([identity, identity]), FACTORS, **small)["size"] == 0.5
+    with pytest.raises(ValueError, match="capacities"):
+        dk.dci_es(identity, FACTORS, capacities=[2, 1])

@@ -102,7 +102,7 @@ fn defaults_and_all_run_what_the_arrays_allow_and_name_what_was_skipped() {
     // `all`: every code-based metric runs; the interventional and posterior ones are skipped.
     ok(&["evaluate", "--codes", f, "--metrics", "all", "--eval-config", &config, "--out", o]);
     let r = json(&out_json);
-    for key in ["mig.discrete", "dci.disentanglement", "sap.score", "modularity.score", "explicitness.score_test", "unsupervised.mutual_info_score"] {
+    for key in ["mig.discrete", "dci.disentanglement", "dci_es.explicitness", "dci_es.size", "sap.score", "modularity.score", "explicitness.score_test", "unsupervised.mutual_info_score"] {
         assert!(r[key].as_f64().is_some(), "{key} missing: {r}");
     }
     for m in ["factor-vae", "beta-vae", "info", "mig-continuous"] {

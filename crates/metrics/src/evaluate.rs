@@ -20,6 +20,7 @@ use crate::report::{Report, ToReport};
 use crate::representation::{Representation, sample_codes};
 use crate::sap::{SapConfig, sap};
 use crate::unsupervised::{UnsupervisedConfig, unsupervised_scores};
+use crate::dci_es::{DciEsConfig, dci_es};
 use crate::dci_zaidi::{DciZaidiConfig, dci_zaidi};
 use crate::downstream::{DownstreamConfig, downstream};
 use crate::fairness::{FairnessConfig, fairness};
@@ -99,10 +100,12 @@ pub enum Metric {
     StrongDownstream,
     /// `unified` → `unified.mutual_information_matrix.mig`, … (disentanglement_lib's unified scores).
     Unified,
+    /// `dci-es` → `dci_es.explicitness`, `dci_es.size` (Eastwood et al. 2023).
+    DciEs,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 29] = [
+    pub const ALL: [Metric; 30] = [
         Metric::Mig,
         Metric::MigContinuous,
         Metric::FactorVae,
@@ -132,6 +135,7 @@ impl Metric {
         Metric::Fairness,
         Metric::StrongDownstream,
         Metric::Unified,
+        Metric::DciEs,
     ];
 
     pub fn name(self) -> &'static str {
@@ -165,6 +169,7 @@ impl Metric {
             Metric::Fairness => "fairness",
             Metric::StrongDownstream => "strong-downstream",
             Metric::Unified => "unified",
+            Metric::DciEs => "dci-es",
         }
     }
 
@@ -202,6 +207,7 @@ impl Metric {
             Metric::Fairness => own("fairness."),
             Metric::StrongDownstream => own("strong_downstream."),
             Metric::Unified => own("unified."),
+            Metric::DciEs => own("dci_es."),
         }
     }
 
@@ -321,6 +327,8 @@ pub struct EvalConfig {
     pub strong_downstream: StrongDownstreamConfig,
     #[serde(default)]
     pub unified: UnifiedConfig,
+    #[serde(default)]
+    pub dci_es: DciEsConfig,
 }
 
 fn irs_zaidi_default() -> IrsConfig {
@@ -354,6 +362,7 @@ impl Default for EvalConfig {
             fairness: FairnessConfig::default(),
             strong_downstream: StrongDownstreamConfig::default(),
             unified: UnifiedConfig::default(),
+            dci_es: DciEsConfig::default(),
         }
     }
 }
@@ -413,12 +422,15 @@ impl EvalConfig {
             ("strong_downstream.n_experiment", self.strong_downstream.n_experiment),
             ("unified.num_train", self.unified.num_train),
             ("unified.num_test", self.unified.num_test),
+            ("dci_es.num_train", self.dci_es.num_train),
+            ("dci_es.num_test", self.dci_es.num_test),
         ];
         for (name, value) in sizes {
             if value > MAX_METRIC_SAMPLES {
                 return Err(invalid(name, format!("{value} is more than {MAX_METRIC_SAMPLES}")));
             }
         }
+        self.dci_es.validate()?;
         // Contingency tables are bins × bins (code pairs) or bins × classes.
         for (name, bins) in [
             ("mig.num_bins", self.mig.num_bins),
@@ -456,6 +468,7 @@ impl EvalConfig {
             Metric::Downstream => self.downstream.sample_size(),
             Metric::ReducedDownstream => self.reduced_downstream.sample_size(),
             Metric::Unified => self.unified.num_train + self.unified.num_test,
+            Metric::DciEs => self.dci_es.num_train + self.dci_es.num_test,
             Metric::MigContinuous | Metric::Info | Metric::FactorVae | Metric::BetaVae | Metric::ZMinVar | Metric::ZMaxVar | Metric::ZDiff | Metric::Fairness | Metric::StrongDownstream => 0,
         }
     }
@@ -602,6 +615,14 @@ pub fn evaluate_codes(
                 }
                 Metric::Downstream => downstream(codes, factors.expect("checked"), &config.downstream, seed)?.to_report(),
                 Metric::ReducedDownstream => reduced_downstream(codes, factors.expect("checked"), &config.reduced_downstream, seed)?.to_report(),
+                Metric::DciEs => {
+                    // The trees' feature orders follow the evaluation seed (as DCI's).
+                    let mut c = config.dci_es.clone();
+                    c.seed ^= seed.unwrap_or(0);
+                    let mut r = dci_es(codes, factors.expect("checked"), &c)?;
+                    r.seed = seed;
+                    r.to_report()
+                }
                 Metric::Unified => {
                     // The trees' feature orders follow the evaluation seed (as DCI's).
                     let mut c = config.unified.clone();
@@ -841,7 +862,7 @@ mod tests {
                 })
                 .collect())
         };
-        let metrics = parse_metrics("irs,irs:zaidi,mig-sup,dcimig,jemmig,mig:zaidi,modularity:zaidi,sap:zaidi,infomec,explicitness:zaidi,dci:zaidi").unwrap();
+        let metrics = parse_metrics("irs,irs:zaidi,mig-sup,dcimig,jemmig,mig:zaidi,modularity:zaidi,sap:zaidi,infomec,explicitness:zaidi,dci:zaidi,dci-es").unwrap();
         let mut config = small_config();
         for n in [&mut config.irs.num_train, &mut config.irs_zaidi.num_train, &mut config.zaidi.num_train, &mut config.sap_zaidi.num_train, &mut config.infomec.num_train, &mut config.dci_zaidi.num_train] {
             *n = 1500;
@@ -850,7 +871,7 @@ mod tests {
         for key in [
             "irs.score", "irs_zaidi.score", "mig_sup.score", "dcimig.score", "jemmig.score", "mig_zaidi.score", "modularity_zaidi.score",
             "sap_zaidi.score", "infomec.infom", "infomec.infoc", "infomec.infoe", "explicitness_zaidi.score",
-            "dci_zaidi.disentanglement", "dci_zaidi.completeness", "dci_zaidi.informativeness",
+            "dci_zaidi.disentanglement", "dci_zaidi.completeness", "dci_zaidi.informativeness", "dci_es.explicitness", "dci_es.size",
         ] {
             let v = report.get_f64(key).unwrap_or_else(|| panic!("{key} missing: {}", report.to_json_pretty()));
             if key.starts_with("infomec.info") && key != "infomec.infoe" {
@@ -867,6 +888,7 @@ mod tests {
         assert_eq!(report.get_f64("irs.diff_quantile"), Some(0.99));
         assert_eq!(report.get_f64("irs_zaidi.diff_quantile"), Some(1.0));
         assert_eq!(report.get_f64("mig_sup.num_samples"), Some(1500.0));
+        assert_eq!(report.get_f64("dci_es.size"), Some(0.75));
     }
 
     #[test]

@@ -56,6 +56,7 @@
 pub mod beta_vae;
 pub mod data;
 pub mod dci;
+pub mod dci_es;
 pub mod dci_zaidi;
 pub mod dcimig;
 pub mod discretize;
