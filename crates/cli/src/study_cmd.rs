@@ -183,6 +183,16 @@ pub struct VisualizeArgs {
     pub seed: u64,
     #[arg(long)]
     pub device: Option<String>,
+    /// Also write the interactive latent explorer: one self-contained HTML page
+    /// (OUT/explorer.html) with a slider per latent, the MI heatmap and reconstructions.
+    #[arg(long)]
+    pub explore: bool,
+    /// Explorer: seeded dataset samples offered as base codes (the prior mean is added).
+    #[arg(long, default_value_t = 4, requires = "explore")]
+    pub explore_bases: usize,
+    /// Explorer: frames per latent and base over [−3, 3].
+    #[arg(long, default_value_t = 15, requires = "explore")]
+    pub explore_steps: usize,
 }
 
 fn study_dir(spec: &StudySpec, dir: Option<&Path>) -> StudyDir {
@@ -397,6 +407,20 @@ pub fn visualize_run(a: VisualizeArgs, data_dir: Option<&Path>) -> Result<()> {
     }
     let order: Vec<String> = p.latent_order.iter().map(|&j| format!("z{j} ({:.2})", p.latent_kl[j])).collect();
     println!("latents by mean KL: {}", order.join(", "));
+    if a.explore {
+        let options = disentangle_study::explorer::ExplorerOptions {
+            bases: a.explore_bases,
+            steps: a.explore_steps,
+            kl_samples: a.kl_samples,
+            seed: a.seed,
+            device: o.device.clone(),
+            data_dir: o.data_dir.clone(),
+            ..Default::default()
+        };
+        let page = disentangle_study::explorer::explore(&a.run_dir, &out.join("explorer.html"), &options)
+            .with_context(|| format!("writing the explorer of {}", a.run_dir.display()))?;
+        println!("wrote {} ({:.1} MB, {} frames; MIG {:.3})", page.path.display(), page.bytes as f64 / 1e6, page.frames, page.mig);
+    }
     Ok(())
 }
 

@@ -117,7 +117,8 @@ pub use explicitness::{ExplicitnessConfig, ExplicitnessResult, explicitness};
 pub use factor_vae::{
     FactorVaeConfig, FactorVaeResult, factor_vae_score, factor_vae_score_with_rng,
 };
-pub use gbt::{GbtConfig, GradientBoostedTrees};
+pub use gbt::{GbtConfig, GradientBoostedRegressor, GradientBoostedTrees};
+pub use dci_es::{DciEsConfig, DciEsResult, dci_es};
 pub use grid_lookup::{GridLookup, IncompleteGrid};
 pub use info::{
     InfoConfig, InfoDiagnostics, information_diagnostics, information_diagnostics_with_rng,

@@ -6,6 +6,7 @@
 pub mod claims;
 pub mod error;
 pub mod evaluation;
+pub mod explorer;
 pub mod export;
 pub mod pictures;
 pub mod presets;
