@@ -105,8 +105,24 @@ fn killed_study_completes_on_rerun_without_duplicates() {
     let report = ok(&disentangle(&["study", "report", dir_s]));
     assert!(report.contains("report.html"), "{report}");
     let html = std::fs::read_to_string(dir.join("report").join("report.html")).unwrap();
-    for id in ["mig", "factor-vae", "kl-recon", "table", "paired", "pictures"] {
+    for id in ["mig", "factor-vae", "kl-recon", "table", "paired", "pictures", "runs"] {
         assert!(html.contains(&format!("id=\"{id}\"")), "section {id} missing");
+    }
+    // Every finished run has its explorer page, linked from the runs table, and every point
+    // of the violins and the scatter links to one of them.
+    let done = column(&csv, "status").iter().filter(|s| *s == "done").count();
+    let explorers: Vec<_> = std::fs::read_dir(dir.join("report/explorers")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(explorers.len(), done);
+    let areas: Vec<&str> = html.match_indices("<area ").map(|(i, _)| &html[i..i + html[i..].find('>').unwrap()]).collect();
+    assert!(areas.len() >= 2 * done, "{} linked points for {done} runs", areas.len());
+    for area in areas {
+        let href = &area[area.find("href=\"").unwrap() + 6..];
+        let href = &href[..href.find('"').unwrap()];
+        assert!(dir.join("report").join(href).is_file(), "{href} is not a written explorer");
+    }
+    for e in &explorers {
+        let name = e.file_name().unwrap().to_str().unwrap();
+        assert!(html.contains(&format!("<a href=\"explorers/{name}\">open</a>")), "the runs table does not link {name}");
     }
     let png = std::fs::read(dir.join("report/plots/mig_dsprites.png")).unwrap();
     image::load_from_memory(&png).unwrap();

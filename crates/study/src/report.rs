@@ -6,15 +6,19 @@
 //! - FactorVAE-score violins (Fig. 9, 10),
 //! - a table of medians and of paired differences split − conv (same objective, noise and
 //!   seed), with their spread across seeds,
-//! - reconstructions and latent traversals of the best-MIG run of each configuration (Fig. 5, 8).
+//! - reconstructions and latent traversals of the best-MIG run of each configuration (Fig. 5, 8),
+//! - a table of every run, each linked to its latent explorer (`explorer.rs`, one page per
+//!   finished run in `explorers/`); the violins' and the scatter's points link to their run
+//!   (HTML image maps over the PNGs).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use disentangle_viz::{BandPlot, BandSeries, Group, ScatterPlot, ScatterSeries, ViolinPlot, quantile};
+use disentangle_viz::{BandPlot, BandSeries, Group, PointPosition, ScatterPlot, ScatterSeries, ViolinPlot, quantile};
 
 use crate::error::{Result, StudyError};
+use crate::explorer::{ExplorerOptions, explore};
 use crate::pictures::{PictureOptions, visualize};
 use crate::runner::StudyDir;
 use crate::spec::{Configuration, StudySpec};
@@ -27,14 +31,21 @@ pub const FACTOR_VAE: &str = "factor_vae.eval_accuracy";
 pub struct ReportOptions {
     /// The HTML file (default `STUDY_DIR/report/report.html`); plots and pictures go beside it.
     pub out: Option<PathBuf>,
-    /// Render reconstructions and traversals of the best-MIG run per configuration.
+    /// Render reconstructions and traversals of the best-MIG run per configuration, and the
+    /// latent explorer of every finished run.
     pub pictures: bool,
     pub picture_options: PictureOptions,
+    pub explorer_options: ExplorerOptions,
 }
 
 impl Default for ReportOptions {
     fn default() -> Self {
-        ReportOptions { out: None, pictures: true, picture_options: PictureOptions { kl_samples: 500, ..PictureOptions::default() } }
+        ReportOptions {
+            out: None,
+            pictures: true,
+            picture_options: PictureOptions { kl_samples: 500, ..PictureOptions::default() },
+            explorer_options: ExplorerOptions { kl_samples: 500, ..ExplorerOptions::default() },
+        }
     }
 }
 
@@ -45,6 +56,8 @@ pub struct ReportOutput {
     pub plots: Vec<PathBuf>,
     /// Best-MIG run (key) per configuration whose pictures are in the report.
     pub pictured: Vec<String>,
+    /// Explorer pages written (one per finished run).
+    pub explorers: Vec<PathBuf>,
 }
 
 /// Standard base64 (RFC 4648, with padding) for data URIs.
@@ -180,6 +193,36 @@ fn img_tag(png: &[u8], alt: &str) -> String {
     format!("<img alt=\"{}\" src=\"data:image/png;base64,{}\">", html_escape(alt), base64(png))
 }
 
+/// Where a run's links go: its explorer page when the report has one, else its row in the
+/// runs table.
+fn run_link(key: &str, explorers: &BTreeMap<String, String>) -> String {
+    explorers.get(key).cloned().unwrap_or_else(|| format!("#run-{}", slug(key)))
+}
+
+/// An image whose points (`points`, with the run key and text of each) link to their runs:
+/// an HTML image map over the PNG, shown at its own size so the map's pixels hold.
+fn linked_img(png: &[u8], alt: &str, map: &str, points: &[(PointPosition, String, String)], explorers: &BTreeMap<String, String>) -> String {
+    let mut out = format!(
+        "<img alt=\"{}\" usemap=\"#{map}\" style=\"max-width:none\" src=\"data:image/png;base64,{}\"><map name=\"{map}\">",
+        html_escape(alt),
+        base64(png)
+    );
+    for (p, key, text) in points {
+        let _ = write!(
+            out,
+            "<area shape=\"circle\" coords=\"{},{},{}\" href=\"{}\" title=\"{}\" alt=\"{}\">",
+            p.x,
+            p.y,
+            p.radius.max(4) + 2,
+            html_escape(&run_link(key, explorers)),
+            html_escape(text),
+            html_escape(key)
+        );
+    }
+    out.push_str("</map>");
+    out
+}
+
 /// Writes the report of the study in `dir`.
 pub fn write_report(dir: &StudyDir, o: &ReportOptions) -> Result<ReportOutput> {
     let (spec, store) = dir.open()?;
@@ -201,25 +244,53 @@ pub fn write_report(dir: &StudyDir, o: &ReportOptions) -> Result<ReportOutput> {
     let mut html = String::new();
     write_head(&mut html, &spec, counts);
 
+    // One explorer page per finished run (its links are the report's links to runs).
+    let mut explorers: BTreeMap<String, String> = BTreeMap::new();
+    let mut explorer_paths = Vec::new();
+    if o.pictures {
+        for row in rows.iter().filter(|r| r.status == "done") {
+            let path = out_dir.join("explorers").join(format!("{}.html", slug(&row.key)));
+            let page = explore(&dir.root.join(&row.run_dir), &path, &o.explorer_options)?;
+            explorers.insert(row.key.clone(), format!("explorers/{}.html", slug(&row.key)));
+            explorer_paths.push(page.path);
+        }
+    }
+
     // Violins of MIG and of the FactorVAE score.
     for (metric, id, title, figs) in [(MIG, "mig", "MIG", "Fig. 2, 3, 6"), (FACTOR_VAE, "factor-vae", "FactorVAE score", "Fig. 9, 10")] {
         let _ = write!(html, "<section id=\"{id}\"><h2>{title} over seeds <small>(paper {figs})</small></h2>\n");
         for d in &datasets {
-            let groups: Vec<Group> = configs
+            let members: Vec<(String, Vec<(&JobRow, f64)>)> = configs
                 .iter()
                 .filter(|c| &c.dataset == d)
-                .map(|c| Group { label: c.label(), values: rows_of(&rows, c).filter_map(|r| value_of(r, metric)).collect() })
+                .map(|c| (c.label(), rows_of(&rows, c).filter_map(|r| value_of(r, metric).map(|v| (r, v))).collect()))
                 .collect();
+            let groups: Vec<Group> = members.iter().map(|(label, m)| Group { label: label.clone(), values: m.iter().map(|x| x.1).collect() }).collect();
             if groups.iter().all(|g| g.values.is_empty()) {
                 let _ = writeln!(html, "<p>{}: no finished run has <code>{metric}</code> (add it to the study's metrics).</p>", html_escape(d));
                 continue;
             }
-            let plot = ViolinPlot { title: format!("{title} — {d}"), y_label: title.into(), groups };
+            // Both scores lie in [0, 1]: the densities stay there.
+            let plot = ViolinPlot { title: format!("{title} — {d}"), y_label: title.into(), groups, range: Some((0.0, 1.0)) };
             let width = (plot.groups.len() as u32 * 120).clamp(640, 1800);
-            let png = plot.to_png(width, 520).map_err(|e| plot_err(title, e))?;
+            let (png, points) = plot.to_png_with_points(width, 520).map_err(|e| plot_err(title, e))?;
             let svg = plot.to_svg(width, 520).map_err(|e| plot_err(title, e))?;
-            let png = w.save(&format!("{id}_{}", slug(d)), png, svg)?;
-            let _ = writeln!(html, "<figure>{}<figcaption>{} on {}; one point per seed.</figcaption></figure>", img_tag(&png, &plot.title), title, html_escape(d));
+            let name = format!("{id}_{}", slug(d));
+            let png = w.save(&name, png, svg)?;
+            let points: Vec<(PointPosition, String, String)> = points
+                .into_iter()
+                .map(|p| {
+                    let (row, v) = members[p.group].1[p.index];
+                    (p, row.key.clone(), format!("{} seed {}: {title} {v:.3}", members[p.group].0, row.seed))
+                })
+                .collect();
+            let _ = writeln!(
+                html,
+                "<figure>{}<figcaption>{} on {}; one point per seed (click one to open its run's explorer).</figcaption></figure>",
+                linked_img(&png, &plot.title, &name, &points, &explorers),
+                title,
+                html_escape(d)
+            );
         }
         html.push_str("</section>\n");
     }
@@ -230,30 +301,48 @@ pub fn write_report(dir: &StudyDir, o: &ReportOptions) -> Result<ReportOutput> {
     // KL vs reconstruction scatter.
     html.push_str("<section id=\"kl-recon\"><h2>KL vs reconstruction error <small>(paper Fig. 4, 7, 11b)</small></h2>\n");
     for d in &datasets {
-        let series: Vec<ScatterSeries> = configs
+        let members: Vec<(String, Vec<(&JobRow, (f64, f64))>)> = configs
             .iter()
             .filter(|c| &c.dataset == d)
-            .map(|c| ScatterSeries {
-                label: c.label(),
-                points: rows_of(&rows, c).filter_map(|r| r.numbers.as_ref().map(|n| (n.kl, n.reconstruction_loss))).filter(|p| p.0.is_finite() && p.1.is_finite()).collect(),
+            .map(|c| {
+                let points = rows_of(&rows, c)
+                    .filter_map(|r| r.numbers.as_ref().map(|n| (r, (n.kl, n.reconstruction_loss))))
+                    .filter(|(_, p)| p.0.is_finite() && p.1.is_finite())
+                    .collect::<Vec<_>>();
+                (c.label(), points)
             })
-            .filter(|s| !s.points.is_empty())
+            .filter(|(_, p)| !p.is_empty())
             .collect();
+        let series: Vec<ScatterSeries> =
+            members.iter().map(|(label, m)| ScatterSeries { label: label.clone(), points: m.iter().map(|x| x.1).collect() }).collect();
         if series.is_empty() {
             let _ = writeln!(html, "<p>{}: no finished runs yet.</p>", html_escape(d));
             continue;
         }
         let plot = ScatterPlot { title: format!("KL vs reconstruction — {d}"), x_label: "KL(q(z|x) ‖ p(z))".into(), y_label: "reconstruction error (BCE, nats)".into(), series };
-        let png = plot.to_png(900, 600).map_err(|e| plot_err("scatter", e))?;
+        let (png, points) = plot.to_png_with_points(900, 600).map_err(|e| plot_err("scatter", e))?;
         let svg = plot.to_svg(900, 600).map_err(|e| plot_err("scatter", e))?;
-        let png = w.save(&format!("kl_recon_{}", slug(d)), png, svg)?;
-        let _ = writeln!(html, "<figure>{}<figcaption>End-of-training averages over the summary batches, one point per run.</figcaption></figure>", img_tag(&png, &plot.title));
+        let name = format!("kl_recon_{}", slug(d));
+        let png = w.save(&name, png, svg)?;
+        let points: Vec<(PointPosition, String, String)> = points
+            .into_iter()
+            .map(|p| {
+                let (row, (kl, recon)) = members[p.group].1[p.index];
+                (p, row.key.clone(), format!("{} seed {}: KL {kl:.2}, reconstruction {recon:.2}", members[p.group].0, row.seed))
+            })
+            .collect();
+        let _ = writeln!(
+            html,
+            "<figure>{}<figcaption>End-of-training averages over the summary batches, one point per run (click one to open its run's explorer).</figcaption></figure>",
+            linked_img(&png, &plot.title, &name, &points, &explorers)
+        );
     }
     html.push_str("</section>\n");
 
     write_udr(&mut html, &mut w, &configs, &datasets, &rows)?;
 
     write_tables(&mut html, &configs, &rows);
+    write_runs(&mut html, &rows, &explorers);
 
     // Pictures of the best-MIG run per configuration.
     html.push_str("<section id=\"pictures\"><h2>Reconstructions and traversals of the best-MIG run <small>(paper Fig. 5, 8)</small></h2>\n");
@@ -285,7 +374,7 @@ pub fn write_report(dir: &StudyDir, o: &ReportOptions) -> Result<ReportOutput> {
     }
     html.push_str("</section>\n</body>\n</html>\n");
     disentangle_train::run_dir::write_atomic(&html_path, html.as_bytes())?;
-    Ok(ReportOutput { html: html_path, plots: w.plots, pictured })
+    Ok(ReportOutput { html: html_path, plots: w.plots, pictured, explorers: explorer_paths })
 }
 
 /// UDR against MIG, one point per run (runs scored by `study udr`): does unsupervised
@@ -394,6 +483,31 @@ fn write_head(html: &mut String, spec: &StudySpec, counts: crate::store::Counts)
         seeds = spec.seeds(),
         metrics = html_escape(&spec.metrics.join(", ")),
     );
+}
+
+/// Every run of the study, each with its explorer (when the report has pictures).
+fn write_runs(html: &mut String, rows: &[JobRow], explorers: &BTreeMap<String, String>) {
+    html.push_str("<section id=\"runs\"><h2>Runs</h2>\n<table>\n<tr><th>run</th><th>configuration</th><th>seed</th><th>status</th><th>MIG</th><th>FactorVAE</th><th>recon</th><th>KL</th><th>explorer</th></tr>\n");
+    for r in rows {
+        let explorer = match explorers.get(&r.key) {
+            Some(href) => format!("<a href=\"{}\">open</a>", html_escape(href)),
+            None => "–".into(),
+        };
+        let _ = writeln!(
+            html,
+            "<tr id=\"run-{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{explorer}</td></tr>",
+            slug(&r.key),
+            html_escape(&r.key),
+            html_escape(&r.configuration),
+            r.seed,
+            html_escape(&r.status),
+            fmt(value_of(r, MIG), 3),
+            fmt(value_of(r, FACTOR_VAE), 3),
+            fmt(r.numbers.as_ref().map(|n| n.reconstruction_loss), 2),
+            fmt(r.numbers.as_ref().map(|n| n.kl), 2),
+        );
+    }
+    html.push_str("</table>\n</section>\n");
 }
 
 fn write_tables(html: &mut String, configs: &[Configuration], rows: &[JobRow]) {

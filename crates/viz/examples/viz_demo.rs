@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Group { label: name.to_string(), values }
         })
         .collect();
-    let v = ViolinPlot { title: "MIG over 10 seeds (dSprites)".into(), y_label: "MIG".into(), groups };
+    let v = ViolinPlot { title: "MIG over 10 seeds (dSprites)".into(), y_label: "MIG".into(), groups, range: Some((0.0, 1.0)) };
     write_atomic(&out.join("violin.png"), &v.to_png(1000, 500)?)?;
     write_atomic(&out.join("violin.svg"), v.to_svg(1000, 500)?.as_bytes())?;
     let few = ViolinPlot { groups: v.groups[..3].to_vec(), ..v.clone() };

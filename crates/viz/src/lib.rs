@@ -14,7 +14,7 @@ pub use band_plot::{BandPlot, BandSeries};
 pub use gif::{GifError, encode_png, save_gif};
 pub use grid::{GridError, ImageGrid, save_png};
 pub use plots::{
-    Group, PlotError, ScatterPlot, ScatterSeries, ViolinPlot, kde, quantile, scott_bandwidth, write_atomic,
+    Group, PlotError, PointPosition, ScatterPlot, ScatterSeries, ViolinPlot, kde, quantile, scott_bandwidth, write_atomic,
 };
 pub use text::{draw_text, label_rows, text_width};
 

@@ -38,6 +38,21 @@ pub struct ViolinPlot {
     pub title: String,
     pub y_label: String,
     pub groups: Vec<Group>,
+    /// The values' possible range (MIG: [0, 1]): the density outlines stop at its ends
+    /// instead of spilling past them (None: the usual ±1 bandwidth past the data).
+    pub range: Option<(f64, f64)>,
+}
+
+/// Where a drawn point landed on the picture (pixels from the top left), so a page can make
+/// it a link (an HTML image map): point `index` of group or series `group`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PointPosition {
+    pub group: usize,
+    pub index: usize,
+    pub x: i32,
+    pub y: i32,
+    /// Radius of the drawn dot, pixels.
+    pub radius: i32,
 }
 
 #[derive(Clone, Debug)]
@@ -420,47 +435,60 @@ fn fit_labels(labels: &[&str], max_w: f64, fs: f64) -> (f64, Vec<Vec<String>>) {
 /// Per-group geometry computed before drawing.
 struct Violin {
     sorted: Vec<f64>,
+    /// Index in the group's `values` of each sorted value.
+    order: Vec<usize>,
     /// (y, density) outline; empty for a degenerate group (drawn as a bar).
     outline: Vec<(f64, f64)>,
 }
 
-fn prepare_violins(groups: &[Group]) -> Vec<Violin> {
+fn prepare_violins(groups: &[Group], range: Option<(f64, f64)>) -> Vec<Violin> {
     const GRID: usize = 128;
     groups
         .iter()
         .map(|g| {
-            let mut sorted: Vec<f64> = g.values.iter().copied().filter(|v| v.is_finite()).collect();
-            sorted.sort_by(f64::total_cmp);
+            let mut order: Vec<usize> = (0..g.values.len()).filter(|&i| g.values[i].is_finite()).collect();
+            order.sort_by(|&a, &b| g.values[a].total_cmp(&g.values[b]));
+            let sorted: Vec<f64> = order.iter().map(|&i| g.values[i]).collect();
             let h = scott_bandwidth(&sorted);
             let outline = if sorted.len() >= 2 && h > 0.0 {
-                let (lo, hi) = (sorted[0] - h, sorted[sorted.len() - 1] + h);
+                let (mut lo, mut hi) = (sorted[0] - h, sorted[sorted.len() - 1] + h);
+                if let Some((min, max)) = range {
+                    (lo, hi) = (lo.max(min), hi.min(max));
+                }
                 let grid: Vec<f64> = (0..GRID).map(|k| lo + (hi - lo) * k as f64 / (GRID - 1) as f64).collect();
                 let d = kde(&sorted, h, &grid);
                 grid.into_iter().zip(d).collect()
             } else {
                 Vec::new()
             };
-            Violin { sorted, outline }
+            Violin { sorted, order, outline }
         })
         .collect()
 }
 
 impl ViolinPlot {
     pub fn to_png(&self, width: u32, height: u32) -> Result<Vec<u8>, PlotError> {
+        Ok(self.to_png_with_points(width, height)?.0)
+    }
+
+    /// The PNG and where each value's dot is on it.
+    pub fn to_png_with_points(&self, width: u32, height: u32) -> Result<(Vec<u8>, Vec<PointPosition>), PlotError> {
         let prepared = self.prepare()?;
-        render_png(width, height, |root| self.draw(root, &prepared, width, height))
+        let mut points = Vec::new();
+        let png = render_png(width, height, |root| self.draw(root, &prepared, width, height, &mut points))?;
+        Ok((png, points))
     }
 
     pub fn to_svg(&self, width: u32, height: u32) -> Result<String, PlotError> {
         let prepared = self.prepare()?;
-        render_svg(width, height, |root| self.draw(root, &prepared, width, height))
+        render_svg(width, height, |root| self.draw(root, &prepared, width, height, &mut Vec::new()))
     }
 
     fn prepare(&self) -> Result<Vec<Violin>, PlotError> {
         if self.groups.is_empty() {
             return Err(PlotError::Empty("violin plot without groups"));
         }
-        let v = prepare_violins(&self.groups);
+        let v = prepare_violins(&self.groups, self.range);
         if v.iter().all(|v| v.sorted.is_empty()) {
             return Err(if self.groups.iter().all(|g| g.values.is_empty()) {
                 PlotError::Empty("violin plot without values")
@@ -477,6 +505,7 @@ impl ViolinPlot {
         violins: &[Violin],
         width: u32,
         height: u32,
+        points: &mut Vec<PointPosition>,
     ) -> Result<(), PlotError> {
         let n = violins.len();
         let fs = base_font(width, height);
@@ -488,7 +517,12 @@ impl ViolinPlot {
                 hi = hi.max(y);
             }
         }
-        let (y0, y1) = padded(lo, hi, 0.05);
+        let (mut y0, mut y1) = padded(lo, hi, 0.05);
+        if let Some((min, max)) = self.range {
+            // The axis may show a little past the range, never the outline.
+            let pad = 0.05 * (hi - lo).max(f64::MIN_POSITIVE);
+            (y0, y1) = (y0.max(min - pad), y1.min(max + pad));
+        }
 
         root.fill(&WHITE).map_err(draw_err)?;
         let area = if self.title.trim().is_empty() {
@@ -572,6 +606,10 @@ impl ViolinPlot {
                         .map(|(k, &y)| Circle::new((x + jitter(k), y), dot / 2 + 1, BLACK.mix(0.45).filled())),
                 )
                 .map_err(draw_err)?;
+            for (k, &y) in v.sorted.iter().enumerate() {
+                let (px, py) = chart.backend_coord(&(x + jitter(k), y));
+                points.push(PointPosition { group: i, index: v.order[k], x: px, y: py, radius: dot / 2 + 1 });
+            }
             let (q1, med, q3) = (quantile(&v.sorted, 0.25), quantile(&v.sorted, 0.5), quantile(&v.sorted, 0.75));
             if q3 > q1 {
                 chart
@@ -609,13 +647,20 @@ impl ViolinPlot {
 
 impl ScatterPlot {
     pub fn to_png(&self, width: u32, height: u32) -> Result<Vec<u8>, PlotError> {
+        Ok(self.to_png_with_points(width, height)?.0)
+    }
+
+    /// The PNG and where each point is on it (`group` = series).
+    pub fn to_png_with_points(&self, width: u32, height: u32) -> Result<(Vec<u8>, Vec<PointPosition>), PlotError> {
         let ranges = self.ranges()?;
-        render_png(width, height, |root| self.draw(root, ranges, width, height))
+        let mut points = Vec::new();
+        let png = render_png(width, height, |root| self.draw(root, ranges, width, height, &mut points))?;
+        Ok((png, points))
     }
 
     pub fn to_svg(&self, width: u32, height: u32) -> Result<String, PlotError> {
         let ranges = self.ranges()?;
-        render_svg(width, height, |root| self.draw(root, ranges, width, height))
+        render_svg(width, height, |root| self.draw(root, ranges, width, height, &mut Vec::new()))
     }
 
     fn finite(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
@@ -642,6 +687,7 @@ impl ScatterPlot {
         ((x0, x1), (y0, y1)): ((f64, f64), (f64, f64)),
         width: u32,
         height: u32,
+        points: &mut Vec<PointPosition>,
     ) -> Result<(), PlotError> {
         let fs = base_font(width, height);
         root.fill(&WHITE).map_err(draw_err)?;
@@ -659,6 +705,10 @@ impl ScatterPlot {
         let r = (fs * 0.3).max(2.5) as i32;
         for (i, s) in self.series.iter().enumerate() {
             let c = color(i);
+            for (k, p) in s.points.iter().enumerate().filter(|(_, (x, y))| x.is_finite() && y.is_finite()) {
+                let (px, py) = chart.backend_coord(p);
+                points.push(PointPosition { group: i, index: k, x: px, y: py, radius: r });
+            }
             let pts = s.points.iter().copied().filter(|(x, y)| x.is_finite() && y.is_finite());
             let drawn = chart
                 .draw_series(pts.map(|p| Circle::new(p, r, c.mix(0.8).filled())))
@@ -677,6 +727,18 @@ impl ScatterPlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn violin_outlines_stay_within_the_range() {
+        let g = Group { label: "mig".into(), values: vec![0.0, 0.01, 0.02, 0.05, 0.3] };
+        let free = prepare_violins(std::slice::from_ref(&g), None);
+        assert!(free[0].outline.iter().any(|(y, _)| *y < 0.0), "the unbounded density spills below 0");
+        let bounded = prepare_violins(std::slice::from_ref(&g), Some((0.0, 1.0)));
+        let ys: Vec<f64> = bounded[0].outline.iter().map(|(y, _)| *y).collect();
+        assert_eq!(ys[0], 0.0);
+        assert!(ys.iter().all(|y| (0.0..=1.0).contains(y)));
+        assert_eq!(bounded[0].order, vec![0, 1, 2, 3, 4]);
+    }
 
     #[test]
     fn quantile_matches_numpy_linear() {

@@ -18,6 +18,7 @@ fn violin() -> ViolinPlot {
             mk("all NaN", vec![f64::NAN, f64::INFINITY]),
             mk("with a NaN", vec![0.05, f64::NAN, 0.12, 0.09]),
         ],
+        range: None,
     }
 }
 
@@ -44,9 +45,54 @@ fn violin_png_has_requested_size_and_content() {
         groups: (0..12)
             .map(|i| Group { label: format!("factor-vae γ={i}0 split"), values: vec![i as f64, i as f64 + 1.0, 0.5] })
             .collect(),
+        range: None,
     };
     let img = image::load_from_memory(&many.to_png(800, 450).unwrap()).unwrap().to_rgb8();
     assert_eq!(img.dimensions(), (800, 450));
+}
+
+#[test]
+fn point_positions_are_where_the_dots_are() {
+    let plot = violin();
+    let (png, points) = plot.to_png_with_points(900, 500).unwrap();
+    let img = image::load_from_memory(&png).unwrap().to_rgb8();
+    // One position per finite value, naming its group and index.
+    let finite: usize = plot.groups.iter().map(|g| g.values.iter().filter(|v| v.is_finite()).count()).sum();
+    assert_eq!(points.len(), finite);
+    assert!(points.iter().all(|p| plot.groups[p.group].values[p.index].is_finite()));
+    // The dots are dark: a pixel within the dot's radius is not the white page nor a light
+    // fill (the median's white marker may cover a dot's centre).
+    let dark_near = |img: &RgbImage, x: i32, y: i32, r: i32| {
+        (-r..=r).any(|dy| (-r..=r).any(|dx| {
+            let [a, b, c] = img.get_pixel((x + dx) as u32, (y + dy) as u32).0;
+            (a as u32 + b as u32 + c as u32) < 3 * 200
+        }))
+    };
+    for p in &points {
+        assert!(dark_near(&img, p.x, p.y, p.radius), "no dot at {p:?}");
+    }
+    // Higher values sit higher on the picture within a group.
+    let g1: Vec<_> = points.iter().filter(|p| p.group == 1).collect();
+    for a in &g1 {
+        for b in &g1 {
+            if plot.groups[1].values[a.index] > plot.groups[1].values[b.index] {
+                assert!(a.y < b.y);
+            }
+        }
+    }
+    let scatter = ScatterPlot {
+        title: "s".into(),
+        x_label: "x".into(),
+        y_label: "y".into(),
+        series: vec![ScatterSeries { label: "a".into(), points: vec![(0.0, 0.0), (1.0, 1.0), (f64::NAN, 2.0)] }],
+    };
+    let (png, points) = scatter.to_png_with_points(600, 400).unwrap();
+    let img = image::load_from_memory(&png).unwrap().to_rgb8();
+    assert_eq!(points.iter().map(|p| p.index).collect::<Vec<_>>(), vec![0, 1]);
+    assert!(points[1].x > points[0].x && points[1].y < points[0].y);
+    for p in &points {
+        assert_ne!(img.get_pixel(p.x as u32, p.y as u32).0, [255, 255, 255], "no point at {p:?}");
+    }
 }
 
 #[test]
@@ -86,7 +132,7 @@ fn scatter_png_and_svg() {
 
 #[test]
 fn empty_or_bad_input_is_an_error_not_a_panic() {
-    let empty = ViolinPlot { title: "t".into(), y_label: "y".into(), groups: vec![] };
+    let empty = ViolinPlot { title: "t".into(), y_label: "y".into(), groups: vec![], range: None };
     assert!(matches!(empty.to_png(400, 300), Err(PlotError::Empty(_))));
     assert!(matches!(empty.to_svg(400, 300), Err(PlotError::Empty(_))));
     let no_values = ViolinPlot { groups: vec![Group { label: "a".into(), values: vec![] }], ..empty.clone() };
