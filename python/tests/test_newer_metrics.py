@@ -110,3 +110,36 @@ def test_dci_es_properties():
     assert dk.dci_es(np.hstack([identity, identity]), FACTORS, **small)["size"] == 0.5
     with pytest.raises(ValueError, match="capacities"):
         dk.dci_es(identity, FACTORS, capacities=[2, 1])
+
+
+def test_dci_es_equals_the_same_estimator_written_with_scikit_learn():
+    """DCI-ES has no reference code here: the estimator written independently with
+    scikit-learn's GradientBoostingRegressor (scripts/dci-es-sklearn.py at full size) gives the
+    same E; curves agree up to tie-breaking between equally good splits."""
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    rng = np.random.default_rng(1)
+    n, caps, stages = 1500, [1, 2, 3, 5], 30
+    f = np.stack([rng.integers(0, s, n) for s in (3, 6, 8)], axis=1)
+    z = f / np.array([3, 6, 8]) + 0.05 * rng.standard_normal(f.shape)
+    sign = rng.choice([-1.0, 1.0], n)
+    codes = np.stack([z[:, 0], z[:, 1], sign, sign * (z[:, 2] - 0.5), rng.standard_normal(n)], axis=1).astype(np.float32)
+    train = 1000
+    ours = dk.dci_es(codes[:train], f[:train], codes[train:], f[train:], capacities=caps, num_stages=stages, random_state=0)
+    for j in range(3):
+        y = f[:, j].astype(np.float64)
+        y = (y - y[:train].mean()) / y[:train].std()
+        losses = []
+        for depth in caps:
+            m = GradientBoostingRegressor(n_estimators=stages, learning_rate=0.1, max_depth=depth, random_state=0)
+            m.fit(codes[:train], y[:train])
+            losses.append(np.mean((m.predict(codes[train:]) - y[train:]) ** 2))
+        base = np.mean(y[train:] ** 2)
+        best = min(losses)
+        k = next(i for i, l in enumerate(losses) if l <= best + 1e-9 * base)
+        area = sum(0.5 * (caps[i + 1] - caps[i]) * (losses[i] + losses[i + 1] - 2 * best) for i in range(k))
+        e = 1 - area / (0.5 * (caps[-1] - caps[0]) * (base - best))
+        assert abs(ours["per_factor_explicitness"][j] - e) < 1e-3, (j, ours["per_factor_explicitness"][j], e)
+        assert np.allclose(ours["losses"][j], losses, atol=5e-3), (j, ours["losses"][j], losses)
+    # The factor hidden in a product is the least explicit.
+    assert ours["per_factor_explicitness"][2] < min(ours["per_factor_explicitness"][:2]) - 0.1
