@@ -9,7 +9,7 @@ use common::median_ms;
 use disentangle_engine::Network;
 use disentangle_engine::conv::Scratch;
 use disentangle_engine::network::Stage;
-use disentangle_models::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
+use disentangle_spec::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
 
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();

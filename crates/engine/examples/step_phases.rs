@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use disentangle_engine::{Network, Trainer};
 use disentangle_engine::adam::Adam;
-use disentangle_models::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
+use disentangle_spec::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
 
 fn median(mut t: Vec<f64>) -> f64 {
     t.sort_by(f64::total_cmp);

@@ -2,7 +2,7 @@
 //! split, shared), the decoder and the FactorVAE discriminator, with forward and backward
 //! passes over a [`Workspace`] that is allocated once for a batch size and then reused.
 
-use disentangle_models::config::{EncoderConfig, ModelConfig, ObjectiveConfig};
+use disentangle_spec::config::{EncoderConfig, ModelConfig, ObjectiveConfig};
 
 use rayon::prelude::*;
 
@@ -157,7 +157,7 @@ fn halving(p: &mut ParamSet, name: &str, cin: usize, cout: usize, hw: usize, k4:
 
 impl Network {
     /// The plan for `config` with zero parameters (see [`Network::init`]).
-    pub fn new(config: &ModelConfig) -> Result<Self, disentangle_models::config::ConfigError> {
+    pub fn new(config: &ModelConfig) -> Result<Self, disentangle_spec::config::ConfigError> {
         config.validate()?;
         let (c, j) = (config.channels, config.latents);
         let mut p = ParamSet::default();
@@ -188,7 +188,7 @@ impl Network {
                 EncoderPlan { body, head: Head::Split { latents: j, features: f, hidden: h, w1, b1, w2, b2 } }
             }
             EncoderConfig::Shared => {
-                let (r, cc) = disentangle_models::encoder::shared::output_grid(j).expect("validated latent count");
+                let (r, cc) = disentangle_spec::output_grid(j).expect("validated latent count");
                 let mut body = shared_convs(&mut p, false);
                 body.push(conv_stage(&mut p, "encoder.head", 64, 2, 8, [9 - r, 9 - cc], 1, 0, false));
                 EncoderPlan { body, head: Head::Interleaved }
@@ -220,7 +220,7 @@ impl Network {
 
     /// A freshly initialised model: the weights `disentangle_models::Model::new` gives for the
     /// same seed (VAE from `seed`, discriminator from `seed + 1`).
-    pub fn init(config: &ModelConfig, seed: u64) -> Result<Self, disentangle_models::config::ConfigError> {
+    pub fn init(config: &ModelConfig, seed: u64) -> Result<Self, disentangle_spec::config::ConfigError> {
         let mut net = Network::new(config)?;
         net.vae.init_glorot(seed);
         if let Some(d) = net.disc.as_mut() {
@@ -794,7 +794,7 @@ impl Network {
 
 #[cfg(test)]
 mod tests {
-    use disentangle_models::config::NoiseConfig;
+    use disentangle_spec::config::NoiseConfig;
 
     use super::*;
     use crate::Trainer;

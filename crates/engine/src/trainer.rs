@@ -2,7 +2,7 @@
 //! [`Workspace`]: encode, reparameterize, decode, the objective, backward, Adam; then for
 //! FactorVAE the discriminator update on the same batch's detached codes.
 
-use disentangle_models::config::{NoiseConfig, ObjectiveConfig};
+use disentangle_spec::config::{NoiseConfig, ObjectiveConfig};
 
 use crate::adam::Adam;
 use crate::network::{Network, Workspace};
@@ -20,7 +20,7 @@ pub struct LossValues {
 
 /// log det of the equicorrelated noise covariance (0 for independent noise).
 fn log_det(noise: &NoiseConfig, j: usize) -> f64 {
-    disentangle_models::noise::log_det_correlation(noise, j)
+    disentangle_spec::log_det_correlation(noise, j)
 }
 
 impl Network {
@@ -57,7 +57,7 @@ impl Network {
         let (loss, tc) = match self.config.objective {
             ObjectiveConfig::Vae { beta } => (recon + beta * kl, None),
             ObjectiveConfig::AnnealedVae { gamma, c_max, iteration_threshold } => {
-                let c = disentangle_models::objective::annealed_vae::capacity(c_max, iteration_threshold, step);
+                let c = disentangle_spec::annealed_capacity(c_max, iteration_threshold, step);
                 (recon + gamma * (kl - c).abs(), None)
             }
             ObjectiveConfig::FactorVae { gamma } => {
@@ -93,7 +93,7 @@ impl Network {
         let kl_coef = match self.config.objective {
             ObjectiveConfig::Vae { beta } => beta,
             ObjectiveConfig::AnnealedVae { gamma, c_max, iteration_threshold } => {
-                let c = disentangle_models::objective::annealed_vae::capacity(c_max, iteration_threshold, step);
+                let c = disentangle_spec::annealed_capacity(c_max, iteration_threshold, step);
                 let kl = objective::kl(&ws.mu[..n * j], &ws.logvar[..n * j], n, log_det(&self.config.noise, j));
                 gamma * (kl - c).signum() * f64::from(u8::from(kl != c))
             }

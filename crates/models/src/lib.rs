@@ -8,7 +8,8 @@
 //! reparameterization noise, permutations) comes from a seeded ChaCha RNG owned by the
 //! caller, so the same seed gives the same numbers on any backend.
 
-pub mod config;
+/// The configuration types live in the burn-free `disentangle-spec` (the CPU engine uses them).
+pub use disentangle_spec::config;
 pub mod decoder;
 pub mod discriminator;
 pub mod encoder;

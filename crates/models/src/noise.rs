@@ -31,15 +31,7 @@ pub fn reparameterize(mu: Tensor<2>, logvar: Tensor<2>, eps: Vec<f32>, device: &
     mu + (logvar * 0.5).exp() * eps
 }
 
-/// log det Σ for Σ = (1 − ρ) I + ρ 11ᵀ of size J: (J − 1)·log(1 − ρ) + log(1 − ρ + Jρ).
-pub fn log_det_correlation(noise: &NoiseConfig, latents: usize) -> f64 {
-    match *noise {
-        NoiseConfig::Independent => 0.0,
-        NoiseConfig::Correlated { rho } => {
-            (latents as f64 - 1.0) * (1.0 - rho).ln() + (1.0 - rho + latents as f64 * rho).ln()
-        }
-    }
-}
+pub use disentangle_spec::log_det_correlation;
 
 /// Per-sample KL(q(z|x) ‖ N(0, I)) [B]: the diagonal formula ½ Σ (μ² + σ² − 1 − log σ²),
 /// minus ½ log det Σ for correlated noise (q = N(μ, D Σ D), D = diag σ, Σ_jj = 1).

@@ -9,13 +9,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::SharedConvs;
 
-/// The r×c output grid (r ≤ c, both ≤ 8, r·c = J) on which the J latents are laid out.
-pub fn output_grid(latents: usize) -> Option<(usize, usize)> {
-    (1..=8).rev().filter(|&r| r * r <= latents).find_map(|r| {
-        let c = latents / r;
-        (r * c == latents && c <= 8).then_some((r, c))
-    })
-}
+pub use disentangle_spec::output_grid;
 
 /// The three shared reference convs (→ 8×8×64), then one conv with 2 output channels
 /// (μ, log σ²) and kernel (9 − r)×(9 − c), stride 1, whose r×c outputs are the J latents.

@@ -3,10 +3,8 @@
 
 use super::{ObjectiveInputs, ObjectiveOutput};
 
-/// C at `step`.
-pub fn capacity(c_max: f64, iteration_threshold: u64, step: u64) -> f64 {
-    (c_max * step as f64 / iteration_threshold as f64).min(c_max)
-}
+/// C at `step` (shared with the CPU engine).
+pub use disentangle_spec::annealed_capacity as capacity;
 
 pub fn loss(gamma: f64, c_max: f64, iteration_threshold: u64, i: ObjectiveInputs<'_>) -> ObjectiveOutput {
     let c = capacity(c_max, iteration_threshold, i.step);

@@ -225,7 +225,7 @@ impl ModelConfig {
                 }
             }
             EncoderConfig::Shared => {
-                if crate::encoder::shared::output_grid(self.latents).is_none() {
+                if crate::output_grid(self.latents).is_none() {
                     return Err(bad(
                         "latents",
                         format!(
