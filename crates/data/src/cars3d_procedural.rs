@@ -266,9 +266,7 @@ pub fn write_cars3d_dir(dir: &Path, models: usize, seed: u64) -> Result<()> {
     })?;
     let list: String = (0..models).map(|o| format!("{}.mat\n", model_name(o))).collect();
     let path = dir.join("list.txt");
-    let tmp = crate::dsprites_official::tmp_path(&path);
-    std::fs::write(&tmp, list).map_err(|e| DataError::io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| DataError::io(&path, e))
+    crate::atomic::write_atomic(&path, list.as_bytes()).map_err(|e| DataError::io(&path, e))
 }
 
 #[cfg(test)]

@@ -241,10 +241,10 @@ pub fn write_dsprites_npz(
             expected: n * 6,
         });
     }
-    let tmp = tmp_path(path);
+    let file = crate::atomic::AtomicFile::create(path).map_err(|e| DataError::io(path, e))?;
+    let tmp = file.temp_path().to_path_buf();
     let io = |e: std::io::Error| DataError::io(&tmp, e);
     let zerr = |e: zip::result::ZipError| DataError::format(&tmp, format!("writing zip: {e}"));
-    let file = File::create(&tmp).map_err(io)?;
     let mut zip = zip::ZipWriter::new(BufWriter::new(file));
     let opts = SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
@@ -270,17 +270,8 @@ pub fn write_dsprites_npz(
         ("latents_names", "color, shape, scale, orientation, posX, posY"),
     ]))
     .map_err(io)?;
-    let mut w = zip.finish().map_err(zerr)?;
-    w.flush().map_err(io)?;
-    drop(w);
-    std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
-}
-
-/// `path` with a `.tmp-<pid>` suffix in the same folder (so rename is atomic).
-pub(crate) fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", std::process::id()));
-    path.with_file_name(name)
+    let file = zip.finish().map_err(zerr)?.into_inner().map_err(|e| io(e.into_error()))?;
+    file.commit().map_err(|e| DataError::io(path, e))
 }
 
 /// A pickle (protocol 2) of a dict of strings: what `np.save` stores for an object array

@@ -186,7 +186,6 @@ impl U8ImageFile {
         let file = File::open(path).map_err(|e| DataError::io(path, e))?;
         let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| fmt(format!("not a readable .npz (zip) archive: {e}")))?;
         let mut member = zip.by_name(&format!("{name}.npy")).map_err(|e| fmt(format!("array `{name}`: {e}")))?;
-        let tmp = crate::dsprites_official::tmp_path(copy);
         let cant_write = |e: std::io::Error| DataError::Format {
             path: path.to_path_buf(),
             message: format!(
@@ -195,20 +194,16 @@ impl U8ImageFile {
                 copy.display()
             ),
         };
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, File::create(&tmp).map_err(cant_write)?);
-        let copied = std::io::copy(&mut member, &mut out).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            fmt(format!("array `{name}`: decompressing: {e}"))
-        });
-        let copied = copied?;
-        use std::io::Write as _;
-        out.flush().map_err(|e| DataError::io(&tmp, e))?;
-        drop(out);
+        // Dropped on an error below, the temporary file is removed.
+        let file = crate::atomic::AtomicFile::create(copy).map_err(cant_write)?;
+        let tmp = file.temp_path().to_path_buf();
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        let copied = std::io::copy(&mut member, &mut out).map_err(|e| fmt(format!("array `{name}`: decompressing: {e}")))?;
+        let file = out.into_inner().map_err(|e| DataError::io(&tmp, e.into_error()))?;
         if copied != member.size() {
-            let _ = std::fs::remove_file(&tmp);
             return Err(fmt(format!("array `{name}` decompressed to {copied} bytes, its entry says {}", member.size())));
         }
-        std::fs::rename(&tmp, copy).map_err(|e| DataError::io(copy, e))
+        file.commit().map_err(|e| DataError::io(copy, e))
     }
 
     /// Opens a `.npy` file holding a uint8 N×H×W×C array.

@@ -2,6 +2,7 @@
 //! Scream variants), Cars3D, Shapes3D, SmallNORB and MPI3D, from the official files or (dSprites, Cars3D, Shapes3D) from built-in procedural generators, behind one `FactorDataset`
 //! trait. No deep-learning dependency: anything that can fill an `f32` buffer can train.
 
+pub mod atomic;
 pub mod binary_images;
 pub mod cars3d_official;
 pub mod cars3d_procedural;

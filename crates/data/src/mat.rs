@@ -303,9 +303,7 @@ pub fn mat_bytes(vars: &[MatVar<'_>]) -> Vec<u8> {
 
 /// Writes a MAT-file atomically (temporary file, then rename).
 pub fn write_mat(path: &Path, vars: &[MatVar<'_>]) -> Result<()> {
-    let tmp = crate::dsprites_official::tmp_path(path);
-    std::fs::write(&tmp, mat_bytes(vars)).map_err(|e| DataError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
+    crate::atomic::write_atomic(path, &mat_bytes(vars)).map_err(|e| DataError::io(path, e))
 }
 
 #[cfg(test)]

@@ -493,14 +493,14 @@ fn write_npz_with(path: &std::path::Path, entries: &[NpzEntry<'_>], method: zip:
 pub struct NpzWriter {
     path: std::path::PathBuf,
     tmp: std::path::PathBuf,
-    zip: zip::ZipWriter<std::io::BufWriter<std::fs::File>>,
+    zip: zip::ZipWriter<std::io::BufWriter<crate::atomic::AtomicFile>>,
     method: zip::CompressionMethod,
 }
 
 impl NpzWriter {
     pub fn create(path: &std::path::Path, method: zip::CompressionMethod) -> crate::Result<Self> {
-        let tmp = crate::dsprites_official::tmp_path(path);
-        let file = std::fs::File::create(&tmp).map_err(|e| crate::DataError::io(&tmp, e))?;
+        let file = crate::atomic::AtomicFile::create(path).map_err(|e| crate::DataError::io(path, e))?;
+        let tmp = file.temp_path().to_path_buf();
         Ok(NpzWriter { path: path.to_path_buf(), zip: zip::ZipWriter::new(std::io::BufWriter::with_capacity(1 << 20, file)), tmp, method })
     }
 
@@ -517,10 +517,9 @@ impl NpzWriter {
 
     pub fn finish(self) -> crate::Result<()> {
         let tmp = self.tmp;
-        let mut w = self.zip.finish().map_err(|e| crate::DataError::format(&tmp, format!("writing zip: {e}")))?;
-        w.flush().map_err(|e| crate::DataError::io(&tmp, e))?;
-        drop(w);
-        std::fs::rename(&tmp, &self.path).map_err(|e| crate::DataError::io(&self.path, e))
+        let w = self.zip.finish().map_err(|e| crate::DataError::format(&tmp, format!("writing zip: {e}")))?;
+        let file = w.into_inner().map_err(|e| crate::DataError::io(&tmp, e.into_error()))?;
+        file.commit().map_err(|e| crate::DataError::io(&self.path, e))
     }
 }
 

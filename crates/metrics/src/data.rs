@@ -9,6 +9,13 @@ use rand::Rng;
 
 use crate::error::{MetricsError, Result, invalid};
 
+/// Largest sample size, batch or count any metric setting may ask for (2²⁴ ≈ 16.8 million,
+/// 23 × the whole dSprites grid): a larger number in a settings file is a typo that would
+/// otherwise end in an allocation failure.
+pub const MAX_METRIC_SAMPLES: usize = 1 << 24;
+/// Most histogram bins per code.
+pub const MAX_BINS: usize = 1000;
+
 fn checked_len(what: &'static str, rows: usize, cols: usize) -> Result<usize> {
     if rows == 0 || cols == 0 {
         return Err(MetricsError::Empty { what });

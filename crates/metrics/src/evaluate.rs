@@ -367,12 +367,7 @@ impl Default for EvalConfig {
     }
 }
 
-/// Largest sample size, batch or count any metric setting may ask for (2²⁴ ≈ 16.8 million,
-/// 23 × the whole dSprites grid): a larger number in a settings file is a typo that would
-/// otherwise end in an allocation failure.
-pub const MAX_METRIC_SAMPLES: usize = 1 << 24;
-/// Most histogram bins per code.
-pub const MAX_BINS: usize = 1000;
+pub use crate::data::{MAX_BINS, MAX_METRIC_SAMPLES};
 
 impl EvalConfig {
     /// Checks every size against [`MAX_METRIC_SAMPLES`], naming the offending setting.

@@ -89,8 +89,8 @@ pub fn irs_columns(codes: &[Vec<f64>], factors: &[Vec<usize>], config: &IrsConfi
     if !(0.0..=1.0).contains(&config.diff_quantile) {
         return Err(invalid("diff_quantile", format!("{} (need a number in [0, 1])", config.diff_quantile)));
     }
-    if config.num_train == 0 || config.num_bins == 0 || config.num_bins > crate::evaluate::MAX_BINS {
-        return Err(invalid("irs", format!("num_train {} and num_bins {} must be positive (bins ≤ {})", config.num_train, config.num_bins, crate::evaluate::MAX_BINS)));
+    if config.num_train == 0 || config.num_bins == 0 || config.num_bins > crate::data::MAX_BINS {
+        return Err(invalid("irs", format!("num_train {} and num_bins {} must be positive (bins ≤ {})", config.num_train, config.num_bins, crate::data::MAX_BINS)));
     }
     let n = codes.first().map_or(0, Vec::len);
     let labels: Vec<Vec<u32>> = factors

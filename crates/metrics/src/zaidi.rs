@@ -47,8 +47,8 @@ impl ZaidiConfig {
         if self.num_train < 2 {
             return Err(invalid("num_train", format!("{metric}: {} (need at least 2 rows)", self.num_train)));
         }
-        if self.num_bins == 0 || self.num_bins > crate::evaluate::MAX_BINS {
-            return Err(invalid("num_bins", format!("{metric}: {} (need 1 … {})", self.num_bins, crate::evaluate::MAX_BINS)));
+        if self.num_bins == 0 || self.num_bins > crate::data::MAX_BINS {
+            return Err(invalid("num_bins", format!("{metric}: {} (need 1 … {})", self.num_bins, crate::data::MAX_BINS)));
         }
         Ok(())
     }

@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::report::{FACTOR_VAE, MIG, Spread, spread, value_of};
+use crate::report::{Spread, spread};
+use crate::store::{FACTOR_VAE, MIG, value_of};
 use crate::store::JobRow;
 
 /// The setting a claim changes between its baseline and its treatment runs.

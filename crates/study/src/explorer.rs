@@ -29,7 +29,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::error::{Result, StudyError};
 use crate::evaluation::encode_in_chunks;
 use crate::pictures::{mean_kl_per_latent, order_by_kl, traversal_values};
-use crate::report::{base64, html_escape};
+use crate::html::{base64, html_escape};
 use crate::spec::Configuration;
 
 #[derive(Clone, Debug)]

@@ -8,6 +8,7 @@ pub mod error;
 pub mod evaluation;
 pub mod explorer;
 pub mod export;
+pub mod html;
 pub mod pictures;
 pub mod presets;
 pub mod report;

@@ -24,8 +24,9 @@ use crate::runner::StudyDir;
 use crate::spec::{Configuration, StudySpec};
 use crate::store::{JobRow, SeriesValue};
 
-pub const MIG: &str = "mig.discrete";
-pub const FACTOR_VAE: &str = "factor_vae.eval_accuracy";
+pub use crate::html::{base64, html_escape};
+pub use crate::store::{FACTOR_VAE, MIG};
+pub(crate) use crate::store::value_of;
 
 #[derive(Clone, Debug)]
 pub struct ReportOptions {
@@ -58,28 +59,6 @@ pub struct ReportOutput {
     pub pictured: Vec<String>,
     /// Explorer pages written (one per finished run).
     pub explorers: Vec<PathBuf>,
-}
-
-/// Standard base64 (RFC 4648, with padding) for data URIs.
-pub fn base64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Spread of a sample: median, quartiles and extremes (NaN-free input).
@@ -124,14 +103,6 @@ impl PairedDifference {
     }
 }
 
-pub(crate) fn value_of(row: &JobRow, metric: &str) -> Option<f64> {
-    match metric {
-        "reconstruction_loss" => row.numbers.as_ref().map(|n| n.reconstruction_loss),
-        "kl" => row.numbers.as_ref().map(|n| n.kl),
-        m => row.metric(m),
-    }
-    .filter(|v| v.is_finite())
-}
 
 /// Paired differences split − conv for every split configuration with a conv twin.
 pub fn paired_differences(configs: &[Configuration], rows: &[JobRow], metric: &str) -> Vec<PairedDifference> {

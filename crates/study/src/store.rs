@@ -507,3 +507,19 @@ impl Store {
         Ok(rows)
     }
 }
+
+/// The report key of MIG (the reference's discrete estimator).
+pub const MIG: &str = "mig.discrete";
+/// The report key of the FactorVAE score.
+pub const FACTOR_VAE: &str = "factor_vae.eval_accuracy";
+
+/// A row's value of a metric, or of a summary number (`reconstruction_loss`, `kl`); None when
+/// missing or not finite.
+pub(crate) fn value_of(row: &JobRow, metric: &str) -> Option<f64> {
+    match metric {
+        "reconstruction_loss" => row.numbers.as_ref().map(|n| n.reconstruction_loss),
+        "kl" => row.numbers.as_ref().map(|n| n.kl),
+        m => row.metric(m),
+    }
+    .filter(|v| v.is_finite())
+}

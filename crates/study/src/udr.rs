@@ -146,7 +146,7 @@ pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
 pub fn udr_agreement(rows: &[crate::store::JobRow], udr_metric: &str, mig_metric: &str) -> Vec<UdrAgreement> {
     let mut groups: Vec<((String, String), Vec<(f64, f64)>)> = Vec::new();
     for r in rows.iter().filter(|r| r.status == "done") {
-        let (Some(u), Some(m)) = (crate::report::value_of(r, udr_metric), crate::report::value_of(r, mig_metric)) else { continue };
+        let (Some(u), Some(m)) = (crate::store::value_of(r, udr_metric), crate::store::value_of(r, mig_metric)) else { continue };
         let id = (r.dataset.clone(), r.configuration.clone());
         match groups.iter_mut().find(|(g, _)| *g == id) {
             Some((_, v)) => v.push((u, m)),
@@ -166,10 +166,10 @@ pub fn udr_agreement(rows: &[crate::store::JobRow], udr_metric: &str, mig_metric
 
 /// The agreement table as text (or Markdown), for `study compare`; empty without UDR scores.
 pub fn agreement_text(rows: &[crate::store::JobRow], markdown: bool) -> String {
-    let Some(udr) = ["udr.lasso", "udr.spearman"].into_iter().find(|m| rows.iter().any(|r| crate::report::value_of(r, m).is_some())) else {
+    let Some(udr) = ["udr.lasso", "udr.spearman"].into_iter().find(|m| rows.iter().any(|r| crate::store::value_of(r, m).is_some())) else {
         return String::new();
     };
-    let table = udr_agreement(rows, udr, crate::report::MIG);
+    let table = udr_agreement(rows, udr, crate::store::MIG);
     let mut out = String::new();
     if markdown {
         out.push_str(&format!("\n### UDR ({udr}) vs MIG: does unsupervised selection pick the runs MIG picks?\n\n| configuration | runs | Spearman(UDR, MIG) | best UDR = best MIG |\n|---|---|---|---|\n"));

@@ -16,7 +16,7 @@ use crate::config::TrainConfig;
 use crate::cpu_bridge;
 use crate::error::{Result, TrainError};
 use crate::rng::RngState;
-use crate::trainer::{Nets, burn_vae};
+use crate::nets::{Nets, burn_vae};
 use crate::run_dir::write_atomic;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -122,20 +122,19 @@ fn save_module<M: Module>(module: &M, path: &Path) -> Result<()> {
 fn save_with(dir: &Path, state: &CheckpointState, write: impl FnOnce(&Path) -> Result<()>) -> Result<PathBuf> {
     let name = format!("step-{:09}", state.step);
     let final_dir = dir.join(&name);
-    let tmp = dir.join(format!(".tmp-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
-    write(&tmp)?;
+    // Removed if anything below fails.
+    let tmp = disentangle_data::atomic::AtomicDir::create(&final_dir).map_err(|e| TrainError::io(dir, e))?;
+    write(tmp.temp_path())?;
     let json = serde_json::to_vec_pretty(state).expect("state serialises");
-    write_atomic(&tmp.join(STATE), &json)?;
-    let _ = std::fs::remove_dir_all(&final_dir);
-    std::fs::rename(&tmp, &final_dir).map_err(|e| TrainError::io(&final_dir, e))?;
+    write_atomic(&tmp.temp_path().join(STATE), &json)?;
+    tmp.commit().map_err(|e| TrainError::io(&final_dir, e))?;
     write_atomic(&dir.join("latest"), name.as_bytes())?;
     // Remove older complete checkpoints (the newest one is all a resume needs).
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let n = e.file_name().to_string_lossy().into_owned();
-            if n.starts_with("step-") && n != name {
+            // Older checkpoints, and temporaries of writers killed mid-checkpoint.
+            if (n.starts_with("step-") && n != name) || (n.starts_with(".step-") && n.ends_with(".tmp")) {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }

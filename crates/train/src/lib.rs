@@ -7,6 +7,8 @@ pub mod cpu_bridge;
 pub mod device;
 pub mod error;
 pub mod inference;
+pub mod losses;
+pub mod nets;
 pub mod rng;
 pub mod run_dir;
 pub mod safetensors_model;

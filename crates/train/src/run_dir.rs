@@ -12,13 +12,9 @@ pub struct RunDir {
     root: PathBuf,
 }
 
-/// Writes `bytes` to `path` atomically (temporary sibling, then rename).
+/// Writes `bytes` to `path` atomically (`disentangle_data::atomic`), errors naming the file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = path.with_file_name(name);
-    std::fs::write(&tmp, bytes).map_err(|e| TrainError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
+    disentangle_data::atomic::write_atomic(path, bytes).map_err(|e| TrainError::io(path, e))
 }
 
 impl RunDir {

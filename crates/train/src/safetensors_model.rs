@@ -333,22 +333,17 @@ pub fn import_model(file: &Path, out: &Path, options: &ImportOptions) -> Result<
             config.dataset, config.model.channels
         )));
     }
-    let name = out.file_name().ok_or_else(|| TrainError::Invalid(format!("{}: not a folder name", out.display())))?;
-    let mut tmp_name = name.to_os_string();
-    tmp_name.push(format!(".tmp-import-{}", std::process::id()));
-    let tmp = out.with_file_name(tmp_name);
-    let _ = std::fs::remove_dir_all(&tmp);
-    let result = build_run(&tmp, &config, network, &*dataset, file, &header);
-    match result {
-        Ok(summary) => {
-            std::fs::rename(&tmp, out).map_err(|e| TrainError::io(out, e))?;
-            Ok(Imported { run_dir: out.to_path_buf(), config, summary })
-        }
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&tmp);
-            Err(e)
-        }
+    if out.file_name().is_none() {
+        return Err(TrainError::Invalid(format!("{}: not a folder name", out.display())));
     }
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| TrainError::io(parent, e))?;
+    }
+    // Removed if the run cannot be built.
+    let tmp = disentangle_data::atomic::AtomicDir::create(out).map_err(|e| TrainError::io(out, e))?;
+    let summary = build_run(tmp.temp_path(), &config, network, &*dataset, file, &header)?;
+    tmp.commit().map_err(|e| TrainError::io(out, e))?;
+    Ok(Imported { run_dir: out.to_path_buf(), config, summary })
 }
 
 fn build_run(

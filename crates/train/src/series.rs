@@ -25,7 +25,8 @@ use crate::error::{Result, TrainError};
 use crate::inference::{CHUNK, EngineRef};
 use crate::run_dir::write_atomic;
 use crate::scoring::{RepresentationKind, ScoreOptions, score};
-use crate::trainer::{LossWorkspace, Nets, average_losses};
+use crate::losses::{LossWorkspace, average_losses};
+use crate::nets::Nets;
 
 /// The file name of the series in a run directory.
 pub const SERIES_FILE: &str = "metrics.jsonl";

@@ -4,37 +4,28 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use disentangle_data::{FactorDataset, open_dataset};
-use disentangle_models::burn::module::Module;
-use disentangle_models::burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use disentangle_models::burn::optim::{GradientsParams, ModuleOptimizer};
 use disentangle_models::burn::tensor::{Device, Tensor};
 use disentangle_models::discriminator::{column_permutations, permute_dims};
 use disentangle_models::noise::sample_eps;
 use disentangle_models::ops::{scalar, tensor_from};
-use disentangle_engine::{Network, Trainer};
-use disentangle_models::{LossParts, Model, Vae};
+use disentangle_models::{LossParts, Model};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::checkpoint::{self, CheckpointState};
 use crate::config::TrainConfig;
-use crate::cpu_bridge;
 use crate::device::{Backend, parse_backend};
 use crate::error::{Result, TrainError};
-use crate::rng::{RunRngs, summary_rng};
+use crate::rng::RunRngs;
 use crate::run_dir::{RunDir, write_atomic};
 use crate::series;
 
-/// The reference optimizer of the VAE: Adam β1 0.9, β2 0.999, ε 1e-8 (burn's default ε is 1e-5).
-pub fn vae_optimizer() -> ModuleOptimizer {
-    AdamConfig::new().with_beta_1(0.9).with_beta_2(0.999).with_epsilon(1e-8).init()
-}
+// Where they lived before `nets.rs`; callers keep importing them from here.
+pub use crate::nets::{Nets, burn_model, burn_vae, discriminator_optimizer, vae_optimizer};
+pub use crate::losses::{LossAverages, LossWorkspace, average_losses, batch, batch_values};
 
-/// The reference optimizer of the FactorVAE discriminator: Adam β1 0.5, β2 0.9, ε 1e-8.
-pub fn discriminator_optimizer() -> ModuleOptimizer {
-    AdamConfig::new().with_beta_1(0.5).with_beta_2(0.9).with_epsilon(1e-8).init()
-}
 
 /// End-of-run averages over `batches` fresh batches (the reference logs these; they feed
 /// the KL-vs-reconstruction plots).
@@ -87,14 +78,6 @@ impl std::fmt::Debug for ProgressCallback {
     }
 }
 
-/// The networks and optimizers of a run, on the engine that trains them.
-#[allow(clippy::large_enum_variant)] // one per run
-pub enum Nets {
-    /// burn (the reference; `flex` on the CPU, or a GPU device).
-    Burn { model: Model, vae_optim: ModuleOptimizer, disc_optim: Option<ModuleOptimizer>, device: Device },
-    /// The CPU engine.
-    Cpu(Box<Trainer>),
-}
 
 /// Everything that changes during training.
 pub struct State {
@@ -114,43 +97,6 @@ pub struct StepStats {
     pub discriminator_loss: Option<f64>,
 }
 
-impl Nets {
-    /// Fresh networks for `config` on `backend` (the same initial weights on every backend).
-    pub fn new(config: &TrainConfig, backend: &Backend) -> Result<Self> {
-        Ok(match backend {
-            Backend::Burn(device) => {
-                let model = Model::new(config.model.clone(), config.seed, device)?;
-                let disc_optim = model.discriminator.as_ref().map(|_| discriminator_optimizer());
-                Nets::Burn { model, vae_optim: vae_optimizer(), disc_optim, device: device.clone() }
-            }
-            Backend::Cpu => Nets::Cpu(Box::new(Trainer::new(Network::init(&config.model, config.seed)?, config.batch_size))),
-        })
-    }
-
-    /// The model as burn modules (on burn's CPU backend for the CPU engine).
-    pub fn to_model(&self) -> Result<Model> {
-        match self {
-            Nets::Burn { model, .. } => Ok(Model {
-                config: model.config.clone(),
-                vae: model.vae.clone(),
-                discriminator: model.discriminator.clone(),
-            }),
-            Nets::Cpu(t) => burn_model(&t.net),
-        }
-    }
-}
-
-/// The burn encoder and decoder holding `net`'s weights, on burn's CPU backend.
-pub fn burn_vae(net: &Network) -> Result<Vae> {
-    cpu_bridge::module_with_params(Vae::new(&net.config, &Device::flex()), &net.vae)
-}
-
-/// The burn model holding `net`'s weights, on burn's CPU backend.
-pub fn burn_model(net: &Network) -> Result<Model> {
-    let vae = burn_vae(net)?;
-    let discriminator = net.disc.as_ref().map(|p| cpu_bridge::discriminator_from_params(p, &Device::flex())).transpose()?;
-    Ok(Model { config: net.config.clone(), vae, discriminator })
-}
 
 impl State {
     /// A fresh state: initial weights and streams from `config.seed`.
@@ -301,19 +247,6 @@ fn check_dataset(config: &TrainConfig, dataset: &dyn FactorDataset) -> Result<()
         return Err(TrainError::Shape { dataset: dataset.name().into(), shape });
     }
     Ok(())
-}
-
-/// One batch of `n` images [n, C, H, W], drawn i.i.d. over the factor space (a stochastic
-/// dataset draws its nuisance from the same generator, after the factors).
-pub fn batch_values(dataset: &dyn FactorDataset, n: usize, rng: &mut dyn RngCore) -> Result<Vec<f32>> {
-    let factors = dataset.sample_factors(n, rng);
-    Ok(dataset.observations_with(&factors, rng)?)
-}
-
-/// One batch of images as a tensor.
-pub fn batch(dataset: &dyn FactorDataset, n: usize, rng: &mut dyn RngCore, device: &Device) -> Result<Tensor<4>> {
-    let [c, h, w] = dataset.observation_shape();
-    Ok(tensor_from(batch_values(dataset, n, rng)?, [n, c, h, w], device))
 }
 
 #[derive(Default)]
@@ -489,94 +422,4 @@ pub fn summarize(
         steps: config.steps,
         train_seconds,
     })
-}
-
-/// Loss terms averaged over batches without gradients.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LossAverages {
-    pub loss: f64,
-    pub recon: f64,
-    pub kl: f64,
-    pub tc: Option<f64>,
-}
-
-/// Which CPU-engine buffers [`average_losses`] runs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LossWorkspace {
-    /// The training workspace (its gradient buffers set aside): at the end of a run.
-    Training,
-    /// Buffers of its own, so a run scored in the middle of its training keeps every buffer
-    /// of the training step exactly as it was.
-    Separate,
-}
-
-/// The loss terms (at training step `step`: annealed objectives depend on it) averaged over
-/// `batches` batches of the run's batch size, drawn from the run's summary stream.
-pub fn average_losses(
-    config: &TrainConfig,
-    dataset: &dyn FactorDataset,
-    nets: &mut Nets,
-    batches: usize,
-    step: u64,
-    workspace: LossWorkspace,
-    bar: &ProgressBar,
-) -> Result<LossAverages> {
-    let mut rng = summary_rng(config.seed);
-    let (bs, j) = (config.batch_size, config.model.latents);
-    let n = batches.max(1);
-    let (mut loss, mut recon, mut kl, mut tc) = (0.0, 0.0, 0.0, 0.0);
-    let mut has_tc = false;
-    let mut add = |l: f64, r: f64, k: f64, t: Option<f64>| {
-        loss += l;
-        recon += r;
-        kl += k;
-        if let Some(t) = t {
-            tc += t;
-            has_tc = true;
-        }
-    };
-    match nets {
-        Nets::Burn { model, device, .. } => {
-            let inner = device.clone().inner();
-            let eval = Model {
-                config: model.config.clone(),
-                vae: model.vae.valid(),
-                discriminator: model.discriminator.as_ref().map(|d| d.valid()),
-            };
-            for _ in 0..n {
-                let x = batch(dataset, bs, &mut rng, &inner)?;
-                let eps = sample_eps(&config.model.noise, bs, j, &mut rng);
-                let p = eval.loss(x, eps, step);
-                add(scalar(p.loss), scalar(p.recon), scalar(p.kl), p.tc.map(scalar));
-                bar.inc(1);
-            }
-        }
-        Nets::Cpu(t) => {
-            let Trainer { net, ws, .. } = &mut **t;
-            let mut own = match workspace {
-                LossWorkspace::Separate => Some(disentangle_engine::Workspace::new(net, bs, false)),
-                LossWorkspace::Training => None,
-            };
-            // Without its gradient buffers the forward pass skips ∂recon/∂logits.
-            let grads = ws.grads.take();
-            let mut pass = |ws: &mut disentangle_engine::Workspace| -> Result<()> {
-                for _ in 0..n {
-                    let x = batch_values(dataset, bs, &mut rng)?;
-                    let eps = sample_eps(&config.model.noise, bs, j, &mut rng);
-                    let v = net.forward_loss(ws, &x, &eps, bs, step);
-                    add(v.loss, v.recon, v.kl, v.tc);
-                    bar.inc(1);
-                }
-                Ok(())
-            };
-            let result = match own.as_mut() {
-                Some(w) => pass(w),
-                None => pass(ws),
-            };
-            ws.grads = grads;
-            result?;
-        }
-    }
-    let n_f = n as f64;
-    Ok(LossAverages { loss: loss / n_f, recon: recon / n_f, kl: kl / n_f, tc: has_tc.then_some(tc / n_f) })
 }

@@ -6,13 +6,11 @@
 //! which is far faster than the best-quality setting and visually indistinguishable here.
 //! GIF delays are in hundredths of a second, so `delay_ms` is rounded to a multiple of 10 ms.
 
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, RgbImage};
 
-use crate::grid::GridError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GifError {
@@ -59,15 +57,7 @@ pub fn encode_gif(frames: &[RgbImage], delay_ms: u32) -> Result<Vec<u8>, GifErro
 /// frame, atomically (temporary file beside `path`, then rename).
 pub fn save_gif(frames: &[RgbImage], delay_ms: u32, path: &Path) -> Result<(), GifError> {
     let bytes = encode_gif(frames, delay_ms)?;
-    crate::plots::write_atomic_io(path, &bytes).map_err(|(path, source)| GifError::Io { path, source })
-}
-
-/// PNG bytes of `img`, in memory (for `data:` URIs in HTML reports).
-pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>, GridError> {
-    let mut out = Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png)
-        .map_err(|source| GridError::Write { path: PathBuf::from("<memory>"), source })?;
-    Ok(out.into_inner())
+    disentangle_data::atomic::write_atomic(path, &bytes).map_err(|source| GifError::Io { path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]
@@ -111,7 +101,7 @@ mod tests {
     #[test]
     fn png_bytes_decode_back() {
         let img = frame(7);
-        let png = encode_png(&img).unwrap();
+        let png = crate::grid::encode_png(&img).unwrap();
         assert_eq!(&png[1..4], b"PNG");
         assert_eq!(image::load_from_memory(&png).unwrap().to_rgb8(), img);
     }

@@ -1,6 +1,7 @@
 //! Image grids: observations (C×H×W floats in [0, 1], C = 1 or 3) tiled row by row with a
 //! gap between cells, written as PNG without ever leaving a half-written file behind.
 
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
@@ -103,14 +104,21 @@ impl ImageGrid {
     }
 }
 
-/// Writes a PNG to a temporary file beside `path`, then renames it into place.
+/// Writes a PNG atomically (a temporary file beside `path`, then renamed into place).
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<(), GridError> {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = path.with_file_name(name);
-    img.save_with_format(&tmp, image::ImageFormat::Png)
-        .map_err(|source| GridError::Write { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, path).map_err(|source| GridError::Io { path: path.to_path_buf(), source })
+    let bytes = encode_png(img).map_err(|e| match e {
+        GridError::Write { source, .. } => GridError::Write { path: path.to_path_buf(), source },
+        other => other,
+    })?;
+    disentangle_data::atomic::write_atomic(path, &bytes).map_err(|source| GridError::Io { path: path.to_path_buf(), source })
+}
+
+/// PNG bytes of `img`, in memory (for `data:` URIs in HTML reports).
+pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>, GridError> {
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .map_err(|source| GridError::Write { path: PathBuf::from("<memory>"), source })?;
+    Ok(out.into_inner())
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ pub mod plots;
 pub mod text;
 
 pub use band_plot::{BandPlot, BandSeries};
-pub use gif::{GifError, encode_png, save_gif};
-pub use grid::{GridError, ImageGrid, save_png};
+pub use gif::{GifError, save_gif};
+pub use grid::{GridError, ImageGrid, encode_png, save_png};
 pub use plots::{
     Group, PlotError, PointPosition, ScatterPlot, ScatterSeries, ViolinPlot, kde, quantile, scott_bandwidth, write_atomic,
 };

@@ -18,7 +18,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use image::RgbImage;
 use plotters::coord::Shift;
@@ -152,29 +151,10 @@ pub fn kde(values: &[f64], bandwidth: f64, grid: &[f64]) -> Vec<f64> {
 // ---------------------------------------------------------------------------------------------
 // Files
 
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Writes `bytes` to a temporary file beside `path`, then renames it into place, so readers
-/// never see a half-written file. On failure the temporary file is removed.
-pub(crate) fn write_atomic_io(path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, std::io::Error)> {
-    let mut name = std::ffi::OsString::from(".");
-    name.push(path.file_name().unwrap_or_default());
-    name.push(format!(".tmp-{}-{}", std::process::id(), TMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
-    let tmp = path.with_file_name(name);
-    if let Err(e) = std::fs::write(&tmp, bytes) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err((tmp, e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        (path.to_path_buf(), e)
-    })
-}
-
 /// Writes `bytes` (a rendered `.png`/`.svg`) to `path` atomically: temporary file in the same
 /// directory, then rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
-    write_atomic_io(path, bytes).map_err(|(path, source)| PlotError::Io { path, source })
+    disentangle_data::atomic::write_atomic(path, bytes).map_err(|source| PlotError::Io { path: path.to_path_buf(), source })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,7 +194,7 @@ pub(crate) fn render_png(
         root.present().map_err(draw_err)?;
     }
     let img = RgbImage::from_raw(width, height, buf).ok_or_else(|| PlotError::Encode("buffer size".into()))?;
-    crate::gif::encode_png(&img).map_err(|e| PlotError::Encode(e.to_string()))
+    crate::grid::encode_png(&img).map_err(|e| PlotError::Encode(e.to_string()))
 }
 
 pub(crate) fn render_svg(
