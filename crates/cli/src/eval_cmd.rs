@@ -499,7 +499,7 @@ pub struct UdrArgs {
 /// UDR settings from the command line's values, checked.
 pub fn udr_config(correlation: UdrCorrelationArg, num_data_points: usize, kl_filter_threshold: f64) -> Result<disentangle_metrics::UdrConfig> {
     use disentangle_metrics::{UdrConfig, UdrCorrelation};
-    if num_data_points < 2 || num_data_points > disentangle_metrics::evaluate::MAX_METRIC_SAMPLES {
+    if !(2..=disentangle_metrics::evaluate::MAX_METRIC_SAMPLES).contains(&num_data_points) {
         bail!("--num-data-points {num_data_points} must be between 2 and {}", disentangle_metrics::evaluate::MAX_METRIC_SAMPLES);
     }
     if !kl_filter_threshold.is_finite() {

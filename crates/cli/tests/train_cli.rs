@@ -90,7 +90,8 @@ fn train_resume_and_bad_input() {
     std::fs::write(&bad_cfg, "dataset = \"dsprites\"\nsteps = \"many\"\n").unwrap();
     let o = disentangle(&["train", "--config", bad_cfg.to_str().unwrap(), "--out", dir.path().join("w").to_str().unwrap()]);
     assert!(!o.status.success() && stderr(&o).contains("bad.toml"), "{}", stderr(&o));
-    for e in [&o] {
+    {
+        let e = &o;
         assert!(!stderr(e).contains("panicked"));
     }
     if !cfg!(feature = "cuda") {

@@ -87,7 +87,7 @@ impl DSpritesOfficial {
         let mut sizes = [0usize; 6];
         for row in classes.chunks_exact(6) {
             for (k, &c) in row.iter().enumerate() {
-                if c < 0 || c > 1 << 20 {
+                if !(0..=1 << 20).contains(&c) {
                     return Err(fmt(format!("`latents_classes` holds class {c} for {}", DSPRITES_COLUMNS[k])));
                 }
                 sizes[k] = sizes[k].max(c as usize + 1);

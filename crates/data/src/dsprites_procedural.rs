@@ -108,10 +108,10 @@ impl DSpritesProcedural {
             }
             let src = &mask[si as usize * SIZE..(si as usize + 1) * SIZE];
             let dst = &mut out[i * SIZE..(i + 1) * SIZE];
-            for j in 0..SIZE {
+            for (j, d) in dst.iter_mut().enumerate() {
                 let sj = j as isize - dx;
                 if (0..SIZE as isize).contains(&sj) {
-                    dst[j] = src[sj as usize];
+                    *d = src[sj as usize];
                 }
             }
         }
@@ -243,6 +243,7 @@ fn render_centered(shape: usize, scale: f64, angle: f64) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)] // shapes are indices into the factor grid
 mod tests {
     use super::*;
 

@@ -133,7 +133,7 @@ impl FactorSpace {
     /// Checks that a row-major n×K buffer holds valid factor vectors; returns n.
     pub fn check_batch(&self, factors: &[usize]) -> Result<usize> {
         let k = self.sizes.len();
-        if factors.len() % k != 0 {
+        if !factors.len().is_multiple_of(k) {
             return Err(DataError::BufferSize {
                 what: "factor batch (n×K)",
                 got: factors.len(),

@@ -153,7 +153,6 @@ impl U8ImageFile {
             let file = File::open(path).map_err(|e| DataError::io(path, e))?;
             return Ok(U8ImageFile { file, path: path.to_path_buf(), offset: start, n, hwc });
         }
-        drop(counting);
         drop(member);
         drop(zip);
         Self::open_decompressed_copy(path, name, hwc)

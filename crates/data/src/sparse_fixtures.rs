@@ -53,7 +53,8 @@ pub fn write_sparse_mpi3d(path: &Path, n: usize, marked: &[(usize, Vec<u8>)]) ->
 
     let name = b"images.npy";
     let mut local = Vec::new();
-    for v in [0x0403_4b50u32] {
+    {
+        let v = 0x0403_4b50u32;
         local.extend(v.to_le_bytes());
     }
     for v in [45u16, 0, 0, 0, 0x21] {

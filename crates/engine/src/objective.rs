@@ -110,7 +110,7 @@ fn exp_nonpositive(a: f32) -> f32 {
     let a = a.max(-87.0);
     let k = (a * LOG2E + ROUND) - ROUND;
     let r = (a - k * LN2_HI) - k * LN2_LO;
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r + 5.000_000_1e-1;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r + 5e-1;
     let er = (p * r * r + r) + 1.0;
     // 2^k with k in −126..=0: a normal number, built from its exponent bits.
     er * f32::from_bits(((k as i32 + 127) as u32) << 23)

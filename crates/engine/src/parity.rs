@@ -96,7 +96,7 @@ impl ParityShape {
             four[2 * plane + h * r..][..r].fill(0.0);
             four[3 * plane + h * r..][..r].fill(0.0);
             for (y, src) in img.chunks_exact(bw).enumerate() {
-                let (i, py) = ((y + 1) / 2, (y + 1) % 2);
+                let (i, py) = (y.div_ceil(2), (y + 1) % 2);
                 let (left, right) = four[py * 2 * plane..][..2 * plane].split_at_mut(plane);
                 let (odd, even) = (&mut left[i * r..][..r], &mut right[i * r..][..r]);
                 // px = 0: the padding column, then the odd pixels; px = 1: the even pixels,

@@ -92,7 +92,7 @@ impl Winograd {
     }
     /// The Winograd form of `sh` whenever it fits, whatever the tile count (tests).
     pub fn any(sh: ParityShape) -> Option<Self> {
-        let fits = sh.h.is_multiple_of(2) && sh.w.is_multiple_of(2) && sh.h > 0 && sh.w + 1 <= MAX_ROW;
+        let fits = sh.h.is_multiple_of(2) && sh.w.is_multiple_of(2) && sh.h > 0 && sh.w < MAX_ROW;
         (fits && taps::available()).then_some(Winograd { sh })
     }
 
@@ -449,7 +449,7 @@ impl Winograd {
             let c = bias.map_or(0.0, |v| v[b]);
             let four = &planes[b * 4 * plane..][..4 * plane];
             for (y, dst) in big[b * bh * bw..][..bh * bw].chunks_exact_mut(bw).enumerate() {
-                let (i, py) = ((y + 1) / 2, (y + 1) % 2);
+                let (i, py) = (y.div_ceil(2), (y + 1) % 2);
                 // Odd pixels 2x + 1 sit in plane (py, 0) at column x + 1, even ones 2x in
                 // (py, 1) at column x.
                 let odd = &four[2 * py * plane + i * r..][1..r];
@@ -716,7 +716,7 @@ mod fast {
                 *p.add(16) = 0.0;
             }
             for y in 0..2 * h {
-                let (i, py) = ((y + 1) / 2, (y + 1) % 2);
+                let (i, py) = (y.div_ceil(2), (y + 1) % 2);
                 let (mut lo, mut hi) = (_mm512_loadu_ps(img.add(y * 32)), _mm512_loadu_ps(img.add(y * 32 + 16)));
                 if !gate.is_null() {
                     let (glo, ghi) = (_mm512_loadu_ps(gate.add(y * 32)), _mm512_loadu_ps(gate.add(y * 32 + 16)));
@@ -811,7 +811,7 @@ mod fast {
             let zero = _mm512_setzero_ps();
             let act = |x: __m512| if relu { _mm512_max_ps(x, zero) } else { x };
             for y in 0..2 * h {
-                let (i, py) = ((y + 1) / 2, (y + 1) % 2);
+                let (i, py) = (y.div_ceil(2), (y + 1) % 2);
                 let odd = act(_mm512_add_ps(_mm512_loadu_ps(four.add(2 * py * plane + i * R + 1)), c));
                 let even = act(_mm512_add_ps(_mm512_loadu_ps(four.add((2 * py + 1) * plane + i * R)), c));
                 _mm512_storeu_ps(img.add(y * 32), _mm512_permutex2var_ps(even, spread[0], odd));

@@ -52,6 +52,7 @@ impl Predictor {
 
 /// Settings of both predictors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Default)]
 pub struct PredictorConfig {
     #[serde(default)]
     pub logistic: LogisticCvConfig,
@@ -59,11 +60,6 @@ pub struct PredictorConfig {
     pub boosting: GbtConfig,
 }
 
-impl Default for PredictorConfig {
-    fn default() -> Self {
-        PredictorConfig { logistic: LogisticCvConfig::default(), boosting: GbtConfig::default() }
-    }
-}
 
 /// A fitted predictor of one factor.
 #[derive(Debug, Clone)]

@@ -90,6 +90,7 @@ pub fn inter_group_fairness(counts: &[Vec<u64>]) -> (f64, f64) {
 }
 
 /// The reference's aggregates of a fairness matrix, keys `{prefix}:…`.
+#[allow(clippy::needless_range_loop)] // rows and columns of one matrix, by index
 pub fn fairness_scores(metric: &[Vec<f64>], prefix: &str) -> Vec<(String, f64)> {
     let k = metric.len();
     let mut out = Vec::new();
@@ -159,6 +160,7 @@ pub fn fairness<R: Representation>(
 
 /// Fairness drawing its factor vectors (n×K, row-major) from `sample` in the order of the
 /// module notes; `seed` varies the trees' feature orders.
+#[allow(clippy::needless_range_loop)] // class c of factor j is also the column index of the counts
 pub fn fairness_with_sampler<R: Representation>(
     ground_truth: &FactorSizes,
     representation: &mut R,

@@ -486,6 +486,7 @@ struct TreeWorkspace {
 /// stably partitioned into the children's segments, so every scan reads contiguous
 /// memory. The root split comes from [`root_splits`]; the root reads the presorted
 /// lists, deeper levels a per-tree copy.
+#[allow(clippy::too_many_arguments)] // the tree's inputs and the caller's reusable buffers
 fn fit_tree(
     data: &SortedFeatures,
     root: Option<Split>,

@@ -135,7 +135,7 @@ impl LogisticRegressionCv {
         if let Some(pos) = x.iter().position(|v| !v.is_finite()) {
             return Err(MetricsError::NonFinite { what: "logistic regression (CV) features", row: pos / f, column: pos % f, value: x[pos] });
         }
-        if config.num_cs == 0 || config.folds < 2 || config.max_iterations == 0 || !(config.gradient_tolerance > 0.0) {
+        if config.num_cs == 0 || config.folds < 2 || config.max_iterations == 0 || config.gradient_tolerance.is_nan() || config.gradient_tolerance <= 0.0 {
             return Err(invalid(
                 "logistic_cv",
                 format!(
@@ -162,6 +162,7 @@ impl LogisticRegressionCv {
         let fold_train: Vec<Vec<usize>> = folds.iter().map(|t| (0..n).filter(|i| !t.contains(i)).collect()).collect();
         // Each fold's training features, gathered once for every class and C.
         let fold_x: Vec<Vec<f64>> = fold_train.iter().map(|rows| rows.iter().flat_map(|&r| x[r * f..(r + 1) * f].iter().copied()).collect()).collect();
+        #[allow(clippy::type_complexity)] // (refit (weights, intercept), best C, fold weights) per class
         let fitted: Vec<((Vec<f64>, f64), f64, Vec<Vec<f64>>)> = problem_classes
             .par_iter()
             .map(|&class| {

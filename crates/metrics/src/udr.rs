@@ -226,8 +226,8 @@ pub fn udr(models: &[UdrModel], config: &UdrConfig) -> Result<UdrResult> {
                     let mut m = vec![vec![0.0; d]; d];
                     for b in 0..d {
                         let fit = Lasso::fit(&x, d, &reps[j][b], &lasso)?;
-                        for a in 0..d {
-                            m[a][b] = fit.coef[a].abs();
+                        for (row, c) in m.iter_mut().zip(&fit.coef) {
+                            row[b] = c.abs();
                         }
                     }
                     m

@@ -71,6 +71,7 @@ pub struct UnifiedResult {
 
 /// Connected components with at least one edge of the bipartite graph code i — factor k with an
 /// edge where m[i][k] ≥ t and m[i][k] ≠ 0.
+#[allow(clippy::needless_range_loop)] // a bipartite walk over code and factor indices
 pub fn precision(m: &[Vec<f64>], t: f64) -> usize {
     let d = m.len();
     let k = m.first().map_or(0, Vec::len);

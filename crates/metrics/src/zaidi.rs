@@ -176,16 +176,17 @@ pub(crate) fn first_argmax(values: &[f64]) -> usize {
 
 /// The golden arrays of the reference tests (public, hidden from the docs, so that the
 /// integration tests build them from the same code).
+///
+/// The arrays of the golden tests, generated exactly as the script that ran the reference
+/// code did: xorshift64* from seed 0x9E3779B97F4A7C15, uniforms (out >> 11) / 2⁵³;
+/// 2,000 rows of 4 factors with sizes [3, 5, 4, 6] (row-major), then the "mixed" codes:
+/// z0 = f0 + 0.3 g, z1 = f1 + 0.5 g, z2 = 0.7 f2 + 0.7 f3 + 0.2 g, z3 = g,
+/// z4 = f1 − 0.5 f0 + 0.4 g, z5 = 2 (constant), each g a fresh Box–Muller normal (cos branch,
+/// u1 then u2); "identity" codes are the factors as floats. Reference numbers were computed
+/// by ubisoft-laforge-disentanglement-metrics at 05d5667, latent_quantization at 9a420a3 and
+/// disentanglement_lib at 86a644d (numpy 1.26, scikit-learn 1.3).
 #[doc(hidden)]
 pub mod golden {
-    //! The arrays of the golden tests, generated exactly as the script that ran the reference
-    //! code did: xorshift64* from seed 0x9E3779B97F4A7C15, uniforms (out >> 11) / 2⁵³;
-    //! 2,000 rows of 4 factors with sizes [3, 5, 4, 6] (row-major), then the "mixed" codes:
-    //! z0 = f0 + 0.3 g, z1 = f1 + 0.5 g, z2 = 0.7 f2 + 0.7 f3 + 0.2 g, z3 = g,
-    //! z4 = f1 − 0.5 f0 + 0.4 g, z5 = 2 (constant), each g a fresh Box–Muller normal (cos branch,
-    //! u1 then u2); "identity" codes are the factors as floats. Reference numbers were computed
-    //! by ubisoft-laforge-disentanglement-metrics at 05d5667, latent_quantization at 9a420a3 and
-    //! disentanglement_lib at 86a644d (numpy 1.26, scikit-learn 1.3).
 
     pub struct Arrays {
         pub factors: Vec<Vec<usize>>,

@@ -265,6 +265,7 @@ const REDUCED: &[(usize, usize, &str, [f64; 4], [f64; 4])] = &[
 ];
 
 #[test]
+#[allow(clippy::single_range_in_vec_init)] // lists of row ranges, here of one range
 fn reduced_downstream_removes_the_reference_codes_and_scores_within_its_spread() {
     use disentangle_metrics::reduced_downstream::{ReducedDownstreamConfig, reduced_downstream_for_size};
     let (factors, mixed) = arrays();

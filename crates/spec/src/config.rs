@@ -237,11 +237,10 @@ impl ModelConfig {
             }
             EncoderConfig::Conv { .. } => {}
         }
-        if let NoiseConfig::Correlated { rho } = self.noise {
-            if !(0.0..1.0).contains(&rho) {
+        if let NoiseConfig::Correlated { rho } = self.noise
+            && !(0.0..1.0).contains(&rho) {
                 return Err(bad("noise.rho", format!("{rho} (need 0 ≤ ρ < 1)")));
             }
-        }
         let positive = |field, v: f64| if v.is_finite() && v >= 0.0 { Ok(()) } else { Err(bad(field, format!("{v} (need a finite value ≥ 0)"))) };
         match &self.objective {
             ObjectiveConfig::Vae { beta } => positive("objective.beta", *beta)?,

@@ -229,7 +229,7 @@ pub fn write_report(dir: &StudyDir, o: &ReportOptions) -> Result<ReportOutput> {
 
     // Violins of MIG and of the FactorVAE score.
     for (metric, id, title, figs) in [(MIG, "mig", "MIG", "Fig. 2, 3, 6"), (FACTOR_VAE, "factor-vae", "FactorVAE score", "Fig. 9, 10")] {
-        let _ = write!(html, "<section id=\"{id}\"><h2>{title} over seeds <small>(paper {figs})</small></h2>\n");
+        let _ = writeln!(html, "<section id=\"{id}\"><h2>{title} over seeds <small>(paper {figs})</small></h2>");
         for d in &datasets {
             let members: Vec<(String, Vec<(&JobRow, f64)>)> = configs
                 .iter()
@@ -272,6 +272,7 @@ pub fn write_report(dir: &StudyDir, o: &ReportOptions) -> Result<ReportOutput> {
     // KL vs reconstruction scatter.
     html.push_str("<section id=\"kl-recon\"><h2>KL vs reconstruction error <small>(paper Fig. 4, 7, 11b)</small></h2>\n");
     for d in &datasets {
+        #[allow(clippy::type_complexity)] // (label, runs with their (KL, reconstruction)) per configuration
         let members: Vec<(String, Vec<(&JobRow, (f64, f64))>)> = configs
             .iter()
             .filter(|c| &c.dataset == d)

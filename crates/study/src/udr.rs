@@ -144,6 +144,7 @@ pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
 /// The agreement of `udr_metric` (e.g. `udr.lasso`) with `mig_metric` per configuration (dataset
 /// and configuration label) of the finished `rows`, in the rows' order.
 pub fn udr_agreement(rows: &[crate::store::JobRow], udr_metric: &str, mig_metric: &str) -> Vec<UdrAgreement> {
+    #[allow(clippy::type_complexity)] // ((dataset, configuration), (UDR, MIG) per run)
     let mut groups: Vec<((String, String), Vec<(f64, f64)>)> = Vec::new();
     for r in rows.iter().filter(|r| r.status == "done") {
         let (Some(u), Some(m)) = (crate::store::value_of(r, udr_metric), crate::store::value_of(r, mig_metric)) else { continue };

@@ -75,12 +75,11 @@ proptest! {
         let spec = StudySpec::parse(PRESETS[0].1, "preset").unwrap();
         let good = spec.jobs().unwrap()[0].train.to_toml();
         for text in [splice(&good, &e), with_numbers(&good, &values)] {
-            if let Ok(c) = toml::from_str::<TrainConfig>(&text) {
-                if c.validate().is_ok() {
+            if let Ok(c) = toml::from_str::<TrainConfig>(&text)
+                && c.validate().is_ok() {
                     prop_assert!(c.batch_size <= disentangle_train::config::MAX_BATCH_SIZE);
                     prop_assert!(c.model.latents <= 1024);
                 }
-            }
         }
     }
 }

@@ -95,7 +95,7 @@ impl SeriesConfig {
 
     /// Whether a point is taken after step `step` of a run of `steps` steps.
     pub fn due(&self, step: u64, steps: u64) -> bool {
-        self.every > 0 && (step % self.every == 0 || step == steps)
+        self.every > 0 && (step.is_multiple_of(self.every) || step == steps)
     }
 
     /// The metrics, parsed.

@@ -282,7 +282,7 @@ fn run_loop(
     if !config.series.is_off() {
         // Points at or after this step belong to steps about to be trained again.
         series::truncate_from(run.root(), s.step)?;
-        if s.step % config.series.every == 0 {
+        if s.step.is_multiple_of(config.series.every) {
             take_point(config, dataset, &mut s, run, &bar)?;
         }
     }
@@ -302,7 +302,7 @@ fn run_loop(
         running.tc += tv.unwrap_or(0.0);
         running.disc += dv.unwrap_or(0.0);
         bar.set_position(s.step);
-        if s.step % 10 == 0 || s.step == end {
+        if s.step.is_multiple_of(10) || s.step == end {
             if let Some(cb) = &options.on_progress {
                 (cb.0)(s.step, config.steps);
             }
@@ -312,7 +312,7 @@ fn run_loop(
             }
             bar.set_message(msg);
         }
-        if s.step % config.log_every == 0 || s.step == end {
+        if s.step.is_multiple_of(config.log_every) || s.step == end {
             let n = running.n;
             let mut line = json!({
                 "step": s.step,
@@ -334,7 +334,7 @@ fn run_loop(
         if config.series.due(s.step, config.steps) {
             take_point(config, dataset, &mut s, run, &bar)?;
         }
-        if s.step % config.checkpoint_every == 0 || s.step == end {
+        if s.step.is_multiple_of(config.checkpoint_every) || s.step == end {
             last_checkpoint = Some(save_checkpoint(run, &s)?);
         }
     }

@@ -57,7 +57,7 @@ impl ImageGrid {
     /// Fills the grid row by row from a batch of images (n×C×H×W).
     pub fn from_batch(images: &[f32], shape: [usize; 3], cols: usize, gap: usize) -> Result<Self, GridError> {
         let per = shape.iter().product::<usize>();
-        if per == 0 || images.len() % per != 0 {
+        if per == 0 || !images.len().is_multiple_of(per) {
             return Err(GridError::Buffer { got: images.len(), per_image: per });
         }
         let n = images.len() / per;

@@ -647,6 +647,7 @@ impl ScatterPlot {
         self.series.iter().flat_map(|s| s.points.iter().copied()).filter(|(x, y)| x.is_finite() && y.is_finite())
     }
 
+    #[allow(clippy::type_complexity)] // ((x0, x1), (y0, y1))
     fn ranges(&self) -> Result<((f64, f64), (f64, f64)), PlotError> {
         if self.series.iter().all(|s| s.points.is_empty()) {
             return Err(PlotError::Empty("scatter plot without points"));

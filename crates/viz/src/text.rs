@@ -77,9 +77,9 @@ pub fn draw_text(img: &mut RgbImage, text: &str, x: i32, y: i32, px: f32, color:
                 }
                 let a = cov.clamp(0.0, 1.0);
                 let p = img.get_pixel_mut(px_ as u32, py_ as u32);
-                for ch in 0..3 {
-                    let v = p.0[ch] as f32 * (1.0 - a) + color[ch] as f32 * a;
-                    p.0[ch] = v.round().clamp(0.0, 255.0) as u8;
+                for (channel, &c) in p.0.iter_mut().zip(&color) {
+                    let v = *channel as f32 * (1.0 - a) + c as f32 * a;
+                    *channel = v.round().clamp(0.0, 255.0) as u8;
                 }
             });
         }
