@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use disentangle_data::{DSpritesProcedural, FactorDataset, generate_cars3d};
-use disentangle_models::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
+use disentangle_models::config::{EncoderConfig, ObjectiveConfig};
 use disentangle_engine::{Network, Workspace};
 use disentangle_models::Model;
 use disentangle_models::ops::{tensor_from, to_vec};
@@ -105,20 +105,9 @@ fn parse_configs(list: &str) -> Result<Vec<(EncoderConfig, ObjectiveConfig)>> {
 }
 
 fn bench_config(encoder: EncoderConfig, objective: ObjectiveConfig, batch_size: usize, device: &str) -> TrainConfig {
-    TrainConfig {
-        dataset: "dsprites".into(),
-        steps: 1_000_000,
-        batch_size,
-        learning_rate: 1e-4,
-        discriminator_learning_rate: 1e-4,
-        seed: 0,
-        log_every: 100,
-        checkpoint_every: 10_000,
-        summary_batches: 1,
-        device: device.into(),
-        series: Default::default(),
-        model: ModelConfig { latents: 10, channels: 1, encoder, noise: NoiseConfig::Independent, objective },
-    }
+    let mut c = TrainConfig { steps: 1_000_000, batch_size, summary_batches: 1, device: device.into(), ..TrainConfig::reference("dsprites") };
+    (c.model.encoder, c.model.objective) = (encoder, objective);
+    c
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -141,7 +130,7 @@ fn bench_train(batch_size: usize, steps: usize, device_name: &str, configs: &str
         let mut times = Vec::with_capacity(steps);
         for i in 0..steps + 2 {
             let t0 = Instant::now();
-            state.step_once(&config, &dataset)?.map_err(|(l, _, _)| anyhow::anyhow!("non-finite loss {l}"))?;
+            state.step_once(&config, &dataset)?.finite().map_err(anyhow::Error::msg)?;
             if i >= 2 {
                 times.push(1000.0 * t0.elapsed().as_secs_f64());
             }

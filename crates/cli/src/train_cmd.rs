@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use disentangle_models::config::{EncoderConfig, ModelConfig, NoiseConfig, ObjectiveConfig};
+use disentangle_models::config::{EncoderConfig, NoiseConfig, ObjectiveConfig};
 use disentangle_train::TrainConfig;
 use disentangle_train::trainer::{TrainOptions, resume, train};
 
@@ -141,26 +141,7 @@ fn objective(kind: ModelKind, a: &TrainArgs) -> Result<ObjectiveConfig> {
 pub fn build_config(a: &TrainArgs) -> Result<TrainConfig> {
     let mut c = match &a.config {
         Some(path) => TrainConfig::load(path).with_context(|| format!("reading --config {}", path.display()))?,
-        None => TrainConfig {
-            dataset: "dsprites".into(),
-            steps: 300_000,
-            batch_size: 64,
-            learning_rate: 1e-4,
-            discriminator_learning_rate: 1e-4,
-            seed: 0,
-            log_every: 100,
-            checkpoint_every: 10_000,
-            summary_batches: 1000,
-            device: disentangle_train::config::default_device(),
-            series: Default::default(),
-            model: ModelConfig {
-                latents: 10,
-                channels: 1,
-                encoder: EncoderConfig::default(),
-                noise: NoiseConfig::default(),
-                objective: ObjectiveConfig::default(),
-            },
-        },
+        None => TrainConfig::reference("dsprites"),
     };
     if let Some(d) = &a.dataset {
         c.dataset = d.clone();

@@ -86,7 +86,7 @@ fn default_metrics() -> Vec<String> {
     vec!["mig".into(), "factor-vae".into()]
 }
 fn default_latents() -> usize {
-    10
+    disentangle_train::config::default_latents()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -380,6 +380,7 @@ impl StudySpec {
         let mut jobs = Vec::with_capacity(configs.len() * self.seeds().len());
         for seed in self.seeds() {
             for c in &configs {
+                let reference = TrainConfig::reference(&c.dataset);
                 let train = TrainConfig {
                     dataset: c.dataset.clone(),
                     steps: self.steps,
@@ -400,10 +401,10 @@ impl StudySpec {
                     },
                     model: ModelConfig {
                         latents: self.latents,
-                        channels: disentangle_data::dataset_channels(&c.dataset),
                         encoder: c.encoder.clone(),
                         noise: c.noise.clone(),
                         objective: c.objective.clone(),
+                        ..reference.model
                     },
                 };
                 jobs.push(Job { index: jobs.len(), key: format!("{}.s{seed}", c.slug()), configuration: c.clone(), seed, train });

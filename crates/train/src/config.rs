@@ -130,11 +130,43 @@ fn default_checkpoint_every() -> u64 {
 pub fn default_summary_batches() -> usize {
     1000
 }
+/// The reference study's code size J.
+pub fn default_latents() -> usize {
+    10
+}
 pub fn default_device() -> String {
     "cpu".into()
 }
 
 impl TrainConfig {
+    /// The reference study's run on `dataset` (300,000 steps, batch 64, Adam 1e-4, 10 latents,
+    /// the reference encoder, a vanilla VAE, summaries over 1,000 batches): the one place the
+    /// defaults are assembled — `train` starts from it, `bench` and studies override what they
+    /// set. Each value is the serde default of its field, so a config.toml that omits a field
+    /// means the same.
+    pub fn reference(dataset: &str) -> TrainConfig {
+        TrainConfig {
+            dataset: dataset.to_string(),
+            steps: 300_000,
+            batch_size: default_batch_size(),
+            learning_rate: default_lr(),
+            discriminator_learning_rate: default_lr(),
+            seed: 0,
+            log_every: default_log_every(),
+            checkpoint_every: default_checkpoint_every(),
+            summary_batches: default_summary_batches(),
+            device: default_device(),
+            series: SeriesConfig::default(),
+            model: ModelConfig {
+                latents: default_latents(),
+                channels: disentangle_data::dataset_channels(dataset),
+                encoder: Default::default(),
+                noise: Default::default(),
+                objective: Default::default(),
+            },
+        }
+    }
+
     /// Checks every field; sizes are bounded so that a typo is an error, not an allocation
     /// failure.
     pub fn validate(&self) -> Result<()> {

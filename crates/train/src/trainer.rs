@@ -97,6 +97,25 @@ pub struct StepStats {
     pub discriminator_loss: Option<f64>,
 }
 
+/// What one training step did, on either engine.
+#[derive(Debug, Clone, Copy)]
+pub enum StepOutcome {
+    /// The weights were updated.
+    Taken(StepStats),
+    /// The loss was not finite: nothing was changed (the loss terms say how it failed).
+    NonFinite { loss: f64, recon: f64, kl: f64 },
+}
+
+impl StepOutcome {
+    /// The step's losses, or the non-finite loss as an error message.
+    pub fn finite(self) -> std::result::Result<StepStats, String> {
+        match self {
+            StepOutcome::Taken(s) => Ok(s),
+            StepOutcome::NonFinite { loss, recon, kl } => Err(format!("non-finite loss {loss} (recon {recon}, KL {kl})")),
+        }
+    }
+}
+
 
 impl State {
     /// A fresh state: initial weights and streams from `config.seed`.
@@ -105,10 +124,9 @@ impl State {
     }
 
     /// One training step: a fresh batch, the VAE update, then (FactorVAE) the discriminator
-    /// update on the same batch's detached codes. A non-finite loss changes nothing and is
-    /// returned as `Ok(Err((loss, recon, kl)))`.
-    #[allow(clippy::type_complexity)]
-    pub fn step_once(&mut self, config: &TrainConfig, dataset: &dyn FactorDataset) -> Result<std::result::Result<StepStats, (f64, f64, f64)>> {
+    /// update on the same batch's detached codes. A non-finite loss changes nothing
+    /// ([`StepOutcome::NonFinite`]).
+    pub fn step_once(&mut self, config: &TrainConfig, dataset: &dyn FactorDataset) -> Result<StepOutcome> {
         let (bs, j) = (config.batch_size, config.model.latents);
         let x = batch_values(dataset, bs, &mut self.rngs.data)?;
         let eps = sample_eps(&config.model.noise, bs, j, &mut self.rngs.noise);
@@ -119,7 +137,7 @@ impl State {
                 let LossParts { loss, recon, kl, tc, z } = model.loss(x, eps, self.step);
                 let (lv, rv, kv) = (scalar(loss.clone()), scalar(recon), scalar(kl));
                 if !lv.is_finite() {
-                    return Ok(Err((lv, rv, kv)));
+                    return Ok(StepOutcome::NonFinite { loss: lv, recon: rv, kl: kv });
                 }
                 let tv = tc.map(scalar);
                 burn_vae_step(model, vae_optim, config.learning_rate, loss);
@@ -141,7 +159,7 @@ impl State {
                 let perm = t.disc_adam.is_some().then(|| column_permutations(bs, j, &mut permutation_rng));
                 let v = t.forward_with_permutation(&x, &eps, self.step, perm.as_deref());
                 if !v.loss.is_finite() {
-                    return Ok(Err((v.loss, v.recon, v.kl)));
+                    return Ok(StepOutcome::NonFinite { loss: v.loss, recon: v.recon, kl: v.kl });
                 }
                 t.vae_update(&x, self.step, config.learning_rate);
                 let dv = match perm {
@@ -155,7 +173,7 @@ impl State {
             }
         };
         self.step += 1;
-        Ok(Ok(stats))
+        Ok(StepOutcome::Taken(stats))
     }
 }
 
@@ -201,18 +219,18 @@ pub fn train_with(config: TrainConfig, dataset: &dyn FactorDataset, out: &Path, 
 /// Continues the run in `run_dir` from its last checkpoint; `steps` extends the run.
 pub fn resume(run_dir: &Path, steps: Option<u64>, options: &TrainOptions) -> Result<TrainOutcome> {
     let (run, mut config) = RunDir::open(run_dir)?;
-    if steps.is_some() || options.device.is_some() {
-        config.steps = steps.unwrap_or(config.steps);
-        config.device = options.device.clone().unwrap_or(config.device);
-        config.validate()?;
-        parse_backend(&config.device)?;
+    let changed = steps.is_some() || options.device.is_some();
+    config.steps = steps.unwrap_or(config.steps);
+    config.device = options.device.clone().unwrap_or(config.device);
+    // Checked once, before anything is written or loaded.
+    config.validate()?;
+    let backend = parse_backend(&config.device)?;
+    if changed {
         run.write_config(&config)?;
     }
-    config.validate()?;
     let data_dir = disentangle_data::data_dir(options.data_dir.as_deref());
     let dataset = disentangle_data::open_recorded_dataset(&config.dataset, run_dir, data_dir.as_deref())?;
     check_dataset(&config, &*dataset)?;
-    let backend = parse_backend(&config.device)?;
     let mut state = State::new(&config, &backend)?;
     if let Some(ckpt) = checkpoint::latest(&run.checkpoints())? {
         let st = checkpoint::load_state(&ckpt)?;
@@ -288,8 +306,8 @@ fn run_loop(
     }
     while s.step < end {
         let stats = match s.step_once(config, dataset)? {
-            Ok(stats) => stats,
-            Err((loss, recon, kl)) => {
+            StepOutcome::Taken(stats) => stats,
+            StepOutcome::NonFinite { loss, recon, kl } => {
                 bar.abandon();
                 return Err(TrainError::NonFinite { step: s.step + 1, loss, recon, kl, last_checkpoint });
             }

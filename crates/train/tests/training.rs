@@ -65,7 +65,7 @@ fn lowers_loss_for_every_objective(encoder: EncoderConfig) {
         let mut state = State::new(&c, &Backend::Cpu).unwrap();
         let before = held_out_loss(&state, &c, &dataset);
         for _ in 0..c.steps {
-            state.step_once(&c, &dataset).unwrap().expect("finite loss");
+            state.step_once(&c, &dataset).unwrap().finite().expect("finite loss");
         }
         let after = held_out_loss(&state, &c, &dataset);
         assert!(after < before - 0.1 * before.abs().min(300.0), "{} / {}: held-out loss {before:.1} → {after:.1}", objective.name(), encoder.name());
