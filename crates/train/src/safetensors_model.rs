@@ -30,7 +30,7 @@ use crate::cpu_bridge;
 use crate::error::{Result, TrainError};
 use crate::rng::RunRngs;
 use crate::run_dir::{RunDir, write_atomic};
-use crate::trainer::{Nets, Summary, average_losses, LossWorkspace};
+use crate::trainer::{Nets, Summary, summarize};
 
 /// The value of `format` in the metadata.
 pub const FORMAT: &str = "disentangle-vae";
@@ -358,21 +358,8 @@ fn build_run(
     let state = CheckpointState { step: config.steps, rng: RunRngs::new(config.seed).state() };
     checkpoint::save_weights(&run.checkpoints(), &network, state)?;
     let mut nets = Nets::Cpu(Box::new(Trainer::new(network, config.batch_size)));
-    let n = config.summary_batches.max(1);
-    let a = average_losses(config, dataset, &mut nets, n, config.steps, LossWorkspace::Training, &ProgressBar::hidden())?;
-    let summary = Summary {
-        reconstruction_loss: a.recon,
-        kl: a.kl,
-        elbo: -(a.recon + a.kl),
-        regularizer: a.loss - a.recon,
-        loss: a.loss,
-        tc: a.tc,
-        batches: n,
-        batch_size: config.batch_size,
-        steps: config.steps,
-        // Not trained here.
-        train_seconds: 0.0,
-    };
+    // The end-of-run summary as training writes it (not trained here: 0 s).
+    let summary = summarize(config, dataset, &mut nets, 0.0, &ProgressBar::hidden())?;
     write_atomic(&run.summary_path(), &serde_json::to_vec_pretty(&summary).expect("summary serialises"))?;
     let source = serde_json::json!({
         "imported_from": std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf()),
