@@ -180,8 +180,8 @@ pub fn dci_es(codes: &Codes, factors: &Factors, config: &DciEsConfig) -> Result<
         let curve = fitted[j * caps.len()..(j + 1) * caps.len()].to_vec();
         // The baseline predicts the training mean, 0 after standardization.
         let baseline = test.iter().map(|t| t * t).sum::<f64>() / test.len() as f64;
-        let best = lowest_loss(&curve, baseline).0;
-        let informativeness = (1.0 - curve.iter().copied().fold(f64::INFINITY, f64::min) / baseline).max(0.0);
+        let (best, best_loss) = lowest_loss(&curve, baseline);
+        let informativeness = (1.0 - best_loss / baseline).max(0.0);
         let e = if informativeness < config.min_informativeness { 0.0 } else { explicitness_from_curve(&caps, &curve, baseline) };
         per_factor.push(e);
         informative.push(informativeness);

@@ -28,7 +28,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Result, StudyError};
 use crate::evaluation::encode_in_chunks;
-use crate::pictures::{mean_kl_per_latent, order_by_kl, traversal_values};
+use crate::pictures::{mean_kl_per_latent, order_by_kl, traversal_codes, traversal_values};
 use crate::html::{base64, html_escape};
 use crate::spec::Configuration;
 
@@ -141,14 +141,7 @@ pub fn explore(run_dir: &Path, out: &Path, o: &ExplorerOptions) -> Result<Explor
     let mut frames: Vec<Vec<Vec<String>>> = Vec::with_capacity(num_bases);
     for b in 0..num_bases {
         let base = &base_codes[b * latents..(b + 1) * latents];
-        let mut codes = Vec::with_capacity(latents * values.len() * latents);
-        for &j in &order {
-            for &v in &values {
-                let start = codes.len();
-                codes.extend_from_slice(base);
-                codes[start + j] = v;
-            }
-        }
+        let codes = traversal_codes(base, &order, &values);
         let decoded = model.decode(&codes, latents * values.len());
         let uris = decoded.chunks_exact(per).map(|img| png_uri(img, shape)).collect::<Result<Vec<_>>>()?;
         frames.push(uris.chunks(values.len()).map(<[String]>::to_vec).collect());
