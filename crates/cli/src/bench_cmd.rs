@@ -110,6 +110,14 @@ fn bench_config(encoder: EncoderConfig, objective: ObjectiveConfig, batch_size: 
     c
 }
 
+/// The CPU engine's kernels, for the header of a benchmark that runs on it.
+fn engine_kernels(backend: &Backend) -> String {
+    match backend {
+        Backend::Cpu => format!(" (kernels {})", disentangle_engine::Kernels::current()),
+        _ => String::new(),
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -118,7 +126,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn bench_train(batch_size: usize, steps: usize, device_name: &str, configs: &str) -> Result<()> {
     let backend = parse_backend(device_name)?;
     let dataset = DSpritesProcedural::new();
-    println!("device: {device_name}, batch {batch_size}, {steps} timed steps after 2 warm-up steps (data included)");
+    println!("device: {device_name}{}, batch {batch_size}, {steps} timed steps after 2 warm-up steps (data included)", engine_kernels(&backend));
     for (encoder, objective) in parse_configs(configs)? {
         let config = bench_config(encoder.clone(), objective.clone(), batch_size, device_name);
         if let Backend::Burn(device) = &backend {
@@ -170,7 +178,7 @@ fn bench_train(batch_size: usize, steps: usize, device_name: &str, configs: &str
 fn bench_encode(batch_size: usize, reps: usize, device_name: &str, configs: &str) -> Result<()> {
     let backend = parse_backend(device_name)?;
     let dataset = DSpritesProcedural::new();
-    println!("device: {device_name}, batch {batch_size}, median of {reps} encodings after 2 warm-up ones");
+    println!("device: {device_name}{}, batch {batch_size}, median of {reps} encodings after 2 warm-up ones", engine_kernels(&backend));
     let mut encoders: Vec<EncoderConfig> = Vec::new();
     for (e, _) in parse_configs(configs)? {
         if !encoders.contains(&e) {

@@ -90,6 +90,9 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // The CPU engine reads its kernel settings once, falling back to the best kernels on a
+    // value it does not know; a user who set one should hear that it is wrong instead.
+    disentangle_engine::Kernels::from_env().map_err(|e| anyhow::anyhow!("the CPU engine's settings in the environment: {e}"))?;
     let data_dir = disentangle_data::data_dir(cli.data_dir.as_deref());
     match cli.command {
         Command::Data { command } => data_cmd::run(command, data_dir.as_deref()),

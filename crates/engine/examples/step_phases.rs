@@ -46,7 +46,7 @@ fn main() {
             });
             // Adam alone, on buffers of the discriminator's size that stay allocated.
             let a = match (&mut adam_probe, trainer.net.disc.as_ref()) {
-                (Some((adam, params, grads)), _) => timed(|| adam.step(1e-4, params, grads)),
+                (Some((adam, params, grads)), _) => timed(|| adam.step(trainer.net.kernels.vectors(), 1e-4, params, grads)),
                 (None, Some(p)) => {
                     adam_probe = Some((Adam::for_discriminator(p.len()), p.data.clone(), vec![1e-3; p.len()]));
                     0.0

@@ -4,6 +4,8 @@
 
 use rayon::prelude::*;
 
+use crate::simd::Level;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Adam {
     pub beta_1: f32,
@@ -30,8 +32,9 @@ impl Adam {
         Adam::new(0.5, 0.9, 1e-8, len)
     }
 
-    /// params −= lr · m̂ / (√v̂ + ε) after folding `grads` into the moments.
-    pub fn step(&mut self, lr: f64, params: &mut [f32], grads: &[f32]) {
+    /// params −= lr · m̂ / (√v̂ + ε) after folding `grads` into the moments, with loops
+    /// compiled for `level` (the same bits at every level: no reassociation).
+    pub fn step(&mut self, level: Level, lr: f64, params: &mut [f32], grads: &[f32]) {
         assert_eq!(params.len(), grads.len());
         assert_eq!(params.len(), self.moment_1.len());
         self.time += 1;
@@ -46,7 +49,7 @@ impl Adam {
             .par_chunks_mut(CHUNK)
             .zip(grads.par_chunks(CHUNK))
             .zip(self.moment_1.par_chunks_mut(CHUNK).zip(self.moment_2.par_chunks_mut(CHUNK)))
-            .for_each(|((p, g), (m, v))| crate::simd::wide(#[inline(always)] || {
+            .for_each(|((p, g), (m, v))| crate::simd::wide(level, #[inline(always)] || {
                 // Zipped, not indexed: no bounds checks, so the loop vectorizes.
                 for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
                     *m = *m * b1 + g * (1.0 - b1);

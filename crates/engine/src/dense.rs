@@ -5,8 +5,10 @@ use std::cell::Cell;
 
 use rayon::prelude::*;
 
+use crate::kernels::{Kernels, Products};
 use crate::matmul::{PARALLEL_MIN_MACS, View, matmul};
-use crate::taps;
+use crate::simd::Level;
+use crate::taps::{self, Isa};
 use crate::transpose::transpose;
 
 /// The activation after a layer.
@@ -19,9 +21,9 @@ pub enum Activation {
 }
 
 impl Activation {
-    /// y = act(y + b) per row.
-    pub fn bias_and_apply(self, y: &mut [f32], b: &[f32]) {
-        crate::simd::wide(#[inline(always)] || self.bias_and_apply_body(y, b))
+    /// y = act(y + b) per row, with loops compiled for `level`.
+    pub fn bias_and_apply(self, level: Level, y: &mut [f32], b: &[f32]) {
+        crate::simd::wide(level, #[inline(always)] || self.bias_and_apply_body(y, b))
     }
 
     #[inline(always)]
@@ -39,8 +41,8 @@ impl Activation {
     }
 
     /// dy ← dy ⊙ act′, read off the activation's output y (both activations keep the sign).
-    pub fn backward_in_place(self, y: &[f32], dy: &mut [f32]) {
-        crate::simd::wide(#[inline(always)] || self.backward_in_place_body(y, dy))
+    pub fn backward_in_place(self, level: Level, y: &[f32], dy: &mut [f32]) {
+        crate::simd::wide(level, #[inline(always)] || self.backward_in_place_body(y, dy))
     }
 
     #[inline(always)]
@@ -67,13 +69,14 @@ pub struct DenseLayer {
     pub din: usize,
     pub dout: usize,
     pub act: Activation,
+    pub kernels: Kernels,
 }
 
 impl DenseLayer {
     pub fn forward(&self, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32], rows: usize) {
         // y [rows, out] = x [rows, in] · W [in, out].
-        product(rows, self.dout, self.din, (x, self.din, 1), (w, self.dout), y, self.dout);
-        self.act.bias_and_apply(&mut y[..rows * self.dout], b);
+        product(self.kernels.products(), rows, self.dout, self.din, (x, self.din, 1), (w, self.dout), y, self.dout);
+        self.act.bias_and_apply(self.kernels.vectors(), &mut y[..rows * self.dout], b);
     }
 
     /// dy is ∂loss/∂y on entry and ∂loss/∂(pre-activation) after. Writes (overwrites) the
@@ -90,7 +93,8 @@ impl DenseLayer {
         rows: usize,
     ) {
         let (din, dout) = (self.din, self.dout);
-        self.act.backward_in_place(&y[..rows * dout], &mut dy[..rows * dout]);
+        let level = self.kernels.vectors();
+        self.act.backward_in_place(level, &y[..rows * dout], &mut dy[..rows * dout]);
         let dy: &[f32] = dy;
         let param_grads = |(dw, db): (&mut [f32], &mut [f32])| {
             column_sums(&dy[..rows * dout], dout, db);
@@ -101,19 +105,19 @@ impl DenseLayer {
             matmul(din, dout, rows, dw, dout, false, View::transposed(x, din), View::rows(dy, dout), true);
         };
         let input_grad = |dx: &mut [f32]| {
-            if !taps::available() {
+            let Products::Taps(isa) = self.kernels.products() else {
                 // dx [rows, in] = dy [rows, out] · Wᵀ [out, in].
                 matmul(rows, din, dout, dx, din, false, View::rows(dy, dout), View::transposed(w, dout), true);
                 return;
-            }
+            };
             // The packing-free kernels load the right operand's rows contiguously, which Wᵀ's
             // are not; so dxᵀ [in, rows] = W [in, out] · dyᵀ [out, rows], through two
             // transposes of batch-sized matrices (W itself is never copied).
             with_buffer(&TRANSPOSED_GRADIENTS, dout * rows + din * rows, |buf| {
                 let (dyt, dxt) = buf.split_at_mut(dout * rows);
-                transpose(&dy[..rows * dout], rows, dout, dyt);
-                product(din, rows, dout, (w, dout, 1), (dyt, rows), dxt, rows);
-                transpose(dxt, din, rows, &mut dx[..rows * din]);
+                transpose(level, &dy[..rows * dout], rows, dout, dyt);
+                tap_product(isa, din, rows, dout, (w, dout, 1), (dyt, rows), dxt, rows);
+                transpose(level, dxt, din, rows, &mut dx[..rows * din]);
             });
         };
         match (grads, dx) {
@@ -131,23 +135,29 @@ impl DenseLayer {
 }
 
 /// c [m, n] (row stride ldc) = a · b, where a(i, j) = a.0[i·a.1 + j·a.2] (any strides, so
-/// a transposed operand is read in place) and b is [k, n] with row stride b.1. On the
-/// packing-free kernels of [`taps`] where the CPU has them, the output's rows split over the
-/// rayon pool when the product is large; else on the `gemm` crate.
-fn product(m: usize, n: usize, k: usize, a: (&[f32], usize, usize), b: (&[f32], usize), c: &mut [f32], ldc: usize) {
+/// a transposed operand is read in place) and b is [k, n] with row stride b.1, on `products`.
+#[allow(clippy::too_many_arguments)]
+fn product(products: Products, m: usize, n: usize, k: usize, a: (&[f32], usize, usize), b: (&[f32], usize), c: &mut [f32], ldc: usize) {
+    match products {
+        Products::Taps(isa) => tap_product(isa, m, n, k, a, b, c, ldc),
+        Products::Gemm if m == 0 || n == 0 => {}
+        Products::Gemm => matmul(m, n, k, c, ldc, false, View { data: a.0, rs: a.1, cs: a.2 }, View::rows(b.0, b.1), true),
+    }
+}
+
+/// [`product`] on the packing-free kernels of [`taps`] for `isa`: the output's rows split
+/// over the rayon pool when the product is large.
+#[allow(clippy::too_many_arguments)]
+fn tap_product(isa: Isa, m: usize, n: usize, k: usize, a: (&[f32], usize, usize), b: (&[f32], usize), c: &mut [f32], ldc: usize) {
     let (a, ars, acs) = a;
     let (b, ldb) = b;
     if m == 0 || n == 0 {
         return;
     }
-    if !taps::available() {
-        matmul(m, n, k, c, ldc, false, View { data: a, rs: ars, cs: acs }, View::rows(b, ldb), true);
-        return;
-    }
     let c = &mut c[..(m - 1) * ldc + n];
     let tasks = rayon::current_num_threads();
     if tasks < 2 || m * n * k < PARALLEL_MIN_MACS || m < 16 {
-        taps::strided_product(m, n, k, a, ars, acs, b, ldb, c, ldc, false);
+        taps::strided_product(isa, m, n, k, a, ars, acs, b, ldb, c, ldc, false);
         return;
     }
     // Row blocks of a multiple of 8 (the kernels' tallest block), one per thread: each
@@ -157,7 +167,7 @@ fn product(m: usize, n: usize, k: usize, a: (&[f32], usize, usize), b: (&[f32], 
     c.par_chunks_mut(per * ldc).enumerate().for_each(|(t, rows)| {
         let i0 = t * per;
         let mt = (m - i0).min(per);
-        taps::strided_product(mt, n, k, &a[i0 * ars..], ars, acs, b, ldb, rows, ldc, false);
+        taps::strided_product(isa, mt, n, k, &a[i0 * ars..], ars, acs, b, ldb, rows, ldc, false);
     });
 }
 

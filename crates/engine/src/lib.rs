@@ -9,11 +9,12 @@
 //! [`winograd`]), the rest lowered through im2col/col2im ([`conv`]; the decoder's first
 //! transposed conv for groups of samples side by side, its patches moved in registers by
 //! [`patches4`]), their products on our own packing-free
-//! kernels ([`taps`]: AVX-512; the `gemm` crate on other CPUs) with the weights
+//! kernels ([`taps`]: AVX-512 or AVX2; the `gemm` crate on other CPUs) with the weights
 //! packed once per layer and step — bias and activation are applied while the output is still
 //! in cache, each thread carries its share of the batch sample by sample through a whole stack
 //! of conv layers with its own column buffers ([`network`]), and all buffers live in a
-//! [`network::Workspace`] allocated once.
+//! [`network::Workspace`] allocated once. Which of these kernels run is decided in one place,
+//! [`Kernels`], when the network is built.
 //!
 //! The burn modules of `disentangle-models` remain the reference (and the GPU path):
 //! parameters are laid out in burn's visiting order and shapes ([`params`]), the initial
@@ -23,6 +24,7 @@
 pub mod adam;
 pub mod conv;
 pub mod dense;
+pub mod kernels;
 pub mod matmul;
 pub mod network;
 pub mod objective;
@@ -31,11 +33,12 @@ pub mod parity;
 pub mod patches4;
 pub mod simd;
 pub mod taps;
-pub mod trainer;
+pub mod step;
 pub mod transpose;
 pub mod winograd;
 
 pub use adam::Adam;
 pub use network::{Network, Workspace};
 pub use params::ParamSet;
-pub use trainer::{LossValues, Trainer};
+pub use kernels::{Kernels, KernelsError, Products, WinogradPolicy};
+pub use step::{LossValues, Trainer};

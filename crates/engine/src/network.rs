@@ -7,8 +7,9 @@ use disentangle_spec::config::{EncoderConfig, ModelConfig, ObjectiveConfig};
 use rayon::prelude::*;
 
 use crate::conv::{ConvLayer, Geometry, Scratch, SendPtr, per_task};
-use crate::simd::wide;
 use crate::dense::{Activation, DenseLayer, column_sums};
+use crate::kernels::Kernels;
+use crate::simd::wide;
 use crate::matmul::{View, matmul};
 use crate::params::{ParamSet, TensorId};
 
@@ -44,7 +45,7 @@ impl Stage {
     fn saved_len(&self) -> usize {
         const KEEP_MAX: usize = 1 << 15;
         match self {
-            Stage::Conv { layer, .. } if !layer.transposed && layer.parity().is_none() && layer.col_len() <= KEEP_MAX => layer.col_len(),
+            Stage::Conv { layer, .. } if !layer.transposed && layer.parity_shape().is_none() && layer.col_len() <= KEEP_MAX => layer.col_len(),
             _ => 0,
         }
     }
@@ -115,6 +116,8 @@ pub struct EncoderPlan {
 #[derive(Debug, Clone)]
 pub struct Network {
     pub config: ModelConfig,
+    /// The kernels every layer was planned for.
+    pub kernels: Kernels,
     pub encoder: EncoderPlan,
     pub decoder: Vec<Stage>,
     pub discriminator: Option<Vec<Stage>>,
@@ -129,57 +132,63 @@ pub const DISC_WIDTH: usize = 1000;
 pub const DISC_HIDDEN: usize = 6;
 
 #[allow(clippy::too_many_arguments)]
-fn conv_stage(p: &mut ParamSet, name: &str, cin: usize, cout: usize, hw: usize, k: [usize; 2], stride: usize, pad: usize, relu: bool) -> Stage {
+fn conv_stage(kernels: Kernels, p: &mut ParamSet, name: &str, cin: usize, cout: usize, hw: usize, k: [usize; 2], stride: usize, pad: usize, relu: bool) -> Stage {
     let w = p.add(format!("{name}.weight"), &[cout, cin, k[0], k[1]]);
     let b = p.add(format!("{name}.bias"), &[cout]);
     let geom = Geometry::new(cin, hw, hw, k[0], k[1], stride, pad);
-    Stage::Conv { layer: ConvLayer { geom, small_channels: cout, transposed: false, relu }, w, b }
+    Stage::Conv { layer: ConvLayer::new(geom, cout, false, relu, kernels), w, b }
 }
 
 /// A transposed conv k4 s2 p1 doubling `hw` (its input size).
-fn deconv_stage(p: &mut ParamSet, name: &str, cin: usize, cout: usize, hw: usize, relu: bool) -> Stage {
+fn deconv_stage(k: Kernels, p: &mut ParamSet, name: &str, cin: usize, cout: usize, hw: usize, relu: bool) -> Stage {
     let w = p.add(format!("{name}.weight"), &[cin, cout, 4, 4]);
     let b = p.add(format!("{name}.bias"), &[cout]);
     let geom = Geometry::new(cout, 2 * hw, 2 * hw, 4, 4, 2, 1);
-    Stage::Conv { layer: ConvLayer { geom, small_channels: cin, transposed: true, relu }, w, b }
+    Stage::Conv { layer: ConvLayer::new(geom, cin, true, relu, k), w, b }
 }
 
-fn dense_stage(p: &mut ParamSet, name: &str, din: usize, dout: usize, act: Activation) -> Stage {
+fn dense_stage(k: Kernels, p: &mut ParamSet, name: &str, din: usize, dout: usize, act: Activation) -> Stage {
     let w = p.add(format!("{name}.weight"), &[din, dout]);
     let b = p.add(format!("{name}.bias"), &[dout]);
-    Stage::Dense { layer: DenseLayer { din, dout, act }, w, b }
+    Stage::Dense { layer: DenseLayer { din, dout, act, kernels: k }, w, b }
 }
 
 /// A halving conv of the reference encoder: k4 s2 p1 or k2 s2 p0.
-fn halving(p: &mut ParamSet, name: &str, cin: usize, cout: usize, hw: usize, k4: bool) -> Stage {
-    if k4 { conv_stage(p, name, cin, cout, hw, [4, 4], 2, 1, true) } else { conv_stage(p, name, cin, cout, hw, [2, 2], 2, 0, true) }
+fn halving(k: Kernels, p: &mut ParamSet, name: &str, cin: usize, cout: usize, hw: usize, k4: bool) -> Stage {
+    if k4 { conv_stage(k, p, name, cin, cout, hw, [4, 4], 2, 1, true) } else { conv_stage(k, p, name, cin, cout, hw, [2, 2], 2, 0, true) }
 }
 
 impl Network {
-    /// The plan for `config` with zero parameters (see [`Network::init`]).
+    /// The plan for `config` with zero parameters (see [`Network::init`]), on this process's
+    /// kernels ([`Kernels::current`]).
     pub fn new(config: &ModelConfig) -> Result<Self, disentangle_spec::config::ConfigError> {
+        Self::with_kernels(config, Kernels::current())
+    }
+
+    /// The plan for `config` with zero parameters, every layer planned for `k`.
+    pub fn with_kernels(config: &ModelConfig, k: Kernels) -> Result<Self, disentangle_spec::config::ConfigError> {
         config.validate()?;
         let (c, j) = (config.channels, config.latents);
         let mut p = ParamSet::default();
         let shared_convs = |p: &mut ParamSet, k4_third: bool| {
             vec![
-                halving(p, "encoder.convs.conv1", c, 32, 64, true),
-                halving(p, "encoder.convs.conv2", 32, 32, 32, true),
-                halving(p, "encoder.convs.conv3", 32, 64, 16, k4_third),
+                halving(k, p, "encoder.convs.conv1", c, 32, 64, true),
+                halving(k, p, "encoder.convs.conv2", 32, 32, 32, true),
+                halving(k, p, "encoder.convs.conv3", 32, 64, 16, k4_third),
             ]
         };
         let encoder = match config.encoder {
             EncoderConfig::Conv { k4_all } => {
                 let mut body = shared_convs(&mut p, k4_all);
-                body.push(halving(&mut p, "encoder.conv4", 64, 64, 8, k4_all));
-                body.push(dense_stage(&mut p, "encoder.dense", 1024, 256, Activation::Relu));
-                let mu = dense_stage(&mut p, "encoder.mu", 256, j, Activation::Identity);
-                let logvar = dense_stage(&mut p, "encoder.logvar", 256, j, Activation::Identity);
+                body.push(halving(k, &mut p, "encoder.conv4", 64, 64, 8, k4_all));
+                body.push(dense_stage(k, &mut p, "encoder.dense", 1024, 256, Activation::Relu));
+                let mu = dense_stage(k, &mut p, "encoder.mu", 256, j, Activation::Identity);
+                let logvar = dense_stage(k, &mut p, "encoder.logvar", 256, j, Activation::Identity);
                 EncoderPlan { body, head: Head::Dense { mu, logvar } }
             }
             EncoderConfig::Split { branch_channels: cb, branch_hidden: h } => {
                 let mut body = shared_convs(&mut p, false);
-                body.push(halving(&mut p, "encoder.branch_conv", 64, j * cb, 8, false));
+                body.push(halving(k, &mut p, "encoder.branch_conv", 64, j * cb, 8, false));
                 let f = cb * 16;
                 let w1 = p.add("encoder.dense1_weight", &[j, f, h]);
                 let b1 = p.add("encoder.dense1_bias", &[j, 1, h]);
@@ -190,38 +199,43 @@ impl Network {
             EncoderConfig::Shared => {
                 let (r, cc) = disentangle_spec::output_grid(j).expect("validated latent count");
                 let mut body = shared_convs(&mut p, false);
-                body.push(conv_stage(&mut p, "encoder.head", 64, 2, 8, [9 - r, 9 - cc], 1, 0, false));
+                body.push(conv_stage(k, &mut p, "encoder.head", 64, 2, 8, [9 - r, 9 - cc], 1, 0, false));
                 EncoderPlan { body, head: Head::Interleaved }
             }
         };
         let decoder = vec![
-            dense_stage(&mut p, "decoder.dense1", j, 256, Activation::Relu),
-            dense_stage(&mut p, "decoder.dense2", 256, 1024, Activation::Relu),
-            deconv_stage(&mut p, "decoder.deconv1", 64, 64, 4, true),
-            deconv_stage(&mut p, "decoder.deconv2", 64, 32, 8, true),
-            deconv_stage(&mut p, "decoder.deconv3", 32, 32, 16, true),
-            deconv_stage(&mut p, "decoder.deconv4", 32, c, 32, false),
+            dense_stage(k, &mut p, "decoder.dense1", j, 256, Activation::Relu),
+            dense_stage(k, &mut p, "decoder.dense2", 256, 1024, Activation::Relu),
+            deconv_stage(k, &mut p, "decoder.deconv1", 64, 64, 4, true),
+            deconv_stage(k, &mut p, "decoder.deconv2", 64, 32, 8, true),
+            deconv_stage(k, &mut p, "decoder.deconv3", 32, 32, 16, true),
+            deconv_stage(k, &mut p, "decoder.deconv4", 32, c, 32, false),
         ];
         let (discriminator, disc) = if matches!(config.objective, ObjectiveConfig::FactorVae { .. }) {
             let mut d = ParamSet::default();
             let mut stages = Vec::new();
             let mut din = j;
             for i in 0..DISC_HIDDEN {
-                stages.push(dense_stage(&mut d, &format!("hidden.{i}"), din, DISC_WIDTH, Activation::LeakyRelu(0.2)));
+                stages.push(dense_stage(k, &mut d, &format!("hidden.{i}"), din, DISC_WIDTH, Activation::LeakyRelu(0.2)));
                 din = DISC_WIDTH;
             }
-            stages.push(dense_stage(&mut d, "out", DISC_WIDTH, 2, Activation::Identity));
+            stages.push(dense_stage(k, &mut d, "out", DISC_WIDTH, 2, Activation::Identity));
             (Some(stages), Some(d))
         } else {
             (None, None)
         };
-        Ok(Network { config: config.clone(), encoder, decoder, discriminator, vae: p, disc })
+        Ok(Network { config: config.clone(), kernels: k, encoder, decoder, discriminator, vae: p, disc })
     }
 
     /// A freshly initialised model: the weights `disentangle_models::Model::new` gives for the
     /// same seed (VAE from `seed`, discriminator from `seed + 1`).
     pub fn init(config: &ModelConfig, seed: u64) -> Result<Self, disentangle_spec::config::ConfigError> {
-        let mut net = Network::new(config)?;
+        Self::init_with_kernels(config, seed, Kernels::current())
+    }
+
+    /// [`Network::init`] planned for `k`: the same weights.
+    pub fn init_with_kernels(config: &ModelConfig, seed: u64, k: Kernels) -> Result<Self, disentangle_spec::config::ConfigError> {
+        let mut net = Network::with_kernels(config, k)?;
         net.vae.init_glorot(seed);
         if let Some(d) = net.disc.as_mut() {
             d.init_glorot(seed.wrapping_add(1));
@@ -258,8 +272,7 @@ pub struct Workspace {
     pub enc_cols: Vec<Vec<f32>>,
     pub grads: Option<Gradients>,
     /// Samples each thread carries through a whole run of conv layers before its next ones
-    /// (1: one sample through every layer; the batch: layer-by-layer passes). Any value
-    /// gives the same bits; it only changes what stays in cache.
+    /// ([`Kernels::group`], which a test may change here).
     pub run_group: usize,
 }
 
@@ -307,7 +320,7 @@ impl Workspace {
         let (wmax, bmax) = (run_total(&ConvLayer::partial_len), run_total(&ConvLayer::bias_len));
         let wperm = run_total(&ConvLayer::wperm_len);
         let inner = |stages: &[Stage]| (0..stages.len()).filter(|&i| gradient_stays_in_run(stages, i)).map(|i| stages[i].output_len()).sum::<usize>();
-        let group = default_run_group().clamp(1, per_task(n, threads));
+        let group = net.kernels.group().clamp(1, per_task(n, threads));
         let run_grads = if training { group * inner(&net.encoder.body).max(inner(&net.decoder)) } else { 0 };
         let scratch = (0..threads)
             .map(|_| {
@@ -350,20 +363,13 @@ impl Workspace {
             scratch,
             enc_cols: if training { net.encoder.body.iter().map(|s| vec![0.0; n * s.saved_len()]).collect() } else { Vec::new() },
             grads,
-            run_group: default_run_group(),
+            run_group: net.kernels.group(),
         }
     }
 }
 
 /// Most conv stages one run of [`conv_run_forward`] / [`conv_run_backward`] carries.
 const MAX_RUN: usize = 8;
-
-/// The default of [`Workspace::run_group`]: `DISENTANGLE_ENGINE_GROUP` if set (for
-/// comparisons), else 1.
-pub fn default_run_group() -> usize {
-    static GROUP: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *GROUP.get_or_init(|| std::env::var("DISENTANGLE_ENGINE_GROUP").ok().and_then(|v| v.parse().ok()).filter(|&g| g > 0).unwrap_or(1))
-}
 
 /// The conv layer of a stage known to be one.
 fn conv_of(stage: &Stage) -> (ConvLayer, TensorId, TensorId) {
@@ -421,6 +427,7 @@ fn conv_run_forward(stages: &[Stage], p: &ParamSet, x: &[f32], outs: &mut [Vec<f
     let len = stages.len();
     assert!((1..=MAX_RUN).contains(&len) && outs.len() >= len, "conv run: stages and outputs");
     let in_len = conv_of(&stages[0]).0.input_len();
+    let level = conv_of(&stages[0]).0.kernels().vectors();
     assert!(x.len() >= n * in_len, "conv run: input too small");
     let mut out = [SendPtr(std::ptr::null_mut()); MAX_RUN];
     let mut keep = [None; MAX_RUN];
@@ -444,7 +451,7 @@ fn conv_run_forward(stages: &[Stage], p: &ParamSet, x: &[f32], outs: &mut [Vec<f
     }
     let per = per_task(n, scratch.len());
     let (tasks, group) = (n.div_ceil(per), group.clamp(1, per));
-    scratch[..tasks].par_iter_mut().enumerate().for_each(|(t, sc)| wide(#[inline(always)] || {
+    scratch[..tasks].par_iter_mut().enumerate().for_each(|(t, sc)| wide(level, #[inline(always)] || {
         let mine = t * per..((t + 1) * per).min(n);
         for g0 in mine.clone().step_by(group) {
             let samples = g0..(g0 + group).min(mine.end);
@@ -488,6 +495,7 @@ fn conv_run_backward(
     let len = stages.len();
     assert!((1..=MAX_RUN).contains(&len) && outs.len() >= len && douts.len() >= len, "conv run: stages and buffers");
     let in_len = conv_of(&stages[0]).0.input_len();
+    let level = conv_of(&stages[0]).0.kernels().vectors();
     assert!(x.len() >= n * in_len, "conv run: input too small");
     for (l, stage) in stages.iter().enumerate() {
         assert!(outs[l].len() >= n * stage.output_len(), "conv run: outputs too small");
@@ -515,7 +523,7 @@ fn conv_run_backward(
     let mut gat = offsets(&stages[..len - 1], ConvLayer::output_len);
     gat.iter_mut().for_each(|o| *o *= group);
     let inner = gat[len - 1];
-    scratch[..tasks].par_iter_mut().enumerate().for_each(|(t, sc)| wide(#[inline(always)] || {
+    scratch[..tasks].par_iter_mut().enumerate().for_each(|(t, sc)| wide(level, #[inline(always)] || {
         // Whole copies, so the closure captures the Sync wrappers rather than their pointers.
         let (top, dx) = (top, dx);
         let (mut dwp, mut dbp, mut between) = (std::mem::take(&mut sc.dw), std::mem::take(&mut sc.db), std::mem::take(&mut sc.run_grads));
@@ -657,9 +665,9 @@ impl Network {
                 hidden.zip(outs).enumerate().for_each(|(l, (hid, out))| {
                     let a = View { data: &feats[l * f..], rs: latents * f, cs: 1 };
                     matmul(n, h, f, hid, h, false, a, View::rows(&w1[l * f * h..(l + 1) * f * h], h), false);
-                    Activation::Relu.bias_and_apply(hid, &b1[l * h..(l + 1) * h]);
+                    Activation::Relu.bias_and_apply(self.kernels.vectors(), hid, &b1[l * h..(l + 1) * h]);
                     matmul(n, 2, h, out, 2, false, View::rows(hid, h), View::rows(&w2[l * h * 2..(l + 1) * h * 2], 2), false);
-                    Activation::Identity.bias_and_apply(out, &b2[l * 2..(l + 1) * 2]);
+                    Activation::Identity.bias_and_apply(self.kernels.vectors(), out, &b2[l * 2..(l + 1) * 2]);
                 });
                 for l in 0..latents {
                     let out = &ws.split_out[l * n * 2..(l + 1) * n * 2];
@@ -741,7 +749,7 @@ impl Network {
                     matmul(h, 2, n, dw2, 2, false, View::transposed(hid, h), View::rows(dout, 2), false);
                     let w2l = &w2v[l * h * 2..(l + 1) * h * 2];
                     matmul(n, h, 2, dhid, h, false, View::rows(dout, 2), View::transposed(w2l, 2), false);
-                    Activation::Relu.backward_in_place(hid, dhid);
+                    Activation::Relu.backward_in_place(self.kernels.vectors(), hid, dhid);
                     column_sums(dhid, h, db1);
                     let a = View { data: &feats[l * f..], rs: 1, cs: latents * f };
                     matmul(f, h, n, dw1, h, false, a, View::rows(dhid, h), false);

@@ -3,11 +3,13 @@
 
 use std::f64::consts::PI;
 
+use crate::simd::Level;
+
 /// Bernoulli reconstruction loss (sum over pixels, mean over the n samples) of `logits`
 /// against targets `x`; writes ∂loss/∂logits into `dlogits` if given. Runs in parallel over
 /// fixed blocks whose partial sums are added in order, so the value does not depend on the
 /// number of threads.
-pub fn reconstruction(logits: &[f32], x: &[f32], n: usize, dlogits: Option<&mut [f32]>) -> f64 {
+pub fn reconstruction(level: Level, logits: &[f32], x: &[f32], n: usize, dlogits: Option<&mut [f32]>) -> f64 {
     use rayon::prelude::*;
     const BLOCK: usize = 4096;
     let inv = 1.0 / n as f32;
@@ -16,17 +18,17 @@ pub fn reconstruction(logits: &[f32], x: &[f32], n: usize, dlogits: Option<&mut 
             .par_chunks(BLOCK)
             .zip(x.par_chunks(BLOCK))
             .zip(d[..logits.len()].par_chunks_mut(BLOCK))
-            .map(|((l, t), d)| reconstruction_block(l, t, Some(d), inv))
+            .map(|((l, t), d)| reconstruction_block(level, l, t, Some(d), inv))
             .collect(),
-        None => logits.par_chunks(BLOCK).zip(x.par_chunks(BLOCK)).map(|(l, t)| reconstruction_block(l, t, None, inv)).collect(),
+        None => logits.par_chunks(BLOCK).zip(x.par_chunks(BLOCK)).map(|(l, t)| reconstruction_block(level, l, t, None, inv)).collect(),
     };
     sums.iter().sum::<f64>() / n as f64
 }
 
 /// One block of [`reconstruction`]: Σ softplus(l) − t·l in f64, and ∂/∂l · `inv` into `d`.
-/// Compiled for the CPU's widest vectors ([`crate::simd::level`]); the value does not
-/// depend on which copy runs (the same operations in the same order).
-fn reconstruction_block(l: &[f32], t: &[f32], d: Option<&mut [f32]>, inv: f32) -> f64 {
+/// Compiled for `level`; the value does not depend on which copy runs (the same operations
+/// in the same order).
+fn reconstruction_block(level: Level, l: &[f32], t: &[f32], d: Option<&mut [f32]>, inv: f32) -> f64 {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx2,fma")]
@@ -37,11 +39,12 @@ fn reconstruction_block(l: &[f32], t: &[f32], d: Option<&mut [f32]>, inv: f32) -
         fn avx2(l: &[f32], t: &[f32], d: Option<&mut [f32]>, inv: f32) -> f64 {
             reconstruction_block_body(l, t, d, inv)
         }
-        match crate::simd::level() {
-            // SAFETY: the CPU has every feature the copy is compiled for.
-            crate::simd::Level::Avx512 => return unsafe { avx512(l, t, d, inv) },
-            crate::simd::Level::Avx2 => return unsafe { avx2(l, t, d, inv) },
-            crate::simd::Level::Baseline => {}
+        match level {
+            // SAFETY: the CPU has every feature the copy is compiled for (checked when the
+            // kernels holding `level` were built).
+            Level::Avx512 => return unsafe { avx512(l, t, d, inv) },
+            Level::Avx2 => return unsafe { avx2(l, t, d, inv) },
+            Level::Baseline => {}
         }
     }
     reconstruction_block_body(l, t, d, inv)
@@ -360,7 +363,13 @@ mod tests {
             let x: Vec<f32> = (0..len).map(|i| if (i * 7919) % 3 == 0 { 1.0 } else { (i % 5) as f32 / 4.0 }).collect();
             let n = 3;
             let mut d = vec![f32::NAN; len];
-            let value = reconstruction(&logits, &x, n, Some(&mut d));
+            let value = reconstruction(Level::Baseline, &logits, &x, n, Some(&mut d));
+            // Every copy this CPU runs gives the same bits (same operations, same order).
+            for level in [Level::Avx2, Level::Avx512].into_iter().filter(|l| l.supported()) {
+                let mut d2 = vec![f32::NAN; len];
+                assert_eq!(reconstruction(level, &logits, &x, n, Some(&mut d2)).to_bits(), value.to_bits(), "{level:?} value, len {len}");
+                assert!(d2.iter().zip(&d).all(|(a, b)| a.to_bits() == b.to_bits()), "{level:?} gradient, len {len}");
+            }
             let (mut exact, mut terms) = (0.0f64, 0.0f64);
             for i in 0..len {
                 let (l, t) = (logits[i] as f64, x[i] as f64);
@@ -373,7 +382,7 @@ mod tests {
             exact /= n as f64;
             // Each term within a few ulp: the sum within that of the sum of magnitudes.
             assert!((value - exact).abs() <= 4e-7 * terms / n as f64, "len {len}: {value} vs {exact}");
-            assert_eq!(value, reconstruction(&logits, &x, n, None), "the value without gradients differs");
+            assert_eq!(value, reconstruction(Level::Baseline, &logits, &x, n, None), "the value without gradients differs");
         }
     }
 
@@ -405,8 +414,8 @@ mod tests {
         let logits: Vec<f32> = data(8, 0.5).iter().map(|v| 3.0 * v).collect();
         let x: Vec<f32> = (0..8).map(|i| (i % 2) as f32).collect();
         let mut d = vec![0.0; 8];
-        reconstruction(&logits, &x, 2, Some(&mut d));
-        close(&d, &numeric(&|l| reconstruction(l, &x, 2, None), &logits), 2e-3);
+        reconstruction(Level::detect(), &logits, &x, 2, Some(&mut d));
+        close(&d, &numeric(&|l| reconstruction(Level::detect(), l, &x, 2, None), &logits), 2e-3);
         let mut d = vec![0.0; 8];
         discriminator_loss(&logits, 2, &mut d);
         close(&d, &numeric(&|l| discriminator_loss(l, 2, &mut [0.0; 8]), &logits), 2e-3);

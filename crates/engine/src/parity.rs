@@ -16,7 +16,8 @@
 //! [`up_weights`]) and the weight gradient back ([`add_unpermuted_gradient`]).
 
 use crate::matmul::{View, matmul};
-use crate::taps;
+use crate::kernels::Products;
+use crate::taps::{self, Isa};
 
 /// Elements the GEMM operands may read past their last real element (garbage grid columns).
 const SLACK: usize = 2;
@@ -252,18 +253,18 @@ impl ParityShape {
         std::array::from_fn(|t| UP_TAPS[py][t / 2].1 * self.r2() + UP_TAPS[px][t % 2].1)
     }
     /// Elements of the packed conv weights of [`ParityShape::pack_down`].
-    pub fn down_packed_len(&self) -> usize {
-        taps::packed_len(self.small_channels, 16 * self.big_channels)
+    pub fn down_packed_len(&self, p: Products) -> usize {
+        p.packed_len(self.small_channels, 16 * self.big_channels)
     }
     /// Elements of the packed transposed-conv weights of [`ParityShape::pack_up`].
-    pub fn up_packed_len(&self) -> usize {
-        4 * taps::packed_len(self.big_channels, 4 * self.small_channels)
+    pub fn up_packed_len(&self, p: Products) -> usize {
+        4 * p.packed_len(self.big_channels, 4 * self.small_channels)
     }
     /// W [S, B, 4, 4] as the left operand of [`ParityShape::down_fused`]: rows s, reduction
     /// index (tap (a, a'), plane (b, py, px)).
-    pub fn pack_down(&self, w: &[f32], out: &mut [f32]) {
+    pub fn pack_down(&self, isa: Isa, w: &[f32], out: &mut [f32]) {
         let (bn, k) = (self.big_channels, self.k4());
-        taps::pack(self.small_channels, 4 * k, out, |s, q| {
+        taps::pack(isa, self.small_channels, 4 * k, out, |s, q| {
             let (t, kk) = (q / k, q % k);
             let (b, par) = (kk / 4, kk % 4);
             let (ky, kx) = (2 * (t / 2) + par / 2, 2 * (t % 2) + par % 2);
@@ -272,12 +273,12 @@ impl ParityShape {
     }
     /// W [S, B, 4, 4] as the left operands of [`ParityShape::up_fused`], one per output
     /// parity: rows b, reduction index (tap, s).
-    pub fn pack_up(&self, w: &[f32], out: &mut [f32]) {
+    pub fn pack_up(&self, isa: Isa, w: &[f32], out: &mut [f32]) {
         let (bn, sn) = (self.big_channels, self.small_channels);
-        let len = taps::packed_len(bn, 4 * sn);
+        let len = taps::packed_len(isa, bn, 4 * sn);
         for par in 0..4 {
             let (py, px) = (par / 2, par % 2);
-            taps::pack(bn, 4 * sn, &mut out[par * len..(par + 1) * len], |b, q| {
+            taps::pack(isa, bn, 4 * sn, &mut out[par * len..(par + 1) * len], |b, q| {
                 let (t, s) = (q / sn, q % sn);
                 let (ky, kx) = (UP_TAPS[py][t / 2].0, UP_TAPS[px][t % 2].0);
                 w[(s * bn + b) * 16 + ky * 4 + kx]
@@ -286,21 +287,21 @@ impl ParityShape {
     }
     /// As [`ParityShape::down`], from [`ParityShape::pack_down`]'s weights.
     #[inline(always)]
-    pub fn down_fused(&self, packed: &[f32], planes: &[f32], grid: &mut [f32]) {
+    pub fn down_fused(&self, isa: Isa, packed: &[f32], planes: &[f32], grid: &mut [f32]) {
         let n = self.h * self.r();
         let planes = &planes[..self.planes_len()];
-        taps::tap_product(self.small_channels, n, self.k4(), &self.down_taps(), packed, planes, self.plane(), grid, n, false);
+        taps::tap_product(isa, self.small_channels, n, self.k4(), &self.down_taps(), packed, planes, self.plane(), grid, n, false);
     }
     /// As [`ParityShape::up`], from [`ParityShape::pack_up`]'s weights.
     #[inline(always)]
-    pub fn up_fused(&self, packed: &[f32], padded: &[f32], out: &mut [f32]) {
+    pub fn up_fused(&self, isa: Isa, packed: &[f32], padded: &[f32], out: &mut [f32]) {
         let (bn, sn) = (self.big_channels, self.small_channels);
         let n = self.h * self.r2();
-        let len = taps::packed_len(bn, 4 * sn);
+        let len = taps::packed_len(isa, bn, 4 * sn);
         let padded = &padded[..self.padded_small_len()];
         for par in 0..4 {
             let dst = &mut out[par * bn * n..(par + 1) * bn * n];
-            taps::tap_product(bn, n, sn, &self.up_taps(par), &packed[par * len..(par + 1) * len], padded, self.plane2(), dst, n, false);
+            taps::tap_product(isa, bn, n, sn, &self.up_taps(par), &packed[par * len..(par + 1) * len], padded, self.plane2(), dst, n, false);
         }
     }
     /// `small` [S, h, w] transposed onto the conv grid: out [h·(w+1), S], the extra column zero.
@@ -321,25 +322,10 @@ impl ParityShape {
     /// dWt [tap, (b, py, px), S] += the weight gradient of the conv for the small-image
     /// gradient given by [`ParityShape::small_transposed`].
     #[inline(always)]
-    pub fn weight_gradient_fused(&self, small_t: &[f32], planes: &[f32], dwt: &mut [f32]) {
+    pub fn weight_gradient_fused(&self, isa: Isa, small_t: &[f32], planes: &[f32], dwt: &mut [f32]) {
         let (sn, n) = (self.small_channels, self.h * self.r());
         let planes = &planes[..self.planes_len()];
-        taps::tap_weight_gradient(self.k4(), sn, n, &self.down_taps(), planes, self.plane(), small_t, sn, dwt);
-    }
-}
-
-/// Which products the parity layers run on: the tap kernels where they can run, else the
-/// `gemm` crate. The two keep their weights and weight gradients in different layouts, so
-/// one choice holds for a whole forward or backward pass of a layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Products {
-    Taps,
-    Gemm,
-}
-
-impl Products {
-    pub fn detect() -> Self {
-        if taps::available() { Products::Taps } else { Products::Gemm }
+        taps::tap_weight_gradient(isa, self.k4(), sn, n, &self.down_taps(), planes, self.plane(), small_t, sn, dwt);
     }
 }
 
@@ -348,14 +334,14 @@ impl ParityShape {
     /// W [S, B, 4, 4] prepared for [`ParityShape::conv`].
     pub fn conv_weights(&self, p: Products, w: &[f32], out: &mut [f32]) {
         match p {
-            Products::Taps => self.pack_down(w, out),
+            Products::Taps(isa) => self.pack_down(isa, w, out),
             Products::Gemm => down_weights(self, w, out),
         }
     }
     /// W [S, B, 4, 4] prepared for [`ParityShape::transposed_conv`].
     pub fn transposed_conv_weights(&self, p: Products, w: &[f32], out: &mut [f32]) {
         match p {
-            Products::Taps => self.pack_up(w, out),
+            Products::Taps(isa) => self.pack_up(isa, w, out),
             Products::Gemm => up_weights(self, w, out),
         }
     }
@@ -363,7 +349,7 @@ impl ParityShape {
     #[inline(always)]
     pub fn conv(&self, p: Products, weights: &[f32], planes: &[f32], grid: &mut [f32]) {
         match p {
-            Products::Taps => self.down_fused(weights, planes, grid),
+            Products::Taps(isa) => self.down_fused(isa, weights, planes, grid),
             Products::Gemm => self.down(weights, planes, grid),
         }
     }
@@ -371,7 +357,7 @@ impl ParityShape {
     #[inline(always)]
     pub fn transposed_conv(&self, p: Products, weights: &[f32], padded: &[f32], out: &mut [f32]) {
         match p {
-            Products::Taps => self.up_fused(weights, padded, out),
+            Products::Taps(isa) => self.up_fused(isa, weights, padded, out),
             Products::Gemm => self.up(weights, padded, out),
         }
     }
@@ -380,9 +366,9 @@ impl ParityShape {
     #[inline(always)]
     pub fn add_conv_weight_gradient(&self, p: Products, small: &[f32], buf: &mut [f32], planes: &[f32], dwd: &mut [f32]) {
         match p {
-            Products::Taps => {
+            Products::Taps(isa) => {
                 self.small_transposed(small, buf);
-                self.weight_gradient_fused(buf, planes, dwd);
+                self.weight_gradient_fused(isa, buf, planes, dwd);
             }
             Products::Gemm => {
                 self.small_on_grid(small, buf);
@@ -393,7 +379,7 @@ impl ParityShape {
     /// dw [S, B, 4, 4] += a gradient summed by [`ParityShape::add_conv_weight_gradient`].
     pub fn add_weight_gradient_to(&self, p: Products, dwd: &[f32], dw: &mut [f32]) {
         match p {
-            Products::Taps => add_transposed_gradient(self, dwd, dw),
+            Products::Taps(_) => add_transposed_gradient(self, dwd, dw),
             Products::Gemm => add_unpermuted_gradient(self, dwd, dw),
         }
     }
@@ -544,10 +530,9 @@ pub(crate) mod tests {
 
     #[test]
     fn the_fused_products_equal_the_gemm_crate_ones() {
-        if !taps::available() {
-            eprintln!("no tap kernels on this CPU: the fused parity products are not used here");
-            return;
-        }
+        // Each instruction set this CPU has (the kernels test of tests/kernels.rs reports the
+        // ones it lacks as ignored).
+        for isa in [Isa::Avx512, Isa::Avx2].into_iter().filter(|i| i.supported()) {
         for (bc, sc, h, w) in [(3, 5, 4, 4), (2, 3, 3, 5), (4, 2, 1, 2), (16, 16, 8, 8), (32, 32, 16, 16), (17, 20, 3, 5), (64, 64, 4, 4)] {
             let sh = ParityShape { big_channels: bc, small_channels: sc, h, w };
             let close = |a: &[f32], b: &[f32], what: &str| {
@@ -563,23 +548,23 @@ pub(crate) mod tests {
             sh.split_planes(&big, &mut planes);
             let mut wd = vec![0.0; sh.weight_len()];
             down_weights(&sh, &wt, &mut wd);
-            let mut packed = vec![f32::NAN; sh.down_packed_len().max(sh.up_packed_len())];
-            sh.pack_down(&wt, &mut packed);
+            let mut packed = vec![f32::NAN; sh.down_packed_len(Products::Taps(isa)).max(sh.up_packed_len(Products::Taps(isa)))];
+            sh.pack_down(isa, &wt, &mut packed);
             let (mut grid, mut grid2) = (vec![f32::NAN; sh.grid_len()], vec![f32::NAN; sh.grid_len()]);
             sh.down(&wd, &planes, &mut grid);
-            sh.down_fused(&packed, &planes, &mut grid2);
+            sh.down_fused(isa, &packed, &planes, &mut grid2);
             let (mut y, mut y2) = (vec![0.0; sc * h * w], vec![0.0; sc * h * w]);
             sh.grid_to_small(&grid, &mut y, None, false);
             sh.grid_to_small(&grid2, &mut y2, None, false);
             close(&y2, &y, "conv");
             let mut wu = vec![0.0; sh.weight_len()];
             up_weights(&sh, &wt, &mut wu);
-            sh.pack_up(&wt, &mut packed);
+            sh.pack_up(isa, &wt, &mut packed);
             let mut padded = vec![f32::NAN; sh.padded_small_len()];
             sh.pad_small(&small, &mut padded);
             let (mut out, mut out2) = (vec![f32::NAN; sh.up_len()], vec![f32::NAN; sh.up_len()]);
             sh.up(&wu, &padded, &mut out);
-            sh.up_fused(&packed, &padded, &mut out2);
+            sh.up_fused(isa, &packed, &padded, &mut out2);
             let (mut up, mut up2) = (vec![f32::NAN; bc * 4 * h * w], vec![f32::NAN; bc * 4 * h * w]);
             sh.interleave(&out, &mut up, None, false);
             sh.interleave(&out2, &mut up2, None, false);
@@ -593,10 +578,11 @@ pub(crate) mod tests {
             let mut small_t = vec![f32::NAN; sh.grid_len()];
             sh.small_transposed(&small, &mut small_t);
             let mut dwt = vec![0.0; sh.weight_len()];
-            sh.weight_gradient_fused(&small_t, &planes, &mut dwt);
+            sh.weight_gradient_fused(isa, &small_t, &planes, &mut dwt);
             let mut dw2 = vec![0.5; sh.weight_len()];
             add_transposed_gradient(&sh, &dwt, &mut dw2);
             close(&dw2, &dw, "weight gradient");
+        }
         }
     }
 }

@@ -15,21 +15,10 @@ use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
 use crate::simd::permute_index;
+use crate::simd::Level;
 
 /// Pixels of the small image, lanes of one vector.
 const P: usize = 16;
-
-/// Whether this CPU runs [`im2col`] and [`col2im`].
-pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
 
 /// Tap k of a k4 conv with padding 1 as (q, r): big index 2·o + k − 1 = 2·(o + q) + r.
 const fn split(k: usize) -> (isize, usize) {
@@ -120,9 +109,9 @@ pub(crate) const PLANE: [[i32; 16]; 4] = plane_indices();
 pub(crate) const IMAGE: [[i32; 16]; 4] = image_indices();
 
 /// col [(c, ky, kx), ld] (first 16 columns of each row) = the k4 s2 p1 patches of
-/// `img` [C, 8, 8] at the 4 × 4 small positions. Panics unless [`available`].
+/// `img` [C, 8, 8] at the 4 × 4 small positions. Panics unless the CPU has AVX-512 (the conv layers call it only with AVX-512 loops).
 pub fn im2col(img: &[f32], channels: usize, col: &mut [f32], ld: usize) {
-    assert!(available(), "im2col4: AVX-512F needed");
+    assert!(Level::Avx512.supported(), "im2col4: AVX-512F needed");
     assert!(img.len() >= channels * 64 && ld >= P && col.len() >= (channels * 16 - 1) * ld + P, "im2col4: buffers too small");
     // SAFETY: AVX-512F is there; the asserts bound every access.
     #[cfg(target_arch = "x86_64")]
@@ -132,9 +121,9 @@ pub fn im2col(img: &[f32], channels: usize, col: &mut [f32], ld: usize) {
 }
 
 /// img [C, 8, 8] = act(col2im(col) + bias): the adjoint of [`im2col`] (overwriting `img`),
-/// then the bias and ReLU if given. Panics unless [`available`].
+/// then the bias and ReLU if given. Panics unless the CPU has AVX-512 (the conv layers call it only with AVX-512 loops).
 pub fn col2im(col: &[f32], ld: usize, channels: usize, img: &mut [f32], bias: Option<&[f32]>, relu: bool) {
-    assert!(available(), "col2im4: AVX-512F needed");
+    assert!(Level::Avx512.supported(), "col2im4: AVX-512F needed");
     assert!(img.len() >= channels * 64 && ld >= P && col.len() >= (channels * 16 - 1) * ld + P, "col2im4: buffers too small");
     assert!(bias.is_none_or(|b| b.len() >= channels), "col2im4: bias too short");
     // SAFETY: as in im2col.
@@ -206,8 +195,8 @@ mod tests {
     /// Both against the general lowering, which is tested against the direct sums.
     #[test]
     fn patches_equal_the_general_lowering() {
-        if !available() {
-            eprintln!("no AVX-512 here: the general lowering is used");
+        if !Level::Avx512.supported() {
+            // tests/kernels.rs reports the AVX-512 kernels as ignored on this CPU.
             return;
         }
         let c = 5;

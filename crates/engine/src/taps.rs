@@ -15,15 +15,10 @@
 //! also [`strided_product`]: the dense layers' forward and input-gradient products, where the
 //! crate would pack a whole weight matrix for every product.
 //!
-//! [`isa`] says which kernels run: the AVX-512 ones where the CPU has AVX-512F, else none
-//! (the products then run on the `gemm` crate). The AVX2 + FMA kernels run only when asked
-//! for with `DISENTANGLE_ENGINE_KERNELS=avx2` (on an AVX-512 CPU too): on an AMD Zen 4 they
-//! reach 80–90 % of the AVX-512 kernels' speed in the forward products and ≈ 75 % in the
-//! weight gradients (`docs/benchmarks.md`), but they have not yet been measured against the
-//! `gemm` crate's AVX2 kernels on a CPU without AVX-512, so such CPUs keep the crate until
-//! they are. `DISENTANGLE_ENGINE_KERNELS=gemm` switches the kernels off.
-
-use std::sync::OnceLock;
+//! Which kernels run is the engine's [`crate::Kernels`]' choice ([`crate::kernels::Products`]):
+//! every function here takes the [`Isa`] to run. The AVX2 + FMA kernels reach 80–90 % of the
+//! AVX-512 ones' speed in the forward products on an AMD Zen 4 and ≈ 75 % in the weight
+//! gradients (`docs/benchmarks.md`).
 
 /// An instruction set the kernels of this module are written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,52 +52,27 @@ impl Isa {
             false
         }
     }
-}
 
-/// The kernels that run on this CPU, unless switched off (see the module's header).
-pub fn isa() -> Option<Isa> {
-    static ISA: OnceLock<Option<Isa>> = OnceLock::new();
-    *ISA.get_or_init(|| {
-        let wanted = std::env::var("DISENTANGLE_ENGINE_KERNELS").unwrap_or_default();
-        match wanted.as_str() {
-            "gemm" => None,
-            "avx2" => Some(Isa::Avx2).filter(|i| i.supported()),
-            _ => Some(Isa::Avx512).filter(|i| i.supported()),
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "avx512",
+            Isa::Avx2 => "avx2",
         }
-    })
+    }
 }
 
-/// Whether the kernels of this module run on this CPU and are not switched off.
-pub fn available() -> bool {
-    isa().is_some()
-}
-
-fn current() -> Isa {
-    isa().expect("the tap kernels need AVX-512F or AVX2 + FMA")
-}
-
-/// Elements of a left operand of `m` rows and `q` reduction indices once packed.
-pub fn packed_len(m: usize, q: usize) -> usize {
-    packed_len_for(isa().unwrap_or(Isa::Avx512), m, q)
-}
-
-/// [`packed_len`] for the kernels of `isa`.
-pub fn packed_len_for(isa: Isa, m: usize, q: usize) -> usize {
+/// Elements of a left operand of `m` rows and `q` reduction indices once packed for the
+/// kernels of `isa`.
+pub fn packed_len(isa: Isa, m: usize, q: usize) -> usize {
     m.div_ceil(isa.rows()) * isa.rows() * q
 }
 
 /// Packs a(row, q) for rows 0..m, q in 0..qn into `out` as [row block][q][rows] (rows past m
-/// zero), the layout [`tap_product`] broadcasts from.
+/// zero), the layout [`tap_product`] for `isa` broadcasts from.
 #[inline(always)]
-pub fn pack(m: usize, qn: usize, out: &mut [f32], a: impl Fn(usize, usize) -> f32) {
-    pack_for(isa().unwrap_or(Isa::Avx512), m, qn, out, a)
-}
-
-/// [`pack`] for the kernels of `isa`.
-#[inline(always)]
-pub fn pack_for(isa: Isa, m: usize, qn: usize, out: &mut [f32], a: impl Fn(usize, usize) -> f32) {
+pub fn pack(isa: Isa, m: usize, qn: usize, out: &mut [f32], a: impl Fn(usize, usize) -> f32) {
     let mr = isa.rows();
-    let out = &mut out[..packed_len_for(isa, m, qn)];
+    let out = &mut out[..packed_len(isa, m, qn)];
     for (mb, block) in out.chunks_exact_mut(qn * mr).enumerate() {
         for (q, lane) in block.chunks_exact_mut(mr).enumerate() {
             for (i, v) in lane.iter_mut().enumerate() {
@@ -116,22 +86,16 @@ pub fn pack_for(isa: Isa, m: usize, qn: usize, out: &mut [f32], a: impl Fn(usize
 /// c[i, j] (+)= Σ_t Σ_l A[i, (t, l)] · b[taps[t] + l·bs + j] for i < m, j < n, l < k.
 ///
 /// `packed` is A as [`pack`] lays it out with q = t·k + l; c has row stride `ldc`.
-/// `accumulate` adds to c instead of overwriting it. Panics unless [`available`].
+/// `accumulate` adds to c instead of overwriting it. Runs the kernels of `isa` (`packed`
+/// laid out for it); panics unless the CPU supports `isa`.
 #[allow(clippy::too_many_arguments)]
-pub fn tap_product(m: usize, n: usize, k: usize, taps: &[usize], packed: &[f32], b: &[f32], bs: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
-    tap_product_for(current(), m, n, k, taps, packed, b, bs, c, ldc, accumulate)
-}
-
-/// [`tap_product`] on the kernels of `isa` (`packed` laid out for it). Panics unless the CPU
-/// supports `isa`.
-#[allow(clippy::too_many_arguments)]
-pub fn tap_product_for(isa: Isa, m: usize, n: usize, k: usize, taps: &[usize], packed: &[f32], b: &[f32], bs: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
+pub fn tap_product(isa: Isa, m: usize, n: usize, k: usize, taps: &[usize], packed: &[f32], b: &[f32], bs: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
     if m == 0 || n == 0 {
         return;
     }
     assert!(isa.supported(), "tap_product: this CPU cannot run the {isa:?} kernels");
     let qn = taps.len() * k;
-    assert!(packed.len() >= packed_len_for(isa, m, qn), "tap_product: packed operand too small");
+    assert!(packed.len() >= packed_len(isa, m, qn), "tap_product: packed operand too small");
     if qn > 0 {
         let last = taps.iter().max().expect("taps") + (k - 1) * bs + n;
         assert!(last <= b.len(), "tap_product: right operand too small");
@@ -142,7 +106,7 @@ pub fn tap_product_for(isa: Isa, m: usize, n: usize, k: usize, taps: &[usize], p
     // access inside the slices, and masked-off lanes are never touched.
     unsafe {
         match isa {
-            Isa::Avx512 => x86::tap_product(m, n, k, taps, packed.as_ptr(), b.as_ptr(), bs, c.as_mut_ptr(), ldc, accumulate),
+            Isa::Avx512 => avx512::tap_product(m, n, k, taps, packed.as_ptr(), b.as_ptr(), bs, c.as_mut_ptr(), ldc, accumulate),
             Isa::Avx2 => avx2::tap_product(m, n, k, taps, packed.as_ptr(), b.as_ptr(), bs, c.as_mut_ptr(), ldc, accumulate),
         }
     }
@@ -150,15 +114,9 @@ pub fn tap_product_for(isa: Isa, m: usize, n: usize, k: usize, taps: &[usize], p
 
 /// dwt[(t, l), s] += Σ_j b[taps[t] + l·bs + j] · gt[j·ld + s] for l < k, s < sn, j < n: the
 /// weight gradient of [`tap_product`] with the output gradient given transposed (gt [n, ld]).
-/// dwt is [taps, k, sn]. Panics unless [`available`].
+/// dwt is [taps, k, sn]. Panics unless the CPU supports `isa`.
 #[allow(clippy::too_many_arguments)]
-pub fn tap_weight_gradient(k: usize, sn: usize, n: usize, taps: &[usize], b: &[f32], bs: usize, gt: &[f32], ld: usize, dwt: &mut [f32]) {
-    tap_weight_gradient_for(current(), k, sn, n, taps, b, bs, gt, ld, dwt)
-}
-
-/// [`tap_weight_gradient`] on the kernels of `isa`. Panics unless the CPU supports `isa`.
-#[allow(clippy::too_many_arguments)]
-pub fn tap_weight_gradient_for(isa: Isa, k: usize, sn: usize, n: usize, taps: &[usize], b: &[f32], bs: usize, gt: &[f32], ld: usize, dwt: &mut [f32]) {
+pub fn tap_weight_gradient(isa: Isa, k: usize, sn: usize, n: usize, taps: &[usize], b: &[f32], bs: usize, gt: &[f32], ld: usize, dwt: &mut [f32]) {
     if k == 0 || sn == 0 || n == 0 {
         return;
     }
@@ -168,10 +126,10 @@ pub fn tap_weight_gradient_for(isa: Isa, k: usize, sn: usize, n: usize, taps: &[
     assert!(last <= b.len(), "tap_weight_gradient: right operand too small");
     assert!(dwt.len() >= taps.len() * k * sn, "tap_weight_gradient: output too small");
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: as for `tap_product_for`.
+    // SAFETY: as for `tap_product`.
     unsafe {
         match isa {
-            Isa::Avx512 => x86::broadcast_rows(k, sn, n, taps, b.as_ptr(), bs, 1, gt.as_ptr(), ld, dwt.as_mut_ptr(), sn, true),
+            Isa::Avx512 => avx512::broadcast_rows(k, sn, n, taps, b.as_ptr(), bs, 1, gt.as_ptr(), ld, dwt.as_mut_ptr(), sn, true),
             Isa::Avx2 => avx2::broadcast_rows(k, sn, n, taps, b.as_ptr(), bs, 1, gt.as_ptr(), ld, dwt.as_mut_ptr(), sn, true),
         }
     }
@@ -184,15 +142,9 @@ pub fn tap_weight_gradient_for(isa: Isa, k: usize, sn: usize, n: usize, taps: &[
 /// right operand's rows are loaded straight from memory, so neither operand is packed. The
 /// dense layers use it: packing a 1000 × 1000 weight for every product (what the `gemm`
 /// crate does) costs as much as the product itself at 64 rows. `accumulate` adds to c
-/// instead of overwriting it. Panics unless [`available`].
+/// instead of overwriting it. Panics unless the CPU supports `isa`.
 #[allow(clippy::too_many_arguments)]
-pub fn strided_product(m: usize, n: usize, k: usize, a: &[f32], ars: usize, acs: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
-    strided_product_for(current(), m, n, k, a, ars, acs, b, ldb, c, ldc, accumulate)
-}
-
-/// [`strided_product`] on the kernels of `isa`. Panics unless the CPU supports `isa`.
-#[allow(clippy::too_many_arguments)]
-pub fn strided_product_for(isa: Isa, m: usize, n: usize, k: usize, a: &[f32], ars: usize, acs: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
+pub fn strided_product(isa: Isa, m: usize, n: usize, k: usize, a: &[f32], ars: usize, acs: usize, b: &[f32], ldb: usize, c: &mut [f32], ldc: usize, accumulate: bool) {
     if m == 0 || n == 0 {
         return;
     }
@@ -212,14 +164,14 @@ pub fn strided_product_for(isa: Isa, m: usize, n: usize, k: usize, a: &[f32], ar
     // neither operand.
     unsafe {
         match isa {
-            Isa::Avx512 => x86::broadcast_rows(m, n, k, &[0], a.as_ptr(), ars, acs, b.as_ptr(), ldb, c.as_mut_ptr(), ldc, accumulate),
+            Isa::Avx512 => avx512::broadcast_rows(m, n, k, &[0], a.as_ptr(), ars, acs, b.as_ptr(), ldb, c.as_mut_ptr(), ldc, accumulate),
             Isa::Avx2 => avx2::broadcast_rows(m, n, k, &[0], a.as_ptr(), ars, acs, b.as_ptr(), ldb, c.as_mut_ptr(), ldc, accumulate),
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+mod avx512 {
     use std::arch::x86_64::*;
 
     /// Rows and columns of an output block: 32 registers hold 8 × 3 accumulators.
@@ -470,7 +422,7 @@ mod avx2 {
         }
     }
 
-    /// The AVX2 copy of [`super::x86::broadcast_rows`].
+    /// The AVX2 copy of [`super::avx512::broadcast_rows`].
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn broadcast_rows(k: usize, sn: usize, n: usize, taps: &[usize], b: *const f32, bs: usize, bcs: usize, gt: *const f32, ld: usize, out: *mut f32, ldo: usize, accumulate: bool) {
@@ -582,13 +534,13 @@ mod tests {
                 let t = taps.len();
                 let a = values(m * t * k, 0.37);
                 let b = values(taps.iter().max().unwrap() + (k - 1) * bs + n, 0.11);
-                let mut packed = vec![f32::NAN; packed_len_for(isa, m, t * k)];
-                pack_for(isa, m, t * k, &mut packed, |i, q| a[i * t * k + q]);
+                let mut packed = vec![f32::NAN; packed_len(isa, m, t * k)];
+                pack(isa, m, t * k, &mut packed, |i, q| a[i * t * k + q]);
                 let ldc = n + 3;
                 for accumulate in [false, true] {
                     let start = values(m * ldc, 0.7);
                     let mut c = start.clone();
-                    tap_product_for(isa, m, n, k, &taps, &packed, &b, bs, &mut c, ldc, accumulate);
+                    tap_product(isa, m, n, k, &taps, &packed, &b, bs, &mut c, ldc, accumulate);
                     for i in 0..m {
                         for j in 0..ldc {
                             let got = c[i * ldc + j];
@@ -627,7 +579,7 @@ mod tests {
                 for ((left, ars, acs), accumulate) in [((&a, k, 1), false), ((&at, 1, m), true), ((&a, k, 1), true), ((&at, 1, m), false)] {
                     let start = values(m * ldc, 0.7);
                     let mut c = start.clone();
-                    strided_product_for(isa, m, n, k, left, ars, acs, &b, n + 1, &mut c, ldc, accumulate);
+                    strided_product(isa, m, n, k, left, ars, acs, &b, n + 1, &mut c, ldc, accumulate);
                     for i in 0..m {
                         for s in 0..ldc {
                             let got = c[i * ldc + s];
@@ -666,7 +618,7 @@ mod tests {
                 let gt = values((n - 1) * ld + sn, 0.29);
                 let start = values(t * k * sn, 0.5);
                 let mut dwt = start.clone();
-                tap_weight_gradient_for(isa, k, sn, n, &taps, &b, bs, &gt, ld, &mut dwt);
+                tap_weight_gradient(isa, k, sn, n, &taps, &b, bs, &gt, ld, &mut dwt);
                 for ti in 0..t {
                     for l in 0..k {
                         for s in 0..sn {

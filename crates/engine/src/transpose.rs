@@ -1,4 +1,4 @@
-//! Matrix transposes: 16 × 16 blocks in AVX-512 registers where the CPU has it (the weight
+//! Matrix transposes: 16 × 16 blocks in AVX-512 registers with AVX-512 loops (the weight
 //! gradients of the lowered convs and the dense layers' input gradients transpose every step).
 
 #[cfg(target_arch = "x86_64")]
@@ -6,13 +6,16 @@ use std::arch::x86_64::*;
 
 #[cfg(target_arch = "x86_64")]
 use crate::simd::permute_index;
+use crate::simd::Level;
 
-/// out [cols, rows] = m [rows, cols]ᵀ.
-pub fn transpose(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+/// out [cols, rows] = m [rows, cols]ᵀ, in AVX-512 registers if `level` is AVX-512 (which the
+/// CPU must have, as the [`crate::Kernels`] holding it checked), else element by element.
+pub fn transpose(level: Level, m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
     let (m, out) = (&m[..rows * cols], &mut out[..rows * cols]);
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: AVX-512F is there; the slices above hold rows × cols elements.
+    if level == Level::Avx512 {
+        assert!(level.supported(), "transpose: AVX-512 asked for on a CPU without it");
+        // SAFETY: AVX-512F is there (asserted); the slices above hold rows × cols elements.
         unsafe { transpose_avx512(m, rows, cols, out) };
         return;
     }
@@ -93,16 +96,19 @@ pub(crate) unsafe fn transpose16(rows: &mut [__m512; 16]) {
 mod tests {
     use super::*;
 
-    /// Every element lands at its transposed place, on full blocks and ragged edges.
+    /// Every element lands at its transposed place, on full blocks and ragged edges, with
+    /// every level this CPU has (`tests/kernels.rs` reports the others as ignored).
     #[test]
     fn transposes_put_every_element_in_its_place() {
-        for (rows, cols) in [(16, 1024), (1024, 16), (64, 256), (37, 50), (3, 17), (17, 3), (1, 1)] {
-            let m: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
-            let mut out = vec![f32::NAN; rows * cols];
-            transpose(&m, rows, cols, &mut out);
-            for i in 0..rows {
-                for j in 0..cols {
-                    assert_eq!(out[j * rows + i], m[i * cols + j], "{rows} × {cols} at ({i}, {j})");
+        for level in [Level::Baseline, Level::Avx2, Level::Avx512].into_iter().filter(|l| l.supported()) {
+            for (rows, cols) in [(16, 1024), (1024, 16), (64, 256), (37, 50), (3, 17), (17, 3), (1, 1)] {
+                let m: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
+                let mut out = vec![f32::NAN; rows * cols];
+                transpose(level, &m, rows, cols, &mut out);
+                for i in 0..rows {
+                    for j in 0..cols {
+                        assert_eq!(out[j * rows + i], m[i * cols + j], "{level:?} {rows} × {cols} at ({i}, {j})");
+                    }
                 }
             }
         }

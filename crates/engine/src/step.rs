@@ -51,7 +51,7 @@ impl Network {
         // With a training workspace, ∂recon/∂logits is written in the same pass (the
         // backward pass reads it from there).
         let dlogits = ws.grads.as_mut().map(|g| &mut g.dec.last_mut().expect("decoder grad")[..n * self.image_len()]);
-        let recon = objective::reconstruction(logits, x, n, dlogits);
+        let recon = objective::reconstruction(self.kernels.vectors(), logits, x, n, dlogits);
         let (mu, lv) = (&ws.mu[..n * j], &ws.logvar[..n * j]);
         let kl = objective::kl(mu, lv, n, log_det(&self.config.noise, j));
         let (loss, tc) = match self.config.objective {
@@ -190,7 +190,7 @@ impl Trainer {
         let n = self.last_batch;
         self.net.backward(&mut self.ws, x, n, step);
         let g = self.ws.grads.as_ref().expect("training workspace");
-        self.vae_adam.step(lr, &mut self.net.vae.data, &g.vae);
+        self.vae_adam.step(self.net.kernels.vectors(), lr, &mut self.net.vae.data, &g.vae);
     }
 
     /// FactorVAE: one discriminator step on the last batch's codes (detached) against their
@@ -200,6 +200,7 @@ impl Trainer {
     /// codes too when that pass was given the same `perm`.
     pub fn discriminator_update(&mut self, perm: &[i64], lr: f64) -> Option<f64> {
         let adam = self.disc_adam.as_mut()?;
+        let level = self.net.kernels.vectors();
         let (n, j) = (self.last_batch, self.net.latents());
         let ws = &mut self.ws;
         if self.permuted != perm {
@@ -212,7 +213,7 @@ impl Trainer {
         let loss = objective::discriminator_loss(&logits[..4 * n], n, &mut g.disc.last_mut().expect("logits grad")[..4 * n]);
         self.net.discriminator_backward(ws, 2 * n, true);
         let g = ws.grads.as_ref().expect("training workspace");
-        adam.step(lr, &mut self.net.disc.as_mut().expect("factor-vae").data, &g.disc_params);
+        adam.step(level, lr, &mut self.net.disc.as_mut().expect("factor-vae").data, &g.disc_params);
         Some(loss)
     }
 }
