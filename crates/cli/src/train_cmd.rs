@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use disentangle_models::config::{EncoderConfig, NoiseConfig, ObjectiveConfig};
-use disentangle_train::TrainConfig;
+use disentangle_train::{TrainConfig, ValidTrainConfig};
 use disentangle_train::trainer::{TrainOptions, resume, train};
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -137,8 +137,9 @@ fn objective(kind: ModelKind, a: &TrainArgs) -> Result<ObjectiveConfig> {
     ObjectiveConfig::from_params(&name, &get, &given).map_err(|e| anyhow::anyhow!("--model {name}: {}", e.message.replace('_', "-")))
 }
 
-/// Merges a base config (file or defaults) with the flags given.
-pub fn build_config(a: &TrainArgs) -> Result<TrainConfig> {
+/// Merges a base config (file or defaults) with the flags given, and checks the result
+/// (once: training takes it as checked).
+pub fn build_config(a: &TrainArgs) -> Result<ValidTrainConfig> {
     let mut c = match &a.config {
         Some(path) => TrainConfig::load(path).with_context(|| format!("reading --config {}", path.display()))?,
         None => TrainConfig::reference("dsprites"),
@@ -180,8 +181,7 @@ pub fn build_config(a: &TrainArgs) -> Result<TrainConfig> {
         }
         c.series.metrics = metrics.clone();
     }
-    c.validate()?;
-    Ok(c)
+    Ok(c.validated()?)
 }
 
 pub fn run(a: TrainArgs, data_dir: Option<&std::path::Path>) -> Result<()> {

@@ -204,6 +204,12 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// The config, checked ([`TrainConfig::validate`]): what training takes.
+    pub fn validated(self) -> Result<ValidTrainConfig> {
+        self.validate()?;
+        Ok(ValidTrainConfig(self))
+    }
+
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a TrainConfig always serialises")
     }
@@ -211,5 +217,47 @@ impl TrainConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
         toml::from_str(&text).map_err(|e| TrainError::Config { path: path.to_path_buf(), message: e.to_string() })
+    }
+}
+
+/// A [`TrainConfig`] that passed [`TrainConfig::validate`]: made only by
+/// [`TrainConfig::validated`] and read-only after (it derefs to the config), so a run checks
+/// its config once, where it is assembled, and nothing downstream checks it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidTrainConfig(TrainConfig);
+
+impl ValidTrainConfig {
+    pub fn into_inner(self) -> TrainConfig {
+        self.0
+    }
+    /// The same config with its dataset recorded as `dataset` (a spelling of the same
+    /// dataset: the dataset is not part of what [`TrainConfig::validate`] checks).
+    pub fn with_dataset_spelled(mut self, dataset: String) -> Self {
+        self.0.dataset = dataset;
+        self
+    }
+}
+
+impl std::ops::Deref for ValidTrainConfig {
+    type Target = TrainConfig;
+    fn deref(&self) -> &TrainConfig {
+        &self.0
+    }
+}
+
+/// What training accepts: a config checked already, or one to check now.
+pub trait IntoValidConfig {
+    fn into_valid(self) -> Result<ValidTrainConfig>;
+}
+
+impl IntoValidConfig for ValidTrainConfig {
+    fn into_valid(self) -> Result<ValidTrainConfig> {
+        Ok(self)
+    }
+}
+
+impl IntoValidConfig for TrainConfig {
+    fn into_valid(self) -> Result<ValidTrainConfig> {
+        self.validated()
     }
 }

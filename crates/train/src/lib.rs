@@ -18,6 +18,6 @@ pub mod series;
 pub mod spirv_check;
 pub mod trainer;
 
-pub use config::TrainConfig;
+pub use config::{IntoValidConfig, TrainConfig, ValidTrainConfig};
 pub use error::TrainError;
 pub use trainer::{Summary, TrainOutcome, train, train_with};

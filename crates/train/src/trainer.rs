@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::checkpoint::{self, CheckpointState};
-use crate::config::TrainConfig;
+use crate::config::{IntoValidConfig, TrainConfig};
 use crate::device::{Backend, parse_backend};
 use crate::error::{Result, TrainError};
 use crate::rng::RunRngs;
@@ -197,18 +197,19 @@ pub fn burn_discriminator_step(model: &mut Model, optim: &mut ModuleOptimizer, l
     Some(dv)
 }
 
-/// Starts a new run in `out` (which must not already hold one).
-pub fn train(mut config: TrainConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome> {
-    config.validate()?;
+/// Starts a new run in `out` (which must not already hold one). A [`TrainConfig`] is
+/// checked here; a [`ValidTrainConfig`] was checked where it was made.
+pub fn train(config: impl IntoValidConfig, out: &Path, options: &TrainOptions) -> Result<TrainOutcome> {
+    let config = config.into_valid()?;
     let dataset = open_dataset(&config.dataset, disentangle_data::data_dir(options.data_dir.as_deref()).as_deref())?;
     // A dataset given as a path is recorded absolute: the run finds it again from any folder.
-    config.dataset = disentangle_data::dataset_spec_to_store(&config.dataset);
-    train_with(config, &*dataset, out, options)
+    let stored = disentangle_data::dataset_spec_to_store(&config.dataset);
+    train_with(config.with_dataset_spelled(stored), &*dataset, out, options)
 }
 
 /// As [`train`], on an already opened dataset.
-pub fn train_with(config: TrainConfig, dataset: &dyn FactorDataset, out: &Path, options: &TrainOptions) -> Result<TrainOutcome> {
-    config.validate()?;
+pub fn train_with(config: impl IntoValidConfig, dataset: &dyn FactorDataset, out: &Path, options: &TrainOptions) -> Result<TrainOutcome> {
+    let config = config.into_valid()?;
     check_dataset(&config, dataset)?;
     let backend = parse_backend(&config.device)?;
     let state = State::new(&config, &backend)?;
@@ -223,7 +224,7 @@ pub fn resume(run_dir: &Path, steps: Option<u64>, options: &TrainOptions) -> Res
     config.steps = steps.unwrap_or(config.steps);
     config.device = options.device.clone().unwrap_or(config.device);
     // Checked once, before anything is written or loaded.
-    config.validate()?;
+    let config = config.validated()?;
     let backend = parse_backend(&config.device)?;
     if changed {
         run.write_config(&config)?;
