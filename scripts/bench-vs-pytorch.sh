@@ -7,6 +7,12 @@
 # Builds nothing: it uses target/release/disentangle (or $DISENTANGLE_BIN). Installs torch
 # into target/torch-venv if it is not there. Prints ms/step of both and ours / PyTorch per
 # configuration and round, then the encoding rates. Both sides use 2 threads.
+#
+# As on a CPU without AVX-512, on any x86-64 machine: our binary built with
+# `cargo build --release -p disentangle-cli --no-default-features` (the gemm crate without its
+# AVX-512 kernels), DISENTANGLE_ENGINE_KERNELS=avx2 (or avx2-gemm), and PyTorch held to AVX2
+# by ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 (the header
+# prints the kernels and torch's capability, so the output says which ran).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-2}
@@ -24,8 +30,8 @@ fi
 configs=conv/vae,conv/factor-vae,split/vae,split/factor-vae
 out=$(mktemp -d)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
-echo "ours: $("$bin" --version 2>/dev/null || echo disentangle), RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-2}"
-echo "torch: $("$venv/bin/python" -c 'import torch; print(torch.__version__)')"
+echo "ours: $("$bin" --version 2>/dev/null || echo disentangle), RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-2}, DISENTANGLE_ENGINE_KERNELS=${DISENTANGLE_ENGINE_KERNELS:-(unset: best)}"
+echo "torch: $("$venv/bin/python" -c 'import torch; print(torch.__version__, "cpu capability", torch.backends.cpu.get_cpu_capability())')"
 for r in $(seq "$rounds"); do
     echo "round $r/$rounds: ours ..." >&2
     RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-2} "$bin" bench train --device cpu --steps "$steps" --configs "$configs" >"$out/ours-$r.txt"

@@ -26,9 +26,12 @@ use rand_distr::{Distribution, StandardNormal};
 
 const PRESETS: [&str; 4] = ["avx2-gemm", "avx2", "avx512-gemm", "avx512"];
 
+/// A comparison of one preset's results with the portable path's.
+type KernelsTest = fn(Kernels) -> Result<(), Failed>;
+
 fn main() {
     let args = Arguments::from_args();
-    let tests: [(&str, fn(Kernels) -> Result<(), Failed>); 5] = [
+    let tests: [(&str, KernelsTest); 5] = [
         ("training_step", training_step),
         ("conv_layers", conv_layers),
         ("dense_layers", dense_layers),

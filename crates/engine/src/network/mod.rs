@@ -92,6 +92,8 @@ fn head_gradients_mut<'g>(p: &ParamSet, grads: &'g mut [f32], ids: [TensorId; 4]
 }
 
 /// How the encoder's last features become (μ, log σ²).
+// One per network, built once: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy)]
 pub enum Head {
     /// Two dense layers on the same features (the reference encoder).
