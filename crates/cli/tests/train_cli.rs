@@ -200,3 +200,42 @@ fn eval_every_writes_a_series_whose_last_point_equals_evaluate() {
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("series.metrics") && stderr(&bad).contains("nope"), "{}", stderr(&bad));
 }
+
+/// The CPU engine's settings in the environment: a value it does not know is an error naming
+/// the variable (not a silent fallback to other kernels); a known one runs, and `bench` says
+/// which kernels it timed. Two runs of the same short training, portable and default kernels,
+/// end within rounding of each other.
+#[test]
+fn engine_settings_from_the_environment_are_checked_and_used() {
+    let with_env = |vars: &[(&str, &str)], args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_disentangle"));
+        c.args(args).env_remove("DISENTANGLE_DATA");
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        c.output().expect("runs")
+    };
+    for (var, value) in [("DISENTANGLE_ENGINE_KERNELS", "avx9"), ("DISENTANGLE_ENGINE_GROUP", "0"), ("DISENTANGLE_ENGINE_WINOGRAD", "sometimes")] {
+        let o = with_env(&[(var, value)], &["data", "info", "dsprites"]);
+        let err = stderr(&o);
+        assert!(!o.status.success() && err.contains(var) && err.contains(value) && !err.contains("panicked"), "{var}={value}: {err}");
+    }
+    let o = with_env(&[("DISENTANGLE_ENGINE_KERNELS", "portable")], &["bench", "train", "--steps", "1", "--batch-size", "4", "--configs", "conv/vae"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("(kernels portable)"), "{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut losses = Vec::new();
+    for kernels in ["portable", "best"] {
+        let run = dir.path().join(kernels);
+        let args = ["train", "--dataset", "dsprites", "--batch-size", "8", "--steps", "3", "--log-every", "1", "--summary-batches", "1", "--seed", "5", "--quiet", "--out", run.to_str().unwrap()];
+        let o = with_env(&[("DISENTANGLE_ENGINE_KERNELS", kernels)], &args);
+        assert!(o.status.success(), "{kernels}: {}", stderr(&o));
+        let log = std::fs::read_to_string(run.join("log.jsonl")).unwrap();
+        let last = log.lines().last().unwrap().to_string();
+        let loss: f64 = last.split("\"loss\":").nth(1).unwrap().split([',', '}']).next().unwrap().parse().unwrap();
+        losses.push(loss);
+    }
+    assert!((losses[0] - losses[1]).abs() <= 1e-4 * losses[0].abs(), "portable {} vs best {}", losses[0], losses[1]);
+}

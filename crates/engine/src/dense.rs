@@ -75,7 +75,7 @@ pub struct DenseLayer {
 impl DenseLayer {
     pub fn forward(&self, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32], rows: usize) {
         // y [rows, out] = x [rows, in] · W [in, out].
-        product(self.kernels.products(), rows, self.dout, self.din, (x, self.din, 1), (w, self.dout), y, self.dout);
+        product(self.kernels.dense_products(), rows, self.dout, self.din, (x, self.din, 1), (w, self.dout), y, self.dout);
         self.act.bias_and_apply(self.kernels.vectors(), &mut y[..rows * self.dout], b);
     }
 
@@ -105,7 +105,7 @@ impl DenseLayer {
             matmul(din, dout, rows, dw, dout, false, View::transposed(x, din), View::rows(dy, dout), true);
         };
         let input_grad = |dx: &mut [f32]| {
-            let Products::Taps(isa) = self.kernels.products() else {
+            let Products::Taps(isa) = self.kernels.dense_products() else {
                 // dx [rows, in] = dy [rows, out] · Wᵀ [out, in].
                 matmul(rows, din, dout, dx, din, false, View::rows(dy, dout), View::transposed(w, dout), true);
                 return;

@@ -1,8 +1,9 @@
 //! The switchboard: which kernels the engine runs, decided in one place.
 //!
 //! A [`Kernels`] value says what the engine's own loops are compiled for (AVX-512, AVX2 + FMA
-//! or portable code, [`Level`]), where the conv and dense products run (our tap kernels in
-//! one of their instruction sets, or the `gemm` crate, [`Products`]), when the parity layers
+//! or portable code, [`Level`]), where the conv products and where the dense layers'
+//! products run (our tap kernels in one of their instruction sets, or the `gemm` crate,
+//! [`Products`]), when the parity layers
 //! take Winograd's transforms ([`WinogradPolicy`]) and how many samples a thread carries
 //! through a run of conv layers ([`Kernels::group`]). It is read once from the CPU and the
 //! environment ([`Kernels::current`]), handed to [`crate::Network`] when it is built, and
@@ -11,8 +12,10 @@
 //! ([`Kernels::supported`]) and compare each with [`Kernels::portable`].
 //!
 //! Environment (for tests and benchmarks; read once per process):
-//! - `DISENTANGLE_ENGINE_KERNELS` = `avx512` | `avx2` | `avx512-gemm` | `avx2-gemm` | `gemm`
-//!   (the widest loops, products on the crate) | `portable` | `best` (or unset).
+//! - `DISENTANGLE_ENGINE_KERNELS` = `avx512` | `avx2` (conv products on the AVX2 tap kernels,
+//!   dense ones on the crate) | `avx2-taps` (both on the tap kernels) | `avx512-gemm` |
+//!   `avx2-gemm` | `gemm` (the widest loops, every product on the crate) | `portable` | `best`
+//!   (or unset).
 //! - `DISENTANGLE_ENGINE_WINOGRAD` = `off` (or `0`) | N (from N tiles per sample).
 //! - `DISENTANGLE_ENGINE_GROUP` = N ≥ 1.
 //!
@@ -80,24 +83,31 @@ pub enum KernelsError {
 pub struct Kernels {
     vectors: Level,
     products: Products,
+    dense: Products,
     winograd: WinogradPolicy,
     group: usize,
 }
 
 /// The preset names [`Kernels::preset`] knows.
-const PRESETS: &str = "avx512, avx2, avx512-gemm, avx2-gemm, gemm, portable, best";
+const PRESETS: &str = "avx512, avx2, avx2-taps, avx512-gemm, avx2-gemm, gemm, portable, best";
+
+/// The presets below `best`, in the order [`Kernels::supported`] lists them.
+const NAMED: [&str; 5] = ["avx2-gemm", "avx2", "avx2-taps", "avx512-gemm", "avx512"];
 
 impl Kernels {
-    /// Every part given; an error where this CPU cannot run it or the parts do not fit.
-    pub fn new(vectors: Level, products: Products, winograd: WinogradPolicy, group: usize) -> Result<Self, KernelsError> {
-        let k = Kernels { vectors, products, winograd, group };
-        if !vectors.supported() || products.taps().is_some_and(|isa| !isa.supported()) {
-            return Err(KernelsError::Unsupported(k.name()));
-        }
-        match products.taps() {
-            Some(Isa::Avx512) if vectors != Level::Avx512 => return Err(KernelsError::Inconsistent("AVX-512 tap kernels need AVX-512 loops")),
-            Some(Isa::Avx2) if vectors == Level::Baseline => return Err(KernelsError::Inconsistent("AVX2 tap kernels need AVX2 loops")),
-            _ => {}
+    /// Every part given (`products` for the convs, `dense` for the dense layers); an error
+    /// where this CPU cannot run it or the parts do not fit.
+    pub fn new(vectors: Level, products: Products, dense: Products, winograd: WinogradPolicy, group: usize) -> Result<Self, KernelsError> {
+        let k = Kernels { vectors, products, dense, winograd, group };
+        for p in [products, dense] {
+            if !vectors.supported() || p.taps().is_some_and(|isa| !isa.supported()) {
+                return Err(KernelsError::Unsupported(k.name()));
+            }
+            match p.taps() {
+                Some(Isa::Avx512) if vectors != Level::Avx512 => return Err(KernelsError::Inconsistent("AVX-512 tap kernels need AVX-512 loops")),
+                Some(Isa::Avx2) if vectors == Level::Baseline => return Err(KernelsError::Inconsistent("AVX2 tap kernels need AVX2 loops")),
+                _ => {}
+            }
         }
         if products == Products::Gemm && winograd != WinogradPolicy::Off {
             return Err(KernelsError::Inconsistent("Winograd's products run on the tap kernels only"));
@@ -108,23 +118,23 @@ impl Kernels {
         Ok(k)
     }
 
-    /// The fastest kernels for this CPU: the AVX-512 tap kernels where it has AVX-512; on
-    /// AVX2 + FMA the AVX2 tap kernels (faster than the `gemm` crate's AVX2 kernels in the
-    /// whole step, `docs/benchmarks.md`); else portable loops on the crate.
+    /// The fastest kernels for this CPU, by measurement (`docs/benchmarks.md`): the AVX-512
+    /// tap kernels for every product where it has AVX-512; on AVX2 + FMA the AVX2 tap kernels
+    /// for the convs and the `gemm` crate for the dense layers (the `avx2` preset); else
+    /// portable loops on the crate.
     pub fn best() -> Self {
-        let vectors = Level::detect();
-        let products = match vectors {
-            Level::Avx512 => Products::Taps(Isa::Avx512),
-            Level::Avx2 => Products::Taps(Isa::Avx2),
-            Level::Baseline => Products::Gemm,
-        };
-        Self::new(vectors, products, Self::default_winograd(products), 1).expect("detected from this CPU")
+        match Level::detect() {
+            Level::Avx512 => Self::preset("avx512"),
+            Level::Avx2 => Self::preset("avx2"),
+            Level::Baseline => Ok(Self::portable()),
+        }
+        .expect("detected from this CPU")
     }
 
     /// Plain Rust loops (compiled for baseline x86-64 or whatever the target is) and the
     /// `gemm` crate: what every CPU runs, the reference the fast paths are tested against.
     pub fn portable() -> Self {
-        Kernels { vectors: Level::Baseline, products: Products::Gemm, winograd: WinogradPolicy::Off, group: 1 }
+        Kernels { vectors: Level::Baseline, products: Products::Gemm, dense: Products::Gemm, winograd: WinogradPolicy::Off, group: 1 }
     }
 
     fn default_winograd(products: Products) -> WinogradPolicy {
@@ -133,17 +143,18 @@ impl Kernels {
 
     /// A named choice (see the module's header), with the default Winograd policy and group.
     pub fn preset(name: &str) -> Result<Self, KernelsError> {
-        let (vectors, products) = match name {
+        let (vectors, products, dense) = match name {
             "" | "best" => return Ok(Self::best()),
             "portable" => return Ok(Self::portable()),
-            "avx512" => (Level::Avx512, Products::Taps(Isa::Avx512)),
-            "avx2" => (Level::Avx2, Products::Taps(Isa::Avx2)),
-            "avx512-gemm" => (Level::Avx512, Products::Gemm),
-            "avx2-gemm" => (Level::Avx2, Products::Gemm),
-            "gemm" => (Level::detect(), Products::Gemm),
+            "avx512" => (Level::Avx512, Products::Taps(Isa::Avx512), Products::Taps(Isa::Avx512)),
+            "avx2" => (Level::Avx2, Products::Taps(Isa::Avx2), Products::Gemm),
+            "avx2-taps" => (Level::Avx2, Products::Taps(Isa::Avx2), Products::Taps(Isa::Avx2)),
+            "avx512-gemm" => (Level::Avx512, Products::Gemm, Products::Gemm),
+            "avx2-gemm" => (Level::Avx2, Products::Gemm, Products::Gemm),
+            "gemm" => (Level::detect(), Products::Gemm, Products::Gemm),
             other => return Err(KernelsError::Unknown { variable: "DISENTANGLE_ENGINE_KERNELS", value: other.into(), expected: PRESETS }),
         };
-        Self::new(vectors, products, Self::default_winograd(products), 1)
+        Self::new(vectors, products, dense, Self::default_winograd(products), 1)
     }
 
     /// The same kernels with another Winograd policy (ignored, i.e. off, on the crate).
@@ -192,7 +203,7 @@ impl Kernels {
     /// compare.
     pub fn supported() -> Vec<Self> {
         let mut all = vec![Self::portable()];
-        for name in ["avx2-gemm", "avx2", "avx512-gemm", "avx512"] {
+        for name in NAMED {
             if let Ok(k) = Self::preset(name) {
                 all.push(k);
             }
@@ -202,14 +213,20 @@ impl Kernels {
 
     /// The presets this CPU cannot run, with the reason (for tests to report as ignored).
     pub fn unsupported() -> Vec<(&'static str, KernelsError)> {
-        ["avx2-gemm", "avx2", "avx512-gemm", "avx512"].into_iter().filter_map(|name| Self::preset(name).err().map(|e| (name, e))).collect()
+        NAMED.into_iter().filter_map(|name| Self::preset(name).err().map(|e| (name, e))).collect()
     }
 
     pub fn vectors(&self) -> Level {
         self.vectors
     }
+    /// Where the conv layers' products run.
     pub fn products(&self) -> Products {
         self.products
+    }
+    /// Where the dense layers' forward and input-gradient products run (their weight
+    /// gradients always run on the `gemm` crate, see [`crate::dense`]).
+    pub fn dense_products(&self) -> Products {
+        self.dense
     }
     /// The tap kernels' instruction set, if the products run on them.
     pub fn taps(&self) -> Option<Isa> {
@@ -225,13 +242,17 @@ impl Kernels {
         self.group
     }
 
-    /// The preset's name of the loops and products (`avx512`, `avx2-gemm`, `portable`, …).
+    /// The preset's name of the loops and products (`avx512`, `avx2-gemm`, `portable`, …),
+    /// or a description where no preset has them.
     pub fn name(&self) -> String {
-        match (self.vectors, self.products) {
-            (Level::Baseline, Products::Gemm) => "portable".into(),
-            (v, Products::Gemm) => format!("{}-gemm", v.name()),
-            (v, Products::Taps(isa)) if v.name() == isa.name() => isa.name().into(),
-            (v, Products::Taps(isa)) => format!("{}-loops-{}-taps", v.name(), isa.name()),
+        let taps = |p: Products| p.taps().map(Isa::name);
+        match (self.vectors, taps(self.products), taps(self.dense)) {
+            (Level::Baseline, None, None) => "portable".into(),
+            (v, None, None) => format!("{}-gemm", v.name()),
+            (Level::Avx512, Some("avx512"), Some("avx512")) => "avx512".into(),
+            (Level::Avx2, Some("avx2"), None) => "avx2".into(),
+            (Level::Avx2, Some("avx2"), Some("avx2")) => "avx2-taps".into(),
+            (v, c, d) => format!("{} loops, convs on {}, dense on {}", v.name(), c.unwrap_or("gemm"), d.unwrap_or("gemm")),
         }
     }
 }
@@ -261,16 +282,19 @@ mod tests {
         assert_eq!(all[0], Kernels::portable());
         assert_eq!(Kernels::preset("portable").unwrap(), Kernels::portable());
         assert!(all.contains(&Kernels::best()), "the best kernels are among the supported ones");
-        assert_eq!(all.len() + Kernels::unsupported().len(), 5);
+        assert_eq!(all.len() + Kernels::unsupported().len(), 1 + NAMED.len());
     }
 
     #[test]
     fn inconsistent_or_unknown_choices_are_refused() {
         assert!(matches!(Kernels::preset("avx9"), Err(KernelsError::Unknown { .. })));
-        assert!(matches!(Kernels::new(Level::Baseline, Products::Gemm, WinogradPolicy::Measured, 1), Err(KernelsError::Inconsistent(_))));
-        assert!(matches!(Kernels::new(Level::Baseline, Products::Gemm, WinogradPolicy::Off, 0), Err(KernelsError::Inconsistent(_))));
+        let gemm = Products::Gemm;
+        assert!(matches!(Kernels::new(Level::Baseline, gemm, gemm, WinogradPolicy::Measured, 1), Err(KernelsError::Inconsistent(_))));
+        assert!(matches!(Kernels::new(Level::Baseline, gemm, gemm, WinogradPolicy::Off, 0), Err(KernelsError::Inconsistent(_))));
         if Isa::Avx2.supported() {
-            assert!(matches!(Kernels::new(Level::Baseline, Products::Taps(Isa::Avx2), WinogradPolicy::Off, 1), Err(KernelsError::Inconsistent(_))));
+            let taps = Products::Taps(Isa::Avx2);
+            assert!(matches!(Kernels::new(Level::Baseline, taps, gemm, WinogradPolicy::Off, 1), Err(KernelsError::Inconsistent(_))));
+            assert!(matches!(Kernels::new(Level::Baseline, gemm, taps, WinogradPolicy::Off, 1), Err(KernelsError::Inconsistent(_))));
         }
         assert_eq!(Kernels::portable().with_winograd(WinogradPolicy::Measured).winograd(), WinogradPolicy::Off);
         assert_eq!(Kernels::portable().with_group(0).group(), 1);

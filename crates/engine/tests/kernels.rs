@@ -1,6 +1,6 @@
 //! Every fast path of the engine against the portable one, on one machine: the tests below
-//! are written once and run for each [`Kernels`] preset (`avx2-gemm`, `avx2`, `avx512-gemm`,
-//! `avx512`), each comparing its results with [`Kernels::portable`] (plain loops, the `gemm`
+//! are written once and run for each [`Kernels`] preset (`avx2-gemm`, `avx2`, `avx2-taps`,
+//! `avx512-gemm`, `avx512`), each comparing its results with [`Kernels::portable`] (plain loops, the `gemm`
 //! crate) on the same inputs. A preset this CPU cannot run is reported as ignored, with the
 //! reason, so the test output says what was not tested here. (The portable path itself is
 //! compared with burn by `crates/train/tests/cpu_engine.rs`, which CI also runs with
@@ -24,7 +24,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-const PRESETS: [&str; 4] = ["avx2-gemm", "avx2", "avx512-gemm", "avx512"];
+const PRESETS: [&str; 5] = ["avx2-gemm", "avx2", "avx2-taps", "avx512-gemm", "avx512"];
 
 /// A comparison of one preset's results with the portable path's.
 type KernelsTest = fn(Kernels) -> Result<(), Failed>;
