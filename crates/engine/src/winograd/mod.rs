@@ -20,11 +20,12 @@
 //!   planes then B V' Bᵀ summed over the overlapping tiles;
 //! - the weight gradient: dU_e = Σ_tiles M'_e · V_eᵀ, mapped back by Gᵀ dU G.
 //!
-//! The transforms are plain loops over rows of tiles, and AVX-512 permutes of whole rows for
-//! the reference models' shapes (rows of eight tiles; the 8 × 8 small images' 4 × 4 tiles,
-//! one vector per channel and entry); the products run on the tap kernels
-//! ([`crate::taps`]), so this path is taken only where those run. Per sample the GEMMs are T
-//! columns wide, so only images with enough tiles gain ([`Winograd::for_shape`]).
+//! The transforms are plain loops over rows of tiles, and with AVX-512 loops permutes of whole
+//! rows for the reference models' shapes ([`avx512`]: rows of eight tiles; the 8 × 8 small
+//! images' 4 × 4 tiles, one vector per channel and entry); the products run on the tap
+//! kernels ([`crate::taps`]), so this path is taken only where the [`Kernels`] run the convs'
+//! products on them. Per sample the GEMMs are T columns wide, so only images with enough
+//! tiles gain ([`Winograd::for_shape`]).
 
 use crate::kernels::{Kernels, WinogradPolicy};
 use crate::parity::ParityShape;
