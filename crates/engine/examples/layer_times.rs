@@ -14,7 +14,7 @@ use disentangle_spec::config::{EncoderConfig, ModelConfig, NoiseConfig, Objectiv
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let (n, reps) = (args.first().copied().unwrap_or(64), args.get(1).copied().unwrap_or(15));
-    println!("batch {n}, {} threads, median of {reps}", rayon::current_num_threads());
+    println!("batch {n}, {} threads, kernels {}, median of {reps}", rayon::current_num_threads(), disentangle_engine::Kernels::current());
     println!("{:<8} {:<28} {:>9} {:>9} {:>8} {:>8}", "encoder", "layer", "fwd ms", "bwd ms", "GFLOP", "GFLOP/s");
     for variant in ["conv", "split"] {
         let encoder = EncoderConfig::from_variant(variant).expect("known variant");
