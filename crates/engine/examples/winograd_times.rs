@@ -17,7 +17,7 @@ fn main() {
         ("conv2 / deconv3 32↔32 32²↔16²", ParityShape { big_channels: 32, small_channels: 32, h: 16, w: 16 }),
         ("deconv2 32←64 16²←8²", ParityShape { big_channels: 32, small_channels: 64, h: 8, w: 8 }),
     ] {
-        let Some(wg) = kernels.taps().and_then(|isa| Winograd::new(sh, isa, level == disentangle_engine::simd::Level::Avx512)) else {
+        let Some(wg) = kernels.taps().and_then(|isa| Winograd::new(sh, isa, level)) else {
             println!("no tap kernels in {kernels}");
             return;
         };

@@ -58,18 +58,19 @@ pub struct Winograd {
     pub sh: ParityShape,
     /// The tap kernels its nine products run on.
     isa: Isa,
-    /// Whether its transforms may run in AVX-512 registers ([`avx512`]) where the shape
-    /// has them.
-    avx512_transforms: bool,
+    /// The registers its transforms may run in where the shape has a form for them
+    /// ([`avx512`], [`avx2`]; else the generic loops).
+    transforms: Level,
 }
 
 impl Winograd {
     /// The Winograd form of `sh` where `kernels` take this path and it pays: the products
     /// run on tap kernels, the small image splits into whole 2 × 2 tiles, and there are
     /// enough of them ([`WinogradPolicy`]). The transforms run in AVX-512 registers where
-    /// the kernels' loops are AVX-512.
+    /// the kernels' loops are AVX-512 (in AVX2 registers, for rows of eight tiles, where they
+    /// are AVX2).
     pub fn for_shape(sh: ParityShape, kernels: &Kernels) -> Option<Self> {
-        let wg = Self::new(sh, kernels.taps()?, kernels.vectors() == Level::Avx512)?;
+        let wg = Self::new(sh, kernels.taps()?, kernels.vectors())?;
         let min = match kernels.winograd() {
             WinogradPolicy::Off => return None,
             WinogradPolicy::FromTiles(n) => n,
@@ -78,13 +79,17 @@ impl Winograd {
         };
         (wg.tiles() >= min).then_some(wg)
     }
-    /// The Winograd form of `sh` on the tap kernels of `isa`, with the AVX-512 transforms if
-    /// `avx512_transforms` (and the CPU has AVX-512F), whenever the shape fits, whatever its
-    /// tile count.
-    pub fn new(sh: ParityShape, isa: Isa, avx512_transforms: bool) -> Option<Self> {
+    /// The Winograd form of `sh` on the tap kernels of `isa`, its transforms in the registers
+    /// of `transforms` where the shape has a form for them (the generic loops where the CPU
+    /// lacks that level), whenever the shape fits, whatever its tile count.
+    pub fn new(sh: ParityShape, isa: Isa, transforms: Level) -> Option<Self> {
         let fits = sh.h.is_multiple_of(2) && sh.w.is_multiple_of(2) && sh.h > 0 && sh.w < MAX_ROW;
-        let avx512_transforms = avx512_transforms && Isa::Avx512.supported();
-        (fits && isa.supported()).then_some(Winograd { sh, isa, avx512_transforms })
+        let transforms = if transforms.supported() { transforms } else { Level::Baseline };
+        (fits && isa.supported()).then_some(Winograd { sh, isa, transforms })
+    }
+    /// The registers its transforms may run in.
+    pub fn transforms(&self) -> Level {
+        self.transforms
     }
 
     /// Plane channels (b, py, px): the reduction of the forward products.
@@ -104,13 +109,19 @@ impl Winograd {
     /// images of the reference models), an even number of tile rows, and AVX-512F.
     #[cfg(target_arch = "x86_64")]
     fn eight_wide(&self) -> bool {
-        self.avx512_transforms && self.tw() == 8 && self.th().is_multiple_of(2)
+        self.transforms == Level::Avx512 && self.tw() == 8 && self.th().is_multiple_of(2)
     }
     /// Whether the AVX-512 transforms for 8 × 8 small images (4 × 4 tiles, one vector per
     /// channel and entry) run.
     #[cfg(target_arch = "x86_64")]
     fn four_wide(&self) -> bool {
-        self.avx512_transforms && self.tw() == 4 && self.th() == 4
+        self.transforms == Level::Avx512 && self.tw() == 4 && self.th() == 4
+    }
+    /// Whether the AVX2 forms of [`Winograd::big_tiles`] and [`Winograd::planes_of_tiles`]
+    /// run: rows of eight tiles (w = 16) and AVX2 loops.
+    #[cfg(target_arch = "x86_64")]
+    fn eight_wide_avx2(&self) -> bool {
+        self.transforms == Level::Avx2 && self.tw() == 8
     }
     /// Whether this shape's transforms run in AVX-512 registers.
     fn fast_transforms(&self) -> bool {
@@ -351,6 +362,13 @@ impl Winograd {
             unsafe { avx512::big_tiles8(k, th, plane, planes.as_ptr(), v.as_mut_ptr(), kt) };
             return;
         }
+        #[cfg(target_arch = "x86_64")]
+        if self.eight_wide_avx2() {
+            // SAFETY: AVX2 and FMA are there (the level was supported when built); the slices
+            // above hold every element the kernel touches (rows of 17, 9 · K · T outputs).
+            unsafe { avx2::big_tiles8(k, th, plane, planes.as_ptr(), v.as_mut_ptr(), kt) };
+            return;
+        }
         let mut rows = [[0.0f32; MAX_ROW]; 3];
         for c in 0..k {
             let p = &planes[c * plane..][..plane];
@@ -394,6 +412,12 @@ impl Winograd {
         if self.eight_wide() {
             // SAFETY: as in big_tiles.
             unsafe { avx512::planes_of_tiles8(k, th, plane, dv.as_ptr(), planes.as_mut_ptr(), kt) };
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if self.eight_wide_avx2() {
+            // SAFETY: as above.
+            unsafe { avx2::planes_of_tiles8(k, th, plane, dv.as_ptr(), planes.as_mut_ptr(), kt) };
             return;
         }
         let mut dt = [[0.0f32; MAX_ROW]; 3];
@@ -638,6 +662,9 @@ impl Winograd {
 /// The transforms in AVX-512 registers (see its header).
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+/// Two of the transforms in AVX2 registers (see its header).
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 
 #[cfg(test)]
 mod tests;

@@ -2,15 +2,15 @@ use super::*;
 use crate::parity::tests::values;
 use crate::parity::{add_unpermuted_gradient, down_weights, up_weights};
 
-/// `sh` on every tap-kernel instruction set this CPU has, with the generic transforms and,
-/// where the CPU has AVX-512, the AVX-512 ones: each is compared with the same parity GEMMs
+/// `sh` on every tap-kernel instruction set this CPU has, with the generic transforms and
+/// those in AVX2 and AVX-512 registers where the CPU has them: each is compared with the same parity GEMMs
 /// on the same shapes (`tests/kernels.rs` reports the instruction sets this CPU lacks as
 /// ignored).
 fn variants(sh: ParityShape) -> Vec<Winograd> {
     let mut all = Vec::new();
     for isa in [Isa::Avx2, Isa::Avx512] {
-        for avx512_transforms in [false, true] {
-            if let Some(wg) = Winograd::new(sh, isa, avx512_transforms).filter(|wg| wg.avx512_transforms == avx512_transforms) {
+        for transforms in [Level::Baseline, Level::Avx2, Level::Avx512] {
+            if let Some(wg) = Winograd::new(sh, isa, transforms).filter(|wg| wg.transforms() == transforms) {
                 all.push(wg);
             }
         }
