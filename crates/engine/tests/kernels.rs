@@ -100,11 +100,11 @@ fn batch(n: usize, j: usize, seed: u64) -> (Vec<f32>, Vec<f32>, Vec<i64>) {
 
 /// max |a − b| / max |b| (0 when both are zero).
 fn rel_max_err(a: &[f32], b: &[f32]) -> f64 {
-    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs() as f64));
-    let err = a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((*x as f64 - *y as f64).abs()));
     if a.len() != b.len() {
         return f64::INFINITY;
     }
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs() as f64));
+    let err = a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((*x as f64 - *y as f64).abs()));
     if scale == 0.0 { err } else { err / scale }
 }
 

@@ -113,15 +113,7 @@ pub(super) unsafe fn planes_of_tiles8(k: usize, th: usize, plane: usize, dv: *co
                 unsafe { _mm256_storeu_ps(tail.as_mut_ptr(), c2) };
                 row[16] = tail[7];
             }
-            // Rows: 2ty gets dt0 (and dt2 of the tile row above), 2ty + 1 its own.
-            let (row0, rest) = p[2 * ty * R..].split_at_mut(R);
-            for ((o, a), cy) in row0.iter_mut().zip(&dt[0]).zip(&carry) {
-                *o = a + cy;
-            }
-            for (((o, a), b), c2) in rest[..R].iter_mut().zip(&dt[0]).zip(&dt[1]).zip(&dt[2]) {
-                *o = b - a - c2;
-            }
-            carry = dt[2];
+            super::plane_rows_of_tile_row(p, ty, R, [&dt[0], &dt[1], &dt[2]], &mut carry);
         }
         p[2 * th * R..][..R].copy_from_slice(&carry);
     }

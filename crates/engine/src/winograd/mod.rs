@@ -439,15 +439,7 @@ impl Winograd {
                         row[2 * tx + 2] += *c2;
                     }
                 }
-                // Rows: 2ty gets dt0 (and dt2 of the tile row above), 2ty + 1 its own.
-                let (row0, rest) = p[2 * ty * r..].split_at_mut(r);
-                for ((o, a), cy) in row0.iter_mut().zip(&dt[0][..r]).zip(&carry[..r]) {
-                    *o = a + cy;
-                }
-                for (((o, a), b), c2) in rest[..r].iter_mut().zip(&dt[0][..r]).zip(&dt[1][..r]).zip(&dt[2][..r]) {
-                    *o = b - a - c2;
-                }
-                carry[..r].copy_from_slice(&dt[2][..r]);
+                plane_rows_of_tile_row(p, ty, r, [&dt[0][..r], &dt[1][..r], &dt[2][..r]], &mut carry[..r]);
             }
             p[2 * th * r..][..r].copy_from_slice(&carry[..r]);
         }
@@ -657,6 +649,22 @@ impl Winograd {
             taps::tap_weight_gradient(self.isa, k, sn, t, &[0], &v[e * vs..][..k * t], t, &lt[e * ls..][..sn * t], sn, &mut dut[e * k * sn..(e + 1) * k * sn]);
         }
     }
+}
+
+/// Plane rows 2ty and 2ty + 1 of `p` (rows of `r`) from tile row ty's column-combined rows
+/// `dt` (B applied to the columns of dV): row 2ty gets dt0 and `carry` (dt2 of the tile row
+/// above), row 2ty + 1 its own dt1 − dt0 − dt2; `carry` becomes dt2. Shared by the generic
+/// loops and the AVX2 form ([`avx2`]), which inlines it into its AVX2 code.
+#[inline(always)]
+fn plane_rows_of_tile_row(p: &mut [f32], ty: usize, r: usize, dt: [&[f32]; 3], carry: &mut [f32]) {
+    let (row0, rest) = p[2 * ty * r..].split_at_mut(r);
+    for ((o, a), cy) in row0.iter_mut().zip(dt[0]).zip(&*carry) {
+        *o = a + cy;
+    }
+    for (((o, a), b), c2) in rest[..r].iter_mut().zip(dt[0]).zip(dt[1]).zip(dt[2]) {
+        *o = b - a - c2;
+    }
+    carry.copy_from_slice(&dt[2][..r]);
 }
 
 /// The transforms in AVX-512 registers (see its header).
