@@ -227,9 +227,6 @@ impl TrainConfig {
 pub struct ValidTrainConfig(TrainConfig);
 
 impl ValidTrainConfig {
-    pub fn into_inner(self) -> TrainConfig {
-        self.0
-    }
     /// The same config with its dataset recorded as `dataset` (a spelling of the same
     /// dataset: the dataset is not part of what [`TrainConfig::validate`] checks).
     pub fn with_dataset_spelled(mut self, dataset: String) -> Self {
