@@ -308,3 +308,34 @@ mig = { num_train = 300 }
     let one = disentangle(&["udr", &runs[0]]);
     assert!(!one.status.success());
 }
+
+/// Every published study (docs/results/*/) is reproducible from its committed CSV: `study compare
+/// results.csv --markdown` prints its `claims.md` byte for byte. Where a study recorded metrics
+/// during training, its series' last point is the end of training: at the last recorded step the
+/// MIG rows of the claims equal those of the end-of-run comparison (the loss rows differ: the
+/// series averages them over 50 batches, the summary over 1,000).
+#[test]
+fn published_studies_are_reproduced_from_their_committed_csv() {
+    let results = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/results");
+    let mut studies = 0;
+    for entry in std::fs::read_dir(&results).unwrap() {
+        let dir = entry.unwrap().path();
+        let (csv, claims) = (dir.join("results.csv"), dir.join("claims.md"));
+        if !csv.is_file() {
+            continue;
+        }
+        studies += 1;
+        let printed = ok(&disentangle(&["study", "compare", csv.to_str().unwrap(), "--markdown"]));
+        assert_eq!(printed, std::fs::read_to_string(&claims).unwrap(), "{} differs from what `study compare` prints", claims.display());
+        let series = dir.join("results-series.csv");
+        if !series.is_file() {
+            continue;
+        }
+        let last_step = std::fs::read_to_string(&series).unwrap().lines().skip(1).filter_map(|l| l.split(',').nth(6)?.parse::<u64>().ok()).max().unwrap();
+        let at_last = ok(&disentangle(&["study", "compare", csv.to_str().unwrap(), "--markdown", "--step", &last_step.to_string()]));
+        let mig_rows = |text: &str| text.lines().filter(|l| l.contains("| MIG |")).map(str::to_string).collect::<Vec<_>>();
+        assert!(!mig_rows(&printed).is_empty(), "{}: no MIG rows", dir.display());
+        assert_eq!(mig_rows(&at_last), mig_rows(&printed), "{}: the series' step {last_step} is not the end of training", dir.display());
+    }
+    assert!(studies >= 3, "found {studies} published studies in {}", results.display());
+}
