@@ -23,7 +23,13 @@ a = p.parse_args()
 def compare(csv_path, step=None):
     """{(claim, statement, treatment, baseline, metric): (difference, pairs, verdict)}."""
     cmd = [a.bin, "study", "compare", csv_path, "--markdown"] + (["--step", str(step)] if step is not None else [])
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:
+        sys.exit(f"claims-over-steps: cannot run {a.bin} ({e}); set --bin or $DISENTANGLE")
+    if done.returncode != 0:
+        sys.exit(f"claims-over-steps: `{' '.join(cmd)}` failed:\n{done.stderr.strip()}")
+    out = done.stdout
     rows, claim = {}, None
     for line in out.splitlines():
         if line.startswith("### Claim "):
@@ -38,7 +44,10 @@ def compare(csv_path, step=None):
     return rows
 
 def series_steps(results_csv):
-    series = results_csv[:-len(".csv")] + "-series.csv"
+    # The name `study export` gives the series table beside its results table.
+    series = results_csv.removesuffix(".csv") + "-series.csv"
+    if not os.path.isfile(series):
+        sys.exit(f"claims-over-steps: {series} not found (the runs of {results_csv} recorded no metrics during training)")
     with open(series) as f:
         return sorted({int(r["step"]) for r in csv.DictReader(f) if r["metric"] == "mig.discrete" and int(r["step"]) > 0})
 

@@ -331,7 +331,8 @@ fn published_studies_are_reproduced_from_their_committed_csv() {
         if !series.is_file() {
             continue;
         }
-        let last_step = std::fs::read_to_string(&series).unwrap().lines().skip(1).filter_map(|l| l.split(',').nth(6)?.parse::<u64>().ok()).max().unwrap();
+        let values = disentangle_study::series::series_from_csv(&std::fs::read_to_string(&series).unwrap()).unwrap();
+        let last_step = *disentangle_study::series::recorded_steps(&values).last().unwrap();
         let at_last = ok(&disentangle(&["study", "compare", csv.to_str().unwrap(), "--markdown", "--step", &last_step.to_string()]));
         let mig_rows = |text: &str| text.lines().filter(|l| l.contains("| MIG |")).map(str::to_string).collect::<Vec<_>>();
         assert!(!mig_rows(&printed).is_empty(), "{}: no MIG rows", dir.display());
